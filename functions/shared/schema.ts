@@ -1,0 +1,99 @@
+import * as v from "valibot";
+
+/**
+ * The POST /orders body (§8 of the design notes). This one schema feeds the handler's
+ * validation, the API Gateway body model (through @valibot/to-json-schema), the offline API
+ * and the OpenAPI document, so the four cannot disagree.
+ *
+ * Schemas are built by functions, not module constants: a handler calls the builder inside its
+ * factory (once per cold start), so Pulumi's serializer captures `require("valibot")` instead of
+ * copying every valibot function into the Lambda's `__index.js` by value.
+ */
+
+export const LIMITS = {
+  maxItems: 50,
+  maxQuantity: 100,
+  maxEmail: 254,
+  maxName: 100,
+  maxToken: 128,
+  maxIdempotencyKey: 128,
+  /** Bodies larger than this are refused before parsing (a valid body is far smaller). */
+  maxBodyBytes: 16 * 1024,
+  maxListLimit: 100,
+  defaultListLimit: 20,
+} as const;
+
+export const SKU_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+/** E.164: what SNS SMS accepts. */
+export const PHONE_PATTERN = /^\+[1-9][0-9]{6,14}$/;
+export const TOKEN_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
+
+export function buildCreateOrderSchema() {
+  const sku = v.pipe(v.string(), v.regex(SKU_PATTERN, "must match ^[A-Za-z0-9_-]{1,64}$"));
+
+  const customer = v.strictObject({
+    email: v.pipe(v.string(), v.maxLength(LIMITS.maxEmail), v.email("must be an e-mail address")),
+    phone: v.optional(
+      v.pipe(v.string(), v.regex(PHONE_PATTERN, "must be an E.164 number like +15555550100")),
+    ),
+    name: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(LIMITS.maxName))),
+  });
+
+  const item = v.strictObject({
+    sku,
+    quantity: v.pipe(
+      v.number(),
+      v.integer("must be an integer"),
+      v.minValue(1, "must be at least 1"),
+      v.maxValue(LIMITS.maxQuantity, `must be at most ${LIMITS.maxQuantity}`),
+    ),
+  });
+
+  const payment = v.strictObject({
+    token: v.pipe(v.string(), v.regex(TOKEN_PATTERN, "must match ^[A-Za-z0-9_-]{1,128}$")),
+  });
+
+  return v.strictObject({
+    customer,
+    items: v.pipe(
+      v.array(item),
+      v.minLength(1, "must have at least 1 item"),
+      v.maxLength(LIMITS.maxItems, `must have at most ${LIMITS.maxItems} items`),
+      // JSON Schema cannot say "distinct by sku", so the gateway model drops this check and
+      // the handler enforces it.
+      v.check((items) => new Set(items.map((i) => i.sku)).size === items.length, "skus must be distinct"),
+    ),
+    payment,
+  });
+}
+
+export type CreateOrderSchema = ReturnType<typeof buildCreateOrderSchema>;
+export type CreateOrderRequest = v.InferOutput<CreateOrderSchema>;
+
+export function buildIdempotencyKeySchema() {
+  return v.pipe(
+    v.string(),
+    v.minLength(1, "must be 1-128 characters"),
+    v.maxLength(LIMITS.maxIdempotencyKey, "must be 1-128 characters"),
+  );
+}
+
+export function buildOrderIdSchema() {
+  return v.pipe(v.string(), v.uuid("must be an order id (UUID)"));
+}
+
+export function buildListOrdersQuerySchema() {
+  return v.strictObject({
+    status: v.optional(v.picklist(["NEW", "PROCESSING", "PAID", "COMPLETED", "FAILED"])),
+    limit: v.optional(
+      v.pipe(
+        v.string(),
+        v.regex(/^[0-9]{1,3}$/, `must be an integer 1-${LIMITS.maxListLimit}`),
+        v.transform(Number),
+        v.minValue(1, `must be an integer 1-${LIMITS.maxListLimit}`),
+        v.maxValue(LIMITS.maxListLimit, `must be an integer 1-${LIMITS.maxListLimit}`),
+      ),
+    ),
+    nextToken: v.optional(v.pipe(v.string(), v.maxLength(2048))),
+  });
+}

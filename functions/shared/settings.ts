@@ -1,0 +1,45 @@
+/**
+ * Names of the environment variables each Lambda reads. The components set them from the
+ * resources they create and the offline runtime sets them from the same registered inputs,
+ * so a name lives here once.
+ */
+export const ENV = {
+  ordersTable: "ORDERS_TABLE",
+  inventoryTable: "INVENTORY_TABLE",
+  paymentsTable: "PAYMENTS_TABLE",
+  stateMachineArn: "STATE_MACHINE_ARN",
+  inventoryFunction: "INVENTORY_FUNCTION_NAME",
+  topicArn: "NOTIFICATION_TOPIC_ARN",
+  /** Payment simulator: an order total above this many cents is declined. */
+  paymentDeclineAboveCents: "PAYMENT_DECLINE_ABOVE_CENTS",
+  /** Comma-separated origins allowed by CORS, or `*`. */
+  allowedOrigins: "ALLOWED_ORIGINS",
+  /** Seconds after which a non-terminal order counts as stuck (sweeper). */
+  stuckAfterSeconds: "STUCK_AFTER_SECONDS",
+} as const;
+
+export type EnvName = (typeof ENV)[keyof typeof ENV];
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/**
+ * Errors in handler code are plain `Error`s with a `name`, never `class X extends Error`:
+ * Pulumi's closure serializer turns classes into functions and a serialized subclass of
+ * Error loses its message and `instanceof Error` (measured here), so see ./errors.ts.
+ */
+function missingSetting(name: string): Error {
+  return Object.assign(new Error(`Missing environment variable ${name}`), { name: "MissingSettingError" });
+}
+
+/** Reads a required setting; a Lambda without it fails at cold start, not at its first order. */
+export function requireEnv(env: Env, name: EnvName): string {
+  const value = env[name];
+  if (value === undefined || value === "") throw missingSetting(name);
+  return value;
+}
+
+export function intEnv(env: Env, name: EnvName): number {
+  const raw = requireEnv(env, name);
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value)) throw missingSetting(`${name} (not an integer: ${raw})`);
+  return value;
+}
