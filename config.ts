@@ -1,0 +1,170 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as v from "valibot";
+import { PHONE_PATTERN, SKU_PATTERN } from "./functions/shared/schema";
+
+/**
+ * One typed, validated view of the stack configuration. Every setting has a default that suits
+ * production except where a stack must choose (alarm e-mail, origins); `Pulumi.dev.yaml` shows a
+ * working dev stack. A bad value stops `pulumi up` before anything is created, with the key named.
+ */
+
+/** Retention values CloudWatch Logs accepts (PutRetentionPolicy). */
+export const LOG_RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+] as const;
+
+/** Regions where every service this program uses (REST API, SFN Standard, SQS, SNS SMS...) exists. */
+const REGION_PATTERN = /^[a-z]{2}(-gov)?-[a-z]+-[0-9]$/;
+
+const positiveInt = (max: number) => v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(max));
+
+const CatalogueEntrySchema = v.strictObject({
+  sku: v.pipe(v.string(), v.regex(SKU_PATTERN, "must match ^[A-Za-z0-9_-]{1,64}$")),
+  name: v.optional(v.pipe(v.string(), v.maxLength(200))),
+  /** Integer cents. */
+  price: v.pipe(v.number(), v.integer("must be integer cents"), v.minValue(0)),
+  stock: v.pipe(v.number(), v.integer(), v.minValue(0)),
+});
+
+export const StackConfigSchema = v.pipe(
+  v.strictObject({
+    region: v.pipe(v.string(), v.regex(REGION_PATTERN, "must be an AWS region like us-east-1")),
+    /** Origins allowed by CORS; `["*"]` allows any (then credentials are never allowed). */
+    allowedOrigins: v.pipe(
+      v.array(
+        v.union([
+          v.literal("*"),
+          v.pipe(v.string(), v.url(), v.regex(/^https?:\/\/[^/]+$/, "must be scheme://host[:port] only")),
+        ]),
+      ),
+      v.minLength(1),
+      v.check((o) => !o.includes("*") || o.length === 1, "`*` cannot be combined with other origins"),
+    ),
+    /** Steady-state requests per second per API key ([API Gateway throttling](https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-request-throttling.html)). */
+    apiRateLimit: v.pipe(v.number(), v.minValue(1), v.maxValue(10000)),
+    apiBurstLimit: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(5000)),
+    /** Requests per quota period per API key. */
+    apiQuotaLimit: positiveInt(1_000_000_000),
+    apiQuotaPeriod: v.picklist(["DAY", "WEEK", "MONTH"]),
+    notificationEmails: v.array(v.pipe(v.string(), v.email("must be an e-mail address"))),
+    notificationSmsNumbers: v.array(
+      v.pipe(v.string(), v.regex(PHONE_PATTERN, "must be E.164, like +15555550100")),
+    ),
+    /** Deliveries before a payment message moves to the DLQ (≥ 5: AWS's guidance for Lambda consumers). */
+    maxReceiveCount: v.pipe(v.number(), v.integer(), v.minValue(5), v.maxValue(1000)),
+    /** process_payment's timeout; the queue's visibility timeout is 6x this. */
+    paymentFunctionTimeoutSeconds: v.pipe(v.number(), v.integer(), v.minValue(3), v.maxValue(120)),
+    callbackTimeoutSeconds: v.pipe(v.number(), v.integer(), v.minValue(10), v.maxValue(86_400)),
+    heartbeatSeconds: v.pipe(v.number(), v.integer(), v.minValue(5), v.maxValue(86_400)),
+    logRetentionDays: v.picklist(LOG_RETENTION_DAYS, `must be one of ${LOG_RETENTION_DAYS.join(", ")}`),
+    deletionProtection: v.boolean(),
+    /** Receives operational alarms (DLQ depth, failed executions, errors). */
+    alarmEmail: v.optional(v.pipe(v.string(), v.email("must be an e-mail address"))),
+    /** Payment simulator: totals above this many cents are declined. */
+    paymentDeclineAboveCents: v.pipe(v.number(), v.integer(), v.minValue(0)),
+    /** Starting catalogue, written once at creation (a dev stack's seed data). */
+    catalogue: v.pipe(
+      v.array(CatalogueEntrySchema),
+      v.maxLength(100),
+      v.check((c) => new Set(c.map((i) => i.sku)).size === c.length, "skus must be distinct"),
+    ),
+    /** Manage the account-wide API Gateway CloudWatch role (needed for access logs; one per account/region). */
+    manageApiGatewayAccount: v.boolean(),
+  }),
+  v.check(
+    (c) => c.heartbeatSeconds > 6 * c.paymentFunctionTimeoutSeconds,
+    "heartbeatSeconds must exceed the queue visibility timeout (6 x paymentFunctionTimeoutSeconds), or a retried delivery misses its heartbeat",
+  ),
+  v.check(
+    (c) => c.callbackTimeoutSeconds > c.heartbeatSeconds,
+    "callbackTimeoutSeconds must be greater than heartbeatSeconds",
+  ),
+);
+
+export type StackConfig = v.InferOutput<typeof StackConfigSchema>;
+
+export const DEFAULTS: Omit<StackConfig, "region" | "allowedOrigins"> = {
+  apiRateLimit: 50,
+  apiBurstLimit: 100,
+  apiQuotaLimit: 100_000,
+  apiQuotaPeriod: "DAY",
+  notificationEmails: [],
+  notificationSmsNumbers: [],
+  maxReceiveCount: 5,
+  paymentFunctionTimeoutSeconds: 30,
+  heartbeatSeconds: 300,
+  callbackTimeoutSeconds: 1200,
+  logRetentionDays: 365,
+  deletionProtection: true,
+  paymentDeclineAboveCents: 100_000,
+  catalogue: [],
+  manageApiGatewayAccount: true,
+};
+
+export class ConfigError extends Error {
+  constructor(readonly issues: { key: string; message: string }[]) {
+    super(`Invalid stack configuration:\n${issues.map((i) => `  ${i.key}: ${i.message}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+/** Validates raw values (already parsed from YAML/JSON) against the schema, defaults applied. */
+export function parseStackConfig(raw: Record<string, unknown>): StackConfig {
+  const defined = Object.fromEntries(Object.entries(raw).filter(([, value]) => value !== undefined));
+  const result = v.safeParse(StackConfigSchema, { ...DEFAULTS, ...defined });
+  if (result.success) return result.output;
+  throw new ConfigError(
+    result.issues.map((issue) => ({
+      key: v.getDotPath(issue) ?? "(stack)",
+      message: issue.message,
+    })),
+  );
+}
+
+const KEYS = [
+  "allowedOrigins",
+  "apiRateLimit",
+  "apiBurstLimit",
+  "apiQuotaLimit",
+  "apiQuotaPeriod",
+  "notificationEmails",
+  "notificationSmsNumbers",
+  "maxReceiveCount",
+  "paymentFunctionTimeoutSeconds",
+  "callbackTimeoutSeconds",
+  "heartbeatSeconds",
+  "logRetentionDays",
+  "deletionProtection",
+  "alarmEmail",
+  "paymentDeclineAboveCents",
+  "catalogue",
+  "manageApiGatewayAccount",
+] as const;
+
+/** Reads the stack's config (`orderflow:*` and `aws:region`) and validates it. */
+export function loadStackConfig(
+  config = new pulumi.Config(),
+  awsConfig = new pulumi.Config("aws"),
+): StackConfig {
+  const raw: Record<string, unknown> = { region: awsConfig.get("region") };
+  for (const key of KEYS) {
+    const text = config.get(key);
+    if (text === undefined) continue;
+    raw[key] = parseValue(text);
+  }
+  return parseStackConfig(raw);
+}
+
+/** Pulumi hands structured and scalar values as strings; JSON covers numbers, booleans and lists. */
+function parseValue(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+/** The queue's visibility timeout: 6x the consumer's timeout ([SQS + Lambda guidance](https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html)). */
+export function visibilityTimeoutSeconds(config: Pick<StackConfig, "paymentFunctionTimeoutSeconds">): number {
+  return 6 * config.paymentFunctionTimeoutSeconds;
+}

@@ -1,0 +1,57 @@
+import * as pulumi from "@pulumi/pulumi";
+import { installPulumiMocks, registered, RegisteredResource } from "./mocks";
+import { readStackConfig, toRuntimeConfig } from "./stackConfig";
+
+export type { RegisteredResource } from "./mocks";
+
+export interface CaptureOptions {
+  /** Stack file to read (`Pulumi.<stack>.yaml`). @default "dev" */
+  stack?: string;
+  /** Values that replace the stack file's (same keys, e.g. `orderflow:heartbeatSeconds`). */
+  overrides?: Record<string, unknown>;
+}
+
+let captured: Promise<RegisteredResource[]> | undefined;
+
+/**
+ * Runs the real program (index.ts) under Pulumi's mocks and returns every resource it registers,
+ * inputs resolved. What tests, the policy pack and the offline runtime read is therefore what
+ * `pulumi up` would send. The program can run once per process (module cache, global mock state),
+ * so the first call's options win; later calls get the same result.
+ */
+export function captureProgram(options: CaptureOptions = {}): Promise<RegisteredResource[]> {
+  captured ??= run(options);
+  return captured;
+}
+
+async function run(options: CaptureOptions): Promise<RegisteredResource[]> {
+  installPulumiMocks({
+    ...readStackConfig(options.stack ?? "dev"),
+    ...toRuntimeConfig(options.overrides ?? {}),
+  });
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const program = require("../index") as Record<string, unknown>;
+  const outputs = Object.values(program).filter((value) => pulumi.Output.isInstance(value));
+  await new Promise<void>((resolve) => pulumi.all(outputs).apply(() => resolve()));
+  await settled();
+  return registered;
+}
+
+/** Resources created inside `apply` callbacks register late: wait until the count stops moving. */
+async function settled(): Promise<void> {
+  let last = -1;
+  let stableTicks = 0;
+  while (stableTicks < 3) {
+    await new Promise((resolve) => setTimeout(resolve, 25));
+    if (registered.length === last) stableTicks++;
+    else {
+      stableTicks = 0;
+      last = registered.length;
+    }
+  }
+}
+
+/** Resources of one type, e.g. `byType(all, "aws:sqs/queue:Queue")`. */
+export function byType(resources: RegisteredResource[], type: string): RegisteredResource[] {
+  return resources.filter((r) => r.type === type);
+}

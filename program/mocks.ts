@@ -1,0 +1,111 @@
+/**
+ * Pulumi mocks that record every resource the program registers, exactly as the engine would
+ * receive it. Installed once per process (Pulumi's mock state is global): by test/support/setup.ts
+ * for the specs and by ./capture.ts for the offline runtime, which builds its topology from them.
+ */
+import * as pulumi from "@pulumi/pulumi";
+
+export const MOCK_ACCOUNT = "123456789012";
+export const MOCK_REGION = "us-east-1";
+
+export interface RegisteredResource {
+  type: string;
+  name: string;
+  urn?: string;
+  inputs: Record<string, unknown>;
+  state: Record<string, unknown>;
+}
+
+export const registered: RegisteredResource[] = [];
+
+let installed = false;
+
+/**
+ * Installs the mocks (once) and sets the stack config. Config may be set again later, before the
+ * program is loaded: `new pulumi.Config()` reads it when the program runs.
+ */
+export function installPulumiMocks(config?: Record<string, string>): void {
+  if (config) pulumi.runtime.setAllConfig(config);
+  if (installed) return;
+  installed = true;
+  pulumi.runtime.setMocks(
+    {
+      newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state: Record<string, unknown> } {
+        const state = mockState(args.type, args.name, args.inputs as Record<string, unknown>);
+        registered.push({ type: args.type, name: args.name, inputs: args.inputs, state });
+        return { id: String(state.id), state };
+      },
+      call(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
+        switch (args.token) {
+          case "aws:index/getCallerIdentity:getCallerIdentity":
+            return { accountId: MOCK_ACCOUNT, arn: `arn:aws:iam::${MOCK_ACCOUNT}:user/test`, userId: "test" };
+          case "aws:index/getRegion:getRegion":
+            return { name: MOCK_REGION, region: MOCK_REGION, id: MOCK_REGION };
+          case "aws:index/getPartition:getPartition":
+            return { partition: "aws", dnsSuffix: "amazonaws.com" };
+          default:
+            return args.inputs as Record<string, unknown>;
+        }
+      },
+    },
+    "orderflow",
+    "test",
+    false,
+  );
+}
+
+/** Realistic computed outputs per type, so ARNs and URLs in policies look like AWS's. */
+function mockState(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
+  const physical = typeof inputs.name === "string" ? inputs.name : `${name}-0000000`;
+  const arn = (service: string, resource: string) =>
+    `arn:aws:${service}:${MOCK_REGION}:${MOCK_ACCOUNT}:${resource}`;
+  const base = { ...inputs, id: `${physical}-id`, name: physical };
+  switch (type) {
+    case "aws:dynamodb/table:Table":
+      return { ...base, id: physical, arn: arn("dynamodb", `table/${physical}`) };
+    case "aws:sqs/queue:Queue":
+      return {
+        ...base,
+        id: `https://sqs.${MOCK_REGION}.amazonaws.com/${MOCK_ACCOUNT}/${physical}`,
+        url: `https://sqs.${MOCK_REGION}.amazonaws.com/${MOCK_ACCOUNT}/${physical}`,
+        arn: arn("sqs", physical),
+      };
+    case "aws:sns/topic:Topic":
+      return { ...base, id: arn("sns", physical), arn: arn("sns", physical) };
+    case "aws:kms/key:Key":
+      return { ...base, id: "key-id-" + name, keyId: "key-id-" + name, arn: arn("kms", `key/key-id-${name}`) };
+    case "aws:kms/alias:Alias":
+      return { ...base, arn: arn("kms", physical) };
+    case "aws:iam/role:Role":
+      return { ...base, id: physical, arn: `arn:aws:iam::${MOCK_ACCOUNT}:role/${physical}` };
+    case "aws:iam/policy:Policy":
+      return { ...base, arn: `arn:aws:iam::${MOCK_ACCOUNT}:policy/${physical}` };
+    case "aws:lambda/function:Function":
+      return {
+        ...base,
+        id: physical,
+        arn: arn("lambda", `function:${physical}`),
+        invokeArn: `arn:aws:apigateway:${MOCK_REGION}:lambda:path/2015-03-31/functions/${arn("lambda", `function:${physical}`)}/invocations`,
+        qualifiedArn: arn("lambda", `function:${physical}:$LATEST`),
+      };
+    case "aws:cloudwatch/logGroup:LogGroup":
+      return { ...base, id: physical, arn: arn("logs", `log-group:${physical}`) };
+    case "aws:sfn/stateMachine:StateMachine":
+      return { ...base, id: arn("states", `stateMachine:${physical}`), arn: arn("states", `stateMachine:${physical}`) };
+    case "aws:apigateway/restApi:RestApi":
+      return { ...base, id: `api-${name}`, rootResourceId: `root-${name}`, executionArn: arn("execute-api", `api-${name}`) };
+    case "aws:apigateway/stage:Stage":
+      return {
+        ...base,
+        invokeUrl: `https://api-id.execute-api.${MOCK_REGION}.amazonaws.com/${String(inputs.stageName)}`,
+        executionArn: arn("execute-api", `api-id/${String(inputs.stageName)}`),
+        arn: `arn:aws:apigateway:${MOCK_REGION}::/restapis/api-id/stages/${String(inputs.stageName)}`,
+      };
+    case "aws:apigateway/apiKey:ApiKey":
+      return { ...base, value: "mock-api-key-value-0123456789" };
+    case "aws:cloudwatch/metricAlarm:MetricAlarm":
+      return { ...base, arn: arn("cloudwatch", `alarm:${physical}`) };
+    default:
+      return { ...base, arn: arn("mock", `${type}/${physical}`) };
+  }
+}

@@ -1,0 +1,81 @@
+import { expect } from "chai";
+import { ConfigError, DEFAULTS, parseStackConfig, visibilityTimeoutSeconds } from "../../config";
+import { readStackConfig } from "../../program/stackConfig";
+
+const valid = { region: "us-east-1", allowedOrigins: ["https://shop.example.com"] };
+
+function issuesOf(raw: Record<string, unknown>): { key: string; message: string }[] {
+  try {
+    parseStackConfig(raw);
+  } catch (error) {
+    expect(error).to.be.instanceOf(ConfigError);
+    return (error as ConfigError).issues;
+  }
+  expect.fail("expected a ConfigError");
+}
+
+describe("config", () => {
+  it("applies production defaults to a minimal stack", () => {
+    const config = parseStackConfig(valid);
+    expect(config).to.deep.equal({ ...DEFAULTS, ...valid });
+    expect(config.deletionProtection).to.equal(true);
+    expect(visibilityTimeoutSeconds(config)).to.equal(180);
+  });
+
+  it("accepts the committed dev stack file", () => {
+    const runtime = readStackConfig("dev");
+    const raw = Object.fromEntries(
+      Object.entries(runtime)
+        .filter(([key]) => key.startsWith("orderflow:"))
+        .map(([key, value]) => [key.slice("orderflow:".length), JSON.parse(JSON.stringify(tryJson(value)))]),
+    );
+    const config = parseStackConfig({ ...raw, region: runtime["aws:region"] });
+    expect(config.catalogue.map((c) => c.sku)).to.include("SKU-1");
+    expect(config.deletionProtection).to.equal(false);
+  });
+
+  const bad: [string, Record<string, unknown>, string][] = [
+    ["region", { region: "mars-1" }, "region"],
+    ["origin with a path", { allowedOrigins: ["https://x.example.com/app"] }, "allowedOrigins.0"],
+    ["* mixed with origins", { allowedOrigins: ["*", "https://a.example.com"] }, "allowedOrigins"],
+    ["no origins", { allowedOrigins: [] }, "allowedOrigins"],
+    ["maxReceiveCount below 5", { maxReceiveCount: 2 }, "maxReceiveCount"],
+    ["retention not offered by CloudWatch", { logRetentionDays: 10 }, "logRetentionDays"],
+    ["bad e-mail", { notificationEmails: ["nope"] }, "notificationEmails.0"],
+    ["bad SMS number", { notificationSmsNumbers: ["5555550100"] }, "notificationSmsNumbers.0"],
+    ["fractional price", { catalogue: [{ sku: "A", price: 1.5, stock: 1 }] }, "catalogue.0.price"],
+    ["duplicate skus", { catalogue: [{ sku: "A", price: 1, stock: 1 }, { sku: "A", price: 2, stock: 1 }] }, "catalogue"],
+    ["unknown key", { colour: "blue" }, "colour"],
+    ["quota period", { apiQuotaPeriod: "YEAR" }, "apiQuotaPeriod"],
+  ];
+  for (const [label, change, key] of bad) {
+    it(`names the key for a bad value: ${label}`, () => {
+      const issues = issuesOf({ ...valid, ...change });
+      expect(issues.map((i) => i.key)).to.include(key);
+    });
+  }
+
+  it("refuses a heartbeat shorter than the queue's visibility timeout", () => {
+    const issues = issuesOf({ ...valid, paymentFunctionTimeoutSeconds: 60, heartbeatSeconds: 300 });
+    expect(issues[0].message).to.match(/heartbeatSeconds must exceed the queue visibility timeout/);
+  });
+
+  it("refuses a callback timeout not above the heartbeat", () => {
+    const issues = issuesOf({ ...valid, heartbeatSeconds: 600, callbackTimeoutSeconds: 600 });
+    expect(issues[0].message).to.match(/callbackTimeoutSeconds must be greater than heartbeatSeconds/);
+  });
+
+  it("says every problem at once in the error message", () => {
+    expect(() => parseStackConfig({ ...valid, maxReceiveCount: 0, logRetentionDays: 2 })).to.throw(
+      /maxReceiveCount[\s\S]*logRetentionDays|logRetentionDays[\s\S]*maxReceiveCount/,
+    );
+  });
+});
+
+function tryJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
