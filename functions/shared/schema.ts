@@ -97,3 +97,80 @@ export function buildListOrdersQuerySchema() {
     nextToken: v.optional(v.pipe(v.string(), v.maxLength(2048))),
   });
 }
+
+// ---- internal payloads (workflow, queue, direct invokes) ----------------------------------
+// Tolerant readers (`v.object` keeps known keys and drops others): these come from our own
+// state machine and functions, and a field added later must not break a deployed consumer.
+
+function buildLineItemsSchema() {
+  return v.pipe(
+    v.array(
+      v.object({
+        sku: v.pipe(v.string(), v.regex(SKU_PATTERN)),
+        quantity: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(LIMITS.maxQuantity)),
+      }),
+    ),
+    v.minLength(1),
+    v.maxLength(LIMITS.maxItems),
+  );
+}
+
+export function buildWorkflowOrderSchema() {
+  return v.object({
+    orderId: buildOrderIdSchema(),
+    items: buildLineItemsSchema(),
+    total: v.object({
+      amount: v.pipe(v.number(), v.safeInteger(), v.minValue(0)),
+      currency: v.literal("USD"),
+    }),
+  });
+}
+
+/** Body of the SQS message process_payment consumes. */
+export function buildPaymentMessageSchema() {
+  return v.object({
+    order: buildWorkflowOrderSchema(),
+    taskToken: v.pipe(v.string(), v.minLength(1), v.maxLength(1024)),
+  });
+}
+
+export function buildInventoryRequestSchema() {
+  return v.object({
+    action: v.picklist(["reserve", "release", "commit"]),
+    orderId: buildOrderIdSchema(),
+    items: v.pipe(
+      buildLineItemsSchema(),
+      v.check((items) => new Set(items.map((i) => i.sku)).size === items.length, "skus must be distinct"),
+    ),
+  });
+}
+
+export function buildNotifyInputSchema() {
+  return v.object({
+    order: buildWorkflowOrderSchema(),
+    payment: v.object({
+      orderId: buildOrderIdSchema(),
+      chargeId: v.pipe(v.string(), v.minLength(1)),
+      amount: v.pipe(v.number(), v.safeInteger(), v.minValue(0)),
+    }),
+  });
+}
+
+export function buildCompensateInputSchema() {
+  return v.object({
+    order: buildWorkflowOrderSchema(),
+    error: v.object({ Error: v.string(), Cause: v.optional(v.string()) }),
+  });
+}
+
+/**
+ * The decoded `nextToken` of GET /orders: the LastEvaluatedKey of the index being listed,
+ * nothing more (strict), so a forged or cross-listing token is refused with 400.
+ */
+export function buildListCursorSchema(status?: string) {
+  const createdAt = v.pipe(v.string(), v.isoTimestamp());
+  const orderId = buildOrderIdSchema();
+  return status === undefined
+    ? v.strictObject({ orderId, createdAt, entity: v.literal("ORDER") })
+    : v.strictObject({ orderId, createdAt, status: v.literal(status) });
+}

@@ -66,6 +66,8 @@ export interface Order {
   chargeId?: string;
   failure?: OrderFailure;
   notifiedAt?: string;
+  /** SNS MessageId of the completion notice (set together with `notifiedAt`). */
+  notificationId?: string;
 }
 
 /** What the API returns for an order (§8): no customer data, no payment token. */

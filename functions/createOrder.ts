@@ -1,0 +1,129 @@
+import { randomUUID } from "crypto";
+import * as v from "valibot";
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { SFNClient } from "@aws-sdk/client-sfn";
+import { dynamoCatalogue, lookupPrices, type Catalogue } from "./shared/catalogue";
+import { domainError, validationError, type Issue } from "./shared/errors";
+import {
+  corsHeaders,
+  errorResponse,
+  headerValue,
+  jsonResponse,
+  parseAllowedOrigins,
+  parseJsonBody,
+  toIssues,
+  type AllowedOrigins,
+} from "./shared/http";
+import { canonicalJson, sha256Hex, uuidFromSeed } from "./shared/ids";
+import { createLogger, type Logger } from "./shared/log";
+import { toOrderView, toWorkflowOrder } from "./shared/order";
+import { dynamoOrderStore, type OrderStore } from "./shared/orderStore";
+import { buildCreateOrderSchema, buildIdempotencyKeySchema, LIMITS, type CreateOrderRequest } from "./shared/schema";
+import { ENV, requireEnv, type Env } from "./shared/settings";
+import { CURRENCY, type Order, type WorkflowInput } from "./shared/types";
+import { sfnWorkflowClient, type WorkflowClient } from "./shared/workflowClient";
+
+export interface CreateOrderDeps {
+  orders: OrderStore;
+  catalogue: Catalogue;
+  workflow: WorkflowClient;
+  allowedOrigins: AllowedOrigins;
+  /** ISO-8601 UTC with milliseconds. */
+  now: () => string;
+  /** A random UUID v4 (used when the request has no Idempotency-Key). */
+  newId: () => string;
+  log: Logger;
+  /** Backoff between BatchGetItem retries of unprocessed keys (tests set 0). */
+  catalogueBackoffMs?: number;
+}
+
+export const IDEMPOTENCY_HEADER = "Idempotency-Key";
+
+/** POST /orders (§8). Nothing is written unless the request is valid and every SKU is known. */
+export function createOrderHandler(deps: CreateOrderDeps): (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult> {
+  const bodySchema = buildCreateOrderSchema();
+  const keySchema = buildIdempotencyKeySchema();
+
+  return async (event) => {
+    const cors = corsHeaders(deps.allowedOrigins, headerValue(event.headers, "origin"));
+    let log = deps.log.child({ requestId: event.requestContext?.requestId });
+    try {
+      const issues: Issue[] = [];
+      const key = headerValue(event.headers, IDEMPOTENCY_HEADER);
+      if (key !== undefined) {
+        const checked = v.safeParse(keySchema, key);
+        if (!checked.success) issues.push(...toIssues(checked.issues, `headers.${IDEMPOTENCY_HEADER}`));
+      }
+      const parsed = v.safeParse(bodySchema, parseJsonBody(event, LIMITS.maxBodyBytes));
+      if (!parsed.success) issues.push(...toIssues(parsed.issues));
+      if (issues.length > 0 || !parsed.success) throw validationError(issues, "Request body is invalid");
+      const request: CreateOrderRequest = parsed.output;
+
+      const prices = await lookupPrices(
+        deps.catalogue,
+        request.items.map((i) => i.sku),
+        { backoffMs: deps.catalogueBackoffMs },
+      );
+      const unknown = request.items.map((i) => i.sku).filter((sku) => !prices.has(sku));
+      if (unknown.length > 0) throw domainError("UnknownSku", "unknown SKUs", { skus: unknown });
+
+      // With an Idempotency-Key the id is a function of (API key, Idempotency-Key): a retry
+      // lands on the same item and the conditional put tells replay from conflict.
+      const apiKeyId = event.requestContext?.identity?.apiKeyId ?? "";
+      const orderId = key !== undefined ? uuidFromSeed(`${apiKeyId}:${key}`) : deps.newId();
+      log = log.child({ orderId });
+      const items = request.items.map(({ sku, quantity }) => ({ sku, quantity, unitPrice: prices.get(sku)! }));
+      const now = deps.now();
+      const candidate: Order = {
+        orderId,
+        status: "NEW",
+        entity: "ORDER",
+        customer: request.customer,
+        items,
+        total: { amount: items.reduce((sum, i) => sum + i.unitPrice * i.quantity, 0), currency: CURRENCY },
+        paymentToken: request.payment.token,
+        requestHash: sha256Hex(canonicalJson(request)),
+        createdAt: now,
+        updatedAt: now,
+      };
+
+      let order = candidate;
+      if (!(await deps.orders.create(candidate))) {
+        const existing = await deps.orders.get(orderId, { consistent: true });
+        if (!existing) throw new Error("order exists according to the conditional put but cannot be read");
+        if (existing.requestHash !== candidate.requestHash) {
+          log.warn("idempotency key reused with a different body");
+          throw domainError("IdempotencyConflict", "Idempotency-Key was used with a different request");
+        }
+        log.info("idempotent replay", { status: existing.status });
+        order = existing;
+      } else {
+        log.info("order created", { total: order.total.amount, lines: order.items.length });
+      }
+
+      // Also on a replay: the first attempt may have stored the order and failed before the
+      // start. The execution name makes this idempotent.
+      const input: WorkflowInput = { order: toWorkflowOrder(order) };
+      const started = await deps.workflow.start(orderId, input);
+      log.info("workflow started", { outcome: started });
+
+      return jsonResponse(201, toOrderView(order), { ...cors, Location: `/orders/${orderId}` });
+    } catch (e) {
+      return errorResponse(e, cors, log);
+    }
+  };
+}
+
+export function createOrderFromEnv(env: Env = process.env) {
+  const dynamo = new DynamoDBClient({});
+  return createOrderHandler({
+    orders: dynamoOrderStore(dynamo, requireEnv(env, ENV.ordersTable)),
+    catalogue: dynamoCatalogue(dynamo, requireEnv(env, ENV.inventoryTable)),
+    workflow: sfnWorkflowClient(new SFNClient({}), requireEnv(env, ENV.stateMachineArn)),
+    allowedOrigins: parseAllowedOrigins(requireEnv(env, ENV.allowedOrigins)),
+    now: () => new Date().toISOString(),
+    newId: () => randomUUID(),
+    log: createLogger({ fn: "create_order" }),
+  });
+}

@@ -1,0 +1,254 @@
+import * as v from "valibot";
+import type { SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { LambdaClient } from "@aws-sdk/client-lambda";
+import { SFNClient } from "@aws-sdk/client-sfn";
+import { errorName, isDomainError, isStaleTaskError } from "./shared/errors";
+import { toIssues } from "./shared/http";
+import { lambdaInventoryClient, type InventoryClient } from "./shared/inventoryClient";
+import { createLedger, dynamoLedgerStore, type Ledger } from "./shared/ledger";
+import { createLogger, type Logger } from "./shared/log";
+import { dynamoOrderStore, type OrderStore } from "./shared/orderStore";
+import { simulatedPaymentProvider } from "./shared/payments";
+import { buildPaymentMessageSchema } from "./shared/schema";
+import { ENV, intEnv, requireEnv, type Env } from "./shared/settings";
+import { transitionOrder } from "./shared/status";
+import type { Order, PaymentResult } from "./shared/types";
+import { sfnWorkflowClient, type WorkflowClient } from "./shared/workflowClient";
+
+export interface ProcessPaymentDeps {
+  orders: OrderStore;
+  ledger: Ledger;
+  inventory: InventoryClient;
+  workflow: WorkflowClient;
+  now: () => string;
+  log: Logger;
+}
+
+/** Error names sent with SendTaskFailure (the workflow's Catch passes them to compensation). */
+export const TASK_ERRORS = {
+  orderNotFound: "OrderNotFound",
+  outOfStock: "OutOfStock",
+  declined: "PaymentDeclined",
+} as const;
+
+type Outcome = "ack" | "retry";
+
+interface Delivery {
+  orderId: string;
+  taskToken: string;
+  /** The task token is no longer usable: the execution moved on (timed out, ended). */
+  stale: boolean;
+  log: Logger;
+}
+
+/**
+ * process_payment: the SQS consumer behind the workflow's wait-for-callback step (design §5).
+ * Per message: heartbeat, load the order, reserve stock, charge once, mark PAID, report back.
+ *
+ * Every step is safe to repeat, so redelivery after a crash anywhere, duplicate delivery and a
+ * race with compensation never charge or take stock twice:
+ *  - stock is reserved (idempotent per order marker) BEFORE charging: out of stock is never charged;
+ *  - the ledger records the charge once and the provider's idempotency key (the order id) makes
+ *    a repeated provider call return the same charge;
+ *  - status changes are conditional (status.ts); an order found PAID/COMPLETED only gets its
+ *    recorded outcome re-sent, one found FAILED only gets this consumer's effects undone.
+ * Records are handled one after another (a duplicate later in the batch sees the first's result);
+ * the ones to retry are returned as batchItemFailures (ReportBatchItemFailures).
+ */
+export function processPaymentHandler(deps: ProcessPaymentDeps): (event: SQSEvent) => Promise<SQSBatchResponse> {
+  const schema = buildPaymentMessageSchema();
+  const { orders, ledger, inventory, workflow } = deps;
+
+  /** Runs a SendTask* call: true if delivered, false if the token is stale; other errors throw. */
+  const tell = async (d: Delivery, call: () => Promise<void>, what: string): Promise<boolean> => {
+    try {
+      await call();
+      return true;
+    } catch (e) {
+      if (!isStaleTaskError(e)) throw e;
+      d.stale = true;
+      d.log.info("task token no longer valid: the workflow moved on", { call: what, error: errorName(e) });
+      return false;
+    }
+  };
+
+  /**
+   * The order is FAILED (compensation ran or is running): give back what this consumer may have
+   * taken. Both calls are idempotent, so running beside compensation is safe; the failure record
+   * only ever gains `true` flags.
+   */
+  const undoForFailedOrder = async (d: Delivery, order: Order): Promise<Outcome> => {
+    const refund = await ledger.refundOnce(d.orderId);
+    const release = await inventory.invoke({
+      action: "release",
+      orderId: d.orderId,
+      items: order.items.map(({ sku, quantity }) => ({ sku, quantity })),
+    });
+    const flags: { refunded?: true; restocked?: true } = {};
+    if (refund.refunded && !order.failure?.refunded) flags.refunded = true;
+    if (release.released && !order.failure?.restocked) flags.restocked = true;
+    if (flags.refunded || flags.restocked) {
+      const updated = await orders.setFailureFlags(d.orderId, flags, deps.now());
+      if (!updated) d.log.warn("order FAILED without a failure record; flags not stored", { ...flags });
+    }
+    d.log.info("order is FAILED: own effects undone", {
+      refundedNow: refund.refundedNow,
+      released: release.released,
+    });
+    return "ack";
+  };
+
+  /**
+   * After a stale token: if compensation already marked the order FAILED it may have run before
+   * our effects, so undo them; otherwise compensation is still to come and will undo them.
+   */
+  const afterStale = async (d: Delivery): Promise<Outcome> => {
+    const current = await orders.get(d.orderId, { consistent: true });
+    if (current?.status === "FAILED") return undoForFailedOrder(d, current);
+    d.log.info("leaving the order to compensation", { status: current?.status });
+    return "ack";
+  };
+
+  const reportFailure = async (d: Delivery, error: string, cause: Record<string, unknown>): Promise<Outcome> => {
+    d.log.info("reporting failure to the workflow", { error, ...cause });
+    if (!d.stale && (await tell(d, () => workflow.sendFailure(d.taskToken, error, JSON.stringify(cause)), "SendTaskFailure"))) {
+      return "ack";
+    }
+    return afterStale(d);
+  };
+
+  /** PAID or COMPLETED: (re)send the recorded outcome, never charge again. */
+  const reportPaid = async (d: Delivery, order: Order): Promise<Outcome> => {
+    if (!order.chargeId) throw new Error(`order is ${order.status} without a chargeId`);
+    const result: PaymentResult = { orderId: order.orderId, chargeId: order.chargeId, amount: order.total.amount };
+    const delivered =
+      !d.stale && (await tell(d, () => workflow.sendSuccess(d.taskToken, result), "SendTaskSuccess"));
+    if (!delivered && order.status !== "COMPLETED") {
+      // Not committing: if the workflow timed out, compensation must still find the
+      // reservation markers to restock.
+      return afterStale(d);
+    }
+    try {
+      await inventory.invoke({
+        action: "commit",
+        orderId: order.orderId,
+        items: order.items.map(({ sku, quantity }) => ({ sku, quantity })),
+      });
+    } catch (e) {
+      // A marker left behind only keeps the item a little larger; the payment step is done.
+      d.log.warn("commit of the reservation failed; marker left in place", { error: e });
+    }
+    d.log.info("payment reported", { chargeId: order.chargeId, delivered });
+    return "ack";
+  };
+
+  /** Decides from the order's current status; `depth` guards against status ping-pong. */
+  const settle = async (d: Delivery, order: Order, depth = 0): Promise<Outcome> => {
+    switch (order.status) {
+      case "FAILED":
+        return undoForFailedOrder(d, order);
+      case "PAID":
+      case "COMPLETED":
+        return reportPaid(d, order);
+      case "NEW":
+      case "PROCESSING":
+        break;
+    }
+    if (d.stale) {
+      // Compensation (after the timeout) has not marked it FAILED yet and will undo what an
+      // earlier delivery did. Don't start anything now.
+      d.log.info("execution gone before payment; nothing started", { status: order.status });
+      return "ack";
+    }
+    const processing = await transitionOrder(orders, d.orderId, "PROCESSING", { updatedAt: deps.now() });
+    if (processing.outcome === "rejected") {
+      if (!processing.order) return reportFailure(d, TASK_ERRORS.orderNotFound, { orderId: d.orderId });
+      return depth < 2 ? settle(d, processing.order, depth + 1) : "retry";
+    }
+
+    const lines = order.items.map(({ sku, quantity }) => ({ sku, quantity }));
+    const reserved = await inventory.invoke({ action: "reserve", orderId: d.orderId, items: lines });
+    if (!reserved.ok) return reportFailure(d, TASK_ERRORS.outOfStock, { orderId: d.orderId, skus: reserved.skus });
+
+    const charge = await ledger.chargeOnce(order);
+    if (charge.status === "DECLINED") {
+      return reportFailure(d, TASK_ERRORS.declined, { orderId: d.orderId, reason: charge.reason });
+    }
+
+    const paid = await transitionOrder(orders, d.orderId, "PAID", { updatedAt: deps.now(), chargeId: charge.chargeId });
+    if (paid.outcome === "rejected") {
+      if (paid.order?.status === "FAILED") {
+        d.log.warn("order failed (compensation) while being charged: undoing");
+        return undoForFailedOrder(d, paid.order);
+      }
+      if (paid.order?.status === "COMPLETED") return reportPaid(d, paid.order);
+      d.log.error("cannot mark the order PAID", { status: paid.order?.status });
+      return "retry";
+    }
+    return reportPaid(d, paid.order);
+  };
+
+  const processRecord = async (record: SQSRecord): Promise<Outcome> => {
+    let log = deps.log.child({
+      messageId: record.messageId,
+      receiveCount: record.attributes?.ApproximateReceiveCount,
+    });
+    let body: unknown;
+    try {
+      body = JSON.parse(record.body);
+    } catch {
+      log.error("malformed payment message: not JSON");
+      return "retry";
+    }
+    const parsed = v.safeParse(schema, body);
+    if (!parsed.success) {
+      // The body holds a task token: log where it is wrong, never the body.
+      log.error("malformed payment message", { issues: toIssues(parsed.issues) });
+      return "retry";
+    }
+    const { order: summary, taskToken } = parsed.output;
+    log = log.child({ orderId: summary.orderId });
+    const d: Delivery = { orderId: summary.orderId, taskToken, stale: false, log };
+    try {
+      // First, so the wait state's HeartbeatSeconds is met on every (re)delivery.
+      await tell(d, () => workflow.heartbeat(taskToken), "SendTaskHeartbeat");
+      const order = await orders.get(summary.orderId, { consistent: true });
+      if (!order) {
+        return d.stale ? "ack" : reportFailure(d, TASK_ERRORS.orderNotFound, { orderId: summary.orderId });
+      }
+      return await settle(d, order);
+    } catch (e) {
+      if (isDomainError(e, "TransientPaymentError")) log.warn("payment failed transiently: will retry", { error: e });
+      else log.error("payment processing failed: will retry", { error: e });
+      return "retry";
+    }
+  };
+
+  return async (event) => {
+    const batchItemFailures: SQSBatchResponse["batchItemFailures"] = [];
+    for (const record of event.Records) {
+      if ((await processRecord(record)) === "retry") batchItemFailures.push({ itemIdentifier: record.messageId });
+    }
+    return { batchItemFailures };
+  };
+}
+
+export function processPaymentFromEnv(env: Env = process.env) {
+  const dynamo = new DynamoDBClient({});
+  const log = createLogger({ fn: "process_payment" });
+  const now = () => new Date().toISOString();
+  return processPaymentHandler({
+    orders: dynamoOrderStore(dynamo, requireEnv(env, ENV.ordersTable)),
+    ledger: createLedger({
+      store: dynamoLedgerStore(dynamo, requireEnv(env, ENV.paymentsTable)),
+      provider: simulatedPaymentProvider({ declineAboveCents: intEnv(env, ENV.paymentDeclineAboveCents) }),
+      now,
+      log,
+    }),
+    inventory: lambdaInventoryClient(new LambdaClient({}), requireEnv(env, ENV.inventoryFunction)),
+    workflow: sfnWorkflowClient(new SFNClient({}), requireEnv(env, ENV.stateMachineArn)),
+    now,
+    log,
+  });
+}

@@ -1,0 +1,27 @@
+import type { Order, OrderView, WorkflowOrder } from "./types";
+
+/** What the API shows of an order (§8): never the customer or the payment token. */
+export function toOrderView(order: Order): OrderView {
+  const view: OrderView = {
+    orderId: order.orderId,
+    status: order.status,
+    items: order.items.map(({ sku, quantity, unitPrice }) => ({ sku, quantity, unitPrice })),
+    total: { amount: order.total.amount, currency: order.total.currency },
+    createdAt: order.createdAt,
+    updatedAt: order.updatedAt,
+  };
+  if (order.failure) {
+    const { reason, refunded, restocked } = order.failure;
+    view.failure = { reason, refunded, restocked };
+  }
+  return view;
+}
+
+/** The summary the workflow carries (no customer data, no payment token). */
+export function toWorkflowOrder(order: Order): WorkflowOrder {
+  return {
+    orderId: order.orderId,
+    items: order.items.map(({ sku, quantity }) => ({ sku, quantity })),
+    total: { amount: order.total.amount, currency: order.total.currency },
+  };
+}
