@@ -1,0 +1,184 @@
+/**
+ * Lambda functions: supported runtime, active tracing, environment encrypted with the CMK, an
+ * explicit least-privilege role (never CallbackFunction's default one), and no invoke permission
+ * that any account's bucket/topic/API could use. Checkov CKV_AWS_363/CKV_AWS_50/CKV_AWS_173,
+ * Security Hub Lambda.1/Lambda.2/Lambda.7.
+ */
+import * as aws from "@pulumi/aws";
+import {
+  PolicyResource,
+  ResourceValidationPolicy,
+  StackValidationPolicy,
+  validateResourceOfType,
+} from "@pulumi/policy";
+import { cmkProblem, configWithDefaults, DEFAULT_ENFORCEMENT, describe, isNonEmptyString, referencedResources } from "./util";
+
+/**
+ * Runtimes AWS still supports (https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtimes.html);
+ * nodejs20.x, python3.9/3.10, ruby3.2, java8.al2, java11 and provided.al2 are past or at their
+ * deprecation date. Override with the rule's `allowedRuntimes` config.
+ */
+export const SUPPORTED_RUNTIMES = [
+  "nodejs22.x",
+  "nodejs24.x",
+  "python3.11",
+  "python3.12",
+  "python3.13",
+  "python3.14",
+  "java17",
+  "java21",
+  "java25",
+  "dotnet8",
+  "dotnet10",
+  "ruby3.3",
+  "ruby3.4",
+  "provided.al2023",
+];
+
+export const lambdaSupportedRuntime: ResourceValidationPolicy = {
+  name: "lambda-supported-runtime",
+  description: `Lambda functions must use a runtime AWS still supports: set runtime to one of the allowed runtimes (default: ${SUPPORTED_RUNTIMES.join(", ")}).`,
+  enforcementLevel: DEFAULT_ENFORCEMENT,
+  severity: "high",
+  configSchema: {
+    properties: {
+      allowedRuntimes: { type: "array", items: { type: "string" }, default: SUPPORTED_RUNTIMES },
+    },
+  },
+  validateResource: validateResourceOfType(aws.lambda.Function, (fn, args, reportViolation) => {
+    if (fn.packageType === "Image") args.notApplicable("container image functions bring their own runtime");
+    const { allowedRuntimes } = configWithDefaults(args, { allowedRuntimes: SUPPORTED_RUNTIMES });
+    const runtime = fn.runtime as string | undefined;
+    if (!isNonEmptyString(runtime)) {
+      reportViolation("runtime is not set.");
+    } else if (!allowedRuntimes.includes(runtime)) {
+      reportViolation(`runtime ${runtime} is not supported; use one of ${allowedRuntimes.join(", ")}.`);
+    }
+  }),
+};
+
+export const lambdaTracingActive: ResourceValidationPolicy = {
+  name: "lambda-tracing-active",
+  description: "Lambda functions must send traces to X-Ray: set tracingConfig to { mode: \"Active\" }.",
+  enforcementLevel: DEFAULT_ENFORCEMENT,
+  severity: "low",
+  validateResource: validateResourceOfType(aws.lambda.Function, (fn, _args, reportViolation) => {
+    const mode = fn.tracingConfig?.mode;
+    if (mode !== "Active") reportViolation(`tracingConfig.mode is ${mode ?? "not set"}.`);
+  }),
+};
+
+export const lambdaEnvironmentCmkEncrypted: ResourceValidationPolicy = {
+  name: "lambda-environment-cmk-encrypted",
+  description:
+    "Lambda functions with environment variables must encrypt them with the customer-managed KMS key: set kmsKeyArn to the key's ARN.",
+  enforcementLevel: DEFAULT_ENFORCEMENT,
+  severity: "medium",
+  validateResource: validateResourceOfType(aws.lambda.Function, (fn, args, reportViolation) => {
+    const variables = fn.environment?.variables;
+    if (!variables || Object.keys(variables).length === 0) {
+      args.notApplicable("the function has no environment variables");
+    }
+    const problem = cmkProblem(fn.kmsKeyArn, "kmsKeyArn");
+    if (problem) reportViolation(`${problem}: Lambda falls back to the AWS-managed key alias/aws/lambda.`);
+  }),
+};
+
+/**
+ * What `aws.lambda.CallbackFunction` attaches when it is given no `role` (see
+ * @pulumi/aws lambda/lambdaMixins.js). AWSXrayWriteOnlyAccess is left out: an explicit role may
+ * legitimately use it for tracing.
+ */
+export const CALLBACK_FUNCTION_DEFAULT_POLICIES = [
+  "AWSLambda_FullAccess",
+  "CloudWatchFullAccessV2",
+  "CloudWatchEventsFullAccess",
+  "AmazonS3FullAccess",
+  "AmazonDynamoDBFullAccess",
+  "AmazonSQSFullAccess",
+  "AmazonKinesisFullAccess",
+  "AmazonCognitoPowerUser",
+];
+
+function policyName(arn: string): string {
+  return arn.split("/").pop() ?? arn;
+}
+
+/** Managed policy ARNs attached to `role` in this stack (attachments and the role's own list). */
+export function attachedPolicyArns(role: PolicyResource, resources: PolicyResource[]): string[] {
+  const arns: string[] = [];
+  const roleKeys = ["name", "id", "arn"];
+  for (const r of resources) {
+    if (r.isType(aws.iam.RolePolicyAttachment) || r.isType(aws.iam.RolePolicyAttachmentsExclusive)) {
+      const prop = r.isType(aws.iam.RolePolicyAttachment) ? "role" : "roleName";
+      if (referencedResources(r, prop, [role], roleKeys).length === 0) continue;
+      const value = r.isType(aws.iam.RolePolicyAttachment) ? r.props.policyArn : r.props.policyArns;
+      for (const arn of [value].flat()) if (isNonEmptyString(arn)) arns.push(arn);
+    } else if (r.isType(aws.iam.PolicyAttachment)) {
+      if (referencedResources(r, "roles", [role], roleKeys).length === 0) continue;
+      if (isNonEmptyString(r.props.policyArn)) arns.push(r.props.policyArn);
+    }
+  }
+  for (const arn of [role.props.managedPolicyArns ?? []].flat()) if (isNonEmptyString(arn)) arns.push(arn);
+  return arns;
+}
+
+function functionRoles(fn: PolicyResource, roles: PolicyResource[]): PolicyResource[] {
+  return referencedResources(fn, "role", roles, ["arn"]);
+}
+
+export const lambdaExplicitRole: StackValidationPolicy = {
+  name: "lambda-explicit-role",
+  description:
+    "Lambda functions must run under an explicit, least-privilege role: pass `role` to aws.lambda.CallbackFunction; without it the function gets a role with AWSLambda_FullAccess, AmazonS3FullAccess, AmazonDynamoDBFullAccess and other broad managed policies.",
+  enforcementLevel: DEFAULT_ENFORCEMENT,
+  severity: "critical",
+  validateStack: (args, reportViolation) => {
+    const functions = args.resources.filter((r) => r.isType(aws.lambda.Function));
+    if (functions.length === 0) args.notApplicable("the stack has no Lambda functions");
+    const roles = args.resources.filter((r) => r.isType(aws.iam.Role));
+    for (const fn of functions) {
+      if (!isNonEmptyString(fn.props.role)) {
+        reportViolation(`${describe(fn)} has no role.`, fn.urn);
+        continue;
+      }
+      for (const role of functionRoles(fn, roles)) {
+        const defaults = attachedPolicyArns(role, args.resources)
+          .map(policyName)
+          .filter((name) => CALLBACK_FUNCTION_DEFAULT_POLICIES.includes(name));
+        if (defaults.length > 0) {
+          reportViolation(
+            `${describe(fn)} runs under ${describe(role)}, which has CallbackFunction's default policies (${defaults.join(", ")}): give the function its own role with an inline policy scoped to its resources.`,
+            fn.urn,
+          );
+        }
+      }
+    }
+  },
+};
+
+export const lambdaPermissionSourceArn: ResourceValidationPolicy = {
+  name: "lambda-permission-source-arn",
+  description:
+    "Lambda permissions must not be public, and a permission for an AWS service principal must name its source: set sourceArn (e.g. the API's execution ARN) so no other account's resource can invoke the function.",
+  enforcementLevel: DEFAULT_ENFORCEMENT,
+  severity: "critical",
+  validateResource: validateResourceOfType(aws.lambda.Permission, (permission, _args, reportViolation) => {
+    const principal = permission.principal;
+    if (principal === "*") {
+      reportViolation("principal is \"*\": anyone can invoke the function; name the service or account.");
+      return;
+    }
+    if (isNonEmptyString(principal) && principal.endsWith(".amazonaws.com") && !isNonEmptyString(permission.sourceArn)) {
+      reportViolation(`principal ${principal} is a service principal without sourceArn.`);
+    }
+  }),
+};
+
+export const lambdaPolicies = [
+  lambdaSupportedRuntime,
+  lambdaTracingActive,
+  lambdaEnvironmentCmkEncrypted,
+  lambdaExplicitRole,
+  lambdaPermissionSourceArn,
+];
