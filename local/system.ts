@@ -1,0 +1,282 @@
+/**
+ * The whole order system on one machine: `startOfflineSystem()` is what `npm start` runs and what
+ * the e2e specs start in-process on free ports.
+ *
+ * Topology: the resources the Pulumi program registers when it runs under mocks
+ * (program/capture.ts -> ./topology.ts), so tables, queues, settings, the state-machine
+ * definition, routes, the body model and gateway responses are the deployed ones. Only timings
+ * may be shortened (`timings`), and the catalogue replaced (`catalogue`), on purpose.
+ *
+ * Handlers run unchanged: `<name>FromEnv(env)` with the function's registered environment, and
+ * real AWS SDK v3 clients reaching the emulators through `AWS_ENDPOINT_URL_<SERVICE>`.
+ */
+import "./polyfills";
+import { randomBytes } from "node:crypto";
+import { PutItemCommand, type AttributeValue } from "@aws-sdk/client-dynamodb";
+import { startApi } from "./api";
+import { startDynamo, type LocalDynamo } from "./dynamo";
+import { LocalFunctions, moduleLoader, startLambdaServer, type HandlerLoader } from "./lambda";
+import { createLogger, type Level, type Logger } from "./log";
+import { QueuePoller } from "./poller";
+import { startSns, type LocalSns, type Notification } from "./sns";
+import { startSqs, type LocalSqs } from "./sqs";
+import { LocalStepFunctions, startSfnServer } from "./stepfunctions";
+import { buildTopology, functionNameOf, queueNameOf, withTimings, type LocalTopology, type TimingOverrides } from "./topology";
+import { ENV } from "../functions/shared/settings";
+import type { CatalogueItem } from "../functions/shared/types";
+
+export interface OfflineOptions {
+  /** API port (0: a free one). @default 0 */
+  port?: number;
+  /** LevelDB directory for DynamoDB data; in memory when absent. */
+  dataDir?: string;
+  /** Use this topology instead of capturing the program (unit tests of the runtime itself). */
+  topology?: LocalTopology;
+  /** Stack file the program reads under mocks. @default "dev" */
+  stack?: string;
+  timings?: TimingOverrides;
+  /** Replace the stack's seed catalogue (tests). Items are written with the program's own item builder. */
+  catalogue?: CatalogueItem[];
+  /** The API key to accept; random when absent. */
+  apiKey?: string;
+  /** Usage-plan throttling; off for load tests. @default true */
+  throttle?: boolean;
+  /** JSON Lines file for notifications. */
+  notificationsFile?: string;
+  onNotification?: (n: Notification) => void;
+  /** Runtime log level (handlers log for themselves). @default "info" */
+  logLevel?: Level | "silent";
+  /** Concurrent batches per event source mapping (capped by its maximumConcurrency). @default 4 */
+  pollerConcurrency?: number;
+  /** Replace the handler modules (runtime tests). */
+  loader?: HandlerLoader;
+}
+
+export interface OfflineSystem {
+  url: string;
+  apiKey: string;
+  topology: LocalTopology;
+  tables: { orders: string; inventory: string; payments: string };
+  dynamo: LocalDynamo;
+  sqs: LocalSqs;
+  sns: LocalSns;
+  sfn: LocalStepFunctions;
+  functions: LocalFunctions;
+  pollers: QueuePoller[];
+  /** Queue names: the work queue (with a redrive policy) and its DLQ. */
+  queues: { work: string; deadLetter: string };
+  /** Milliseconds from the call to ready, and how much of it was capturing the program. */
+  timing: { totalMs: number; captureMs: number };
+  log: Logger;
+  stop(): Promise<void>;
+}
+
+const CREDENTIALS = { accessKeyId: "offline", secretAccessKey: "offline" };
+
+/** Loads the topology the way `npm start` does: run the program under mocks. */
+export async function captureTopology(stack = "dev"): Promise<LocalTopology> {
+  // Required lazily: loading the program costs most of the start-up time.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { captureProgram } = require("../program/capture") as typeof import("../program/capture");
+  return buildTopology(await captureProgram({ stack }));
+}
+
+/** The program's own DynamoDB item builder for a catalogue entry (components/orderData.ts). */
+function catalogueItemBuilder(): (c: CatalogueItem) => Record<string, AttributeValue> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { catalogueItem } = require("../components/orderData") as typeof import("../components/orderData");
+  return (c) => catalogueItem(c) as Record<string, AttributeValue>;
+}
+
+export async function startOfflineSystem(options: OfflineOptions = {}): Promise<OfflineSystem> {
+  const t0 = Date.now();
+  const log = createLogger(options.logLevel ?? "info");
+  let topology = options.topology ?? (await captureTopology(options.stack));
+  const captureMs = Date.now() - t0;
+  if (options.timings) topology = withTimings(topology, options.timings);
+
+  const cleanups: (() => Promise<void> | void)[] = [];
+  const stopAll = async () => {
+    for (const fn of cleanups.reverse()) {
+      try {
+        await fn();
+      } catch (err) {
+        log.warn("stop step failed", { error: (err as Error).message });
+      }
+    }
+    cleanups.length = 0;
+  };
+
+  try {
+    const { region, accountId } = topology;
+    const dynamo = await startDynamo({ tables: topology.tables, dataDir: options.dataDir, credentials: CREDENTIALS, region });
+    cleanups.push(() => dynamo.stop());
+    const sqs = await startSqs({ queues: topology.queues, region, accountId, credentials: CREDENTIALS });
+    cleanups.push(() => sqs.stop());
+    const sns = await startSns({ topics: topology.topics, file: options.notificationsFile, print: options.onNotification });
+    cleanups.push(() => sns.stop());
+
+    const localQueueUrl = (deployedUrl: string) => sqs.urlOf(queueNameOf(deployedUrl));
+    const resolveFunction = (ref: string) => functionNameOf(ref);
+
+    // The SDK reads these when a client is created: set them before any handler factory runs.
+    const saved = setEnv({
+      AWS_REGION: region,
+      AWS_DEFAULT_REGION: region,
+      AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
+      AWS_SESSION_TOKEN: undefined,
+      AWS_PROFILE: undefined,
+      AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: undefined,
+      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+      AWS_ENDPOINT_URL_SQS: sqs.endpoint,
+      AWS_ENDPOINT_URL_SNS: sns.endpoint,
+      AWS_ENDPOINT_URL_SFN: undefined,
+      AWS_ENDPOINT_URL_LAMBDA: undefined,
+      AWS_MAX_ATTEMPTS: "3",
+    });
+    cleanups.push(() => void setEnv(saved));
+
+    // The SFN and Lambda endpoints must be known before handler factories build their clients,
+    // and the services behind them need the handlers: bind first, attach the services after.
+    let sfnRef: LocalStepFunctions | undefined;
+    let functionsRef: LocalFunctions | undefined;
+    const sfnServer = await startSfnServer(() => sfnRef);
+    cleanups.push(() => sfnServer.stop());
+    const lambdaServer = await startLambdaServer(() => functionsRef, resolveFunction);
+    cleanups.push(() => lambdaServer.stop());
+    setEnv({ AWS_ENDPOINT_URL_SFN: sfnServer.endpoint, AWS_ENDPOINT_URL_LAMBDA: lambdaServer.endpoint });
+
+    const functions = new LocalFunctions(
+      topology.functions,
+      (fn) => {
+        const env: Record<string, string | undefined> = { ...process.env };
+        for (const [k, v] of Object.entries(fn.environment)) {
+          const queue = topology.queues.find((q) => q.deployedUrl === v);
+          env[k] = queue ? sqs.urlOf(queue.name) : v;
+        }
+        return env;
+      },
+      options.loader ?? moduleLoader(),
+      log,
+    );
+    functionsRef = functions;
+
+    const sfn = new LocalStepFunctions({
+      machines: topology.stateMachines,
+      functions,
+      sqs: sqs.client,
+      localQueueUrl,
+      region,
+      accountId,
+      log,
+    });
+    sfnRef = sfn;
+    cleanups.push(() => sfn.stop());
+
+    const tables = tableNames(topology);
+    await seed(dynamo, topology, tables.inventory, options.catalogue);
+
+    const pollers = topology.eventSourceMappings.map((m) => {
+      const queue = topology.queues.find((q) => q.name === m.queueName)!;
+      return new QueuePoller({
+        sqs: sqs.client,
+        functions,
+        queueUrl: sqs.urlOf(queue.name),
+        queueArn: `arn:aws:sqs:${region}:${accountId}:${queue.name}`,
+        functionName: m.functionName,
+        batchSize: m.batchSize,
+        reportBatchItemFailures: m.reportBatchItemFailures,
+        concurrency: Math.max(1, Math.min(m.maximumConcurrency ?? 5, options.pollerConcurrency ?? 4)),
+        region,
+        log,
+      });
+    });
+    for (const p of pollers) p.start();
+    cleanups.push(() => Promise.all(pollers.map((p) => p.stop())).then(() => undefined));
+
+    const apiKey = options.apiKey ?? `local-${randomBytes(18).toString("base64url")}`;
+    const throttle = options.throttle === false ? false : (topology.api.throttle ?? false);
+    const api = await startApi({
+      api: topology.api,
+      functions,
+      apiKeys: [apiKey],
+      throttle,
+      stage: "v1",
+      accountId,
+      log,
+      port: options.port,
+    });
+    // The API stops first: no new orders while the rest shuts down.
+    cleanups.push(() => api.stop());
+
+    const work = topology.queues.find((q) => q.redrive);
+    const system: OfflineSystem = {
+      url: api.url,
+      apiKey,
+      topology,
+      tables,
+      dynamo,
+      sqs,
+      sns,
+      sfn,
+      functions,
+      pollers,
+      queues: { work: work?.name ?? "", deadLetter: work?.redrive?.deadLetterQueueName ?? "" },
+      timing: { totalMs: Date.now() - t0, captureMs },
+      log,
+      stop: stopAll,
+    };
+    return system;
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
+
+function setEnv(values: Record<string, string | undefined>): Record<string, string | undefined> {
+  const previous: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries(values)) {
+    previous[k] = process.env[k];
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
+  }
+  return previous;
+}
+
+/** Table names as the functions see them (their registered environment). */
+export function tableNames(topology: LocalTopology): OfflineSystem["tables"] {
+  const find = (name: string) => {
+    for (const fn of topology.functions) if (fn.environment[name]) return fn.environment[name];
+    throw new Error(`No function has ${name} in its environment`);
+  };
+  return { orders: find(ENV.ordersTable), inventory: find(ENV.inventoryTable), payments: find(ENV.paymentsTable) };
+}
+
+/**
+ * Seed data is written once, like the program's TableItems at creation: an item that exists
+ * (a `--data-dir` store from an earlier run) keeps its stock.
+ */
+async function seed(dynamo: LocalDynamo, topology: LocalTopology, inventoryTable: string, catalogue?: CatalogueItem[]) {
+  const items: { tableName: string; item: Record<string, AttributeValue> }[] = catalogue
+    ? (() => {
+        const build = catalogueItemBuilder();
+        return catalogue.map((c) => ({ tableName: inventoryTable, item: build(c) }));
+      })()
+    : topology.seedItems.map((s) => ({ tableName: s.tableName, item: s.item as Record<string, AttributeValue> }));
+  for (const { tableName, item } of items) {
+    const key = topology.tables.find((t) => t.name === tableName)!.hashKey;
+    try {
+      await dynamo.client.send(
+        new PutItemCommand({
+          TableName: tableName,
+          Item: item,
+          ConditionExpression: "attribute_not_exists(#k)",
+          ExpressionAttributeNames: { "#k": key },
+        }),
+      );
+    } catch (err) {
+      if ((err as Error).name !== "ConditionalCheckFailedException") throw err;
+    }
+  }
+}
