@@ -44,7 +44,16 @@ describe("config", () => {
     ["bad e-mail", { notificationEmails: ["nope"] }, "notificationEmails.0"],
     ["bad SMS number", { notificationSmsNumbers: ["5555550100"] }, "notificationSmsNumbers.0"],
     ["fractional price", { catalogue: [{ sku: "A", price: 1.5, stock: 1 }] }, "catalogue.0.price"],
-    ["duplicate skus", { catalogue: [{ sku: "A", price: 1, stock: 1 }, { sku: "A", price: 2, stock: 1 }] }, "catalogue"],
+    [
+      "duplicate skus",
+      {
+        catalogue: [
+          { sku: "A", price: 1, stock: 1 },
+          { sku: "A", price: 2, stock: 1 },
+        ],
+      },
+      "catalogue",
+    ],
     ["unknown key", { colour: "blue" }, "colour"],
     ["quota period", { apiQuotaPeriod: "YEAR" }, "apiQuotaPeriod"],
   ];

@@ -1,0 +1,115 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import {
+  logWriteStatement,
+  keyUseStatement,
+  policyDocument,
+  PolicyStatement,
+  serviceTrustPolicy,
+  tracingStatement,
+} from "./iam";
+
+/**
+ * Packages in `dependencies` that the archive leaves out. The AWS SDK v3 clients ship with the
+ * nodejs22.x runtime (~22 MB otherwise); `@aws-sdk/util-dynamodb` stays in (144 KB, and not
+ * documented as part of the runtime). The JSON Schema generator runs at deploy time only.
+ */
+export const EXCLUDED_PACKAGES = [
+  "@aws-sdk/client-dynamodb",
+  "@aws-sdk/client-sfn",
+  "@aws-sdk/client-sns",
+  "@aws-sdk/client-lambda",
+  "@valibot/to-json-schema",
+];
+
+/** Tag naming the functions/ module behind a function: the offline runtime maps functions by it. */
+export const HANDLER_TAG = "orderflow:handler";
+
+export interface OrderFunctionArgs<E, R> {
+  /** Module name in functions/ (e.g. `createOrder`), recorded as the {@link HANDLER_TAG} tag. */
+  handlerId: string;
+  /** Runs once per cold start; builds clients and schemas and returns the handler. */
+  callbackFactory: () => (event: E) => Promise<R>;
+  /** What the handler calls, scoped to ARNs. Logging, tracing and env decryption are added. */
+  statements: pulumi.Input<pulumi.Input<PolicyStatement>[]>;
+  environment: pulumi.Input<Record<string, pulumi.Input<string>>>;
+  /** Customer-managed key for the environment and the log group. */
+  keyArn: pulumi.Input<string>;
+  logRetentionDays: number;
+  /** @default 10 */
+  timeoutSeconds?: number;
+  /** @default 256 */
+  memorySize?: number;
+  description: string;
+}
+
+/**
+ * One Lambda with everything it must not share: its own role, an inline policy naming only its
+ * calls, and its own KMS-encrypted log group with retention. Not a ComponentResource on purpose:
+ * the children belong to the component that owns the function (`parent`).
+ */
+export function createOrderFunction<E, R>(
+  name: string,
+  args: OrderFunctionArgs<E, R>,
+  parent: pulumi.Resource,
+): { fn: aws.lambda.CallbackFunction<E, R>; role: aws.iam.Role; logGroup: aws.cloudwatch.LogGroup } {
+  const opts = { parent };
+  const account = aws.getCallerIdentityOutput({}, opts).accountId;
+
+  const role = new aws.iam.Role(
+    `${name}-role`,
+    {
+      description: `orderflow ${args.handlerId}: execution role`,
+      assumeRolePolicy: account.apply((id) => JSON.stringify(serviceTrustPolicy("lambda.amazonaws.com", id))),
+    },
+    opts,
+  );
+
+  const logGroup = new aws.cloudwatch.LogGroup(
+    `${name}-logs`,
+    { retentionInDays: args.logRetentionDays, kmsKeyId: args.keyArn },
+    opts,
+  );
+
+  const policy = new aws.iam.RolePolicy(
+    `${name}-policy`,
+    {
+      role: role.id,
+      policy: pulumi
+        .all([args.statements, logGroup.arn, args.keyArn])
+        .apply(([statements, logGroupArn, keyArn]) =>
+          JSON.stringify(
+            policyDocument([
+              logWriteStatement("WriteOwnLogs", logGroupArn),
+              tracingStatement("Tracing"),
+              keyUseStatement("DecryptEnvironment", keyArn, "decrypt"),
+              ...(statements as PolicyStatement[]),
+            ]),
+          ),
+        ),
+    },
+    opts,
+  );
+
+  const fn = new aws.lambda.CallbackFunction<E, R>(
+    name,
+    {
+      description: args.description,
+      role,
+      callbackFactory: args.callbackFactory,
+      runtime: aws.lambda.Runtime.NodeJS22dX,
+      architectures: ["arm64"],
+      timeout: args.timeoutSeconds ?? 10,
+      memorySize: args.memorySize ?? 256,
+      tracingConfig: { mode: "Active" },
+      kmsKeyArn: args.keyArn,
+      environment: { variables: args.environment },
+      loggingConfig: { logFormat: "Text", logGroup: logGroup.name },
+      codePathOptions: { extraExcludePackages: EXCLUDED_PACKAGES },
+      tags: { [HANDLER_TAG]: args.handlerId },
+    },
+    { parent, dependsOn: [policy] },
+  );
+
+  return { fn, role, logGroup };
+}

@@ -1,0 +1,61 @@
+import * as pulumi from "@pulumi/pulumi";
+import { Notifications } from "./components/notifications";
+import { OrderApi } from "./components/orderApi";
+import { OrderData } from "./components/orderData";
+import { OrderWorkflow } from "./components/orderWorkflow";
+import { loadStackConfig } from "./config";
+
+const config = loadStackConfig();
+const name = `orderflow-${pulumi.getStack()}`;
+
+const data = new OrderData(name, {
+  catalogue: config.catalogue,
+  deletionProtection: config.deletionProtection,
+});
+
+const notifications = new Notifications(name, {
+  keyArn: data.key.arn,
+  ordersTableArn: data.orders.arn,
+  ordersTableName: data.orders.name,
+  emails: config.notificationEmails,
+  smsNumbers: config.notificationSmsNumbers,
+  logRetentionDays: config.logRetentionDays,
+});
+
+const workflow = new OrderWorkflow(name, {
+  keyArn: data.key.arn,
+  orders: data.orders,
+  inventory: data.inventory,
+  payments: data.payments,
+  notifyFunctionArn: notifications.notifyFunction.arn,
+  paymentFunctionTimeoutSeconds: config.paymentFunctionTimeoutSeconds,
+  maxReceiveCount: config.maxReceiveCount,
+  callbackTimeoutSeconds: config.callbackTimeoutSeconds,
+  heartbeatSeconds: config.heartbeatSeconds,
+  paymentDeclineAboveCents: config.paymentDeclineAboveCents,
+  logRetentionDays: config.logRetentionDays,
+});
+
+const api = new OrderApi(name, {
+  keyArn: data.key.arn,
+  orders: data.orders,
+  inventory: data.inventory,
+  stateMachineArn: workflow.stateMachine.arn,
+  allowedOrigins: config.allowedOrigins,
+  rateLimit: config.apiRateLimit,
+  burstLimit: config.apiBurstLimit,
+  quotaLimit: config.apiQuotaLimit,
+  quotaPeriod: config.apiQuotaPeriod,
+  logRetentionDays: config.logRetentionDays,
+  manageAccountSettings: config.manageApiGatewayAccount,
+});
+
+export const apiUrl = api.url;
+export const apiKey = pulumi.secret(api.apiKey.value);
+export const stateMachineArn = workflow.stateMachine.arn;
+export const queueUrl = workflow.queue.url;
+export const deadLetterQueueUrl = workflow.deadLetterQueue.url;
+export const topicArn = notifications.topic.arn;
+export const ordersTable = data.orders.name;
+export const inventoryTable = data.inventory.name;
+export const paymentsTable = data.payments.name;
