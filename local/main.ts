@@ -50,6 +50,7 @@ async function main(): Promise<void> {
     port,
     dataDir: values["data-dir"] ? path.resolve(values["data-dir"]) : undefined,
     stack: values.stack,
+    skipCodePackaging: true,
     timings: values.fast ? FAST_TIMINGS : undefined,
     apiKey: values["api-key"],
     throttle: !values["no-throttle"],
