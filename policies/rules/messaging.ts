@@ -2,7 +2,7 @@
  * Queues that feed Lambda functions: a dead-letter queue so a poison message stops being retried,
  * and a visibility timeout long enough that a message is not redelivered while a consumer still
  * works on it. https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html
- * (visibility timeout at least six times the function timeout).
+ * (visibility timeout at least six times the function timeout, plus the batching window).
  */
 import * as aws from "@pulumi/aws";
 import { PolicyResource, StackValidationPolicy } from "@pulumi/policy";
@@ -106,10 +106,15 @@ export const sqsVisibilityCoversConsumer: StackValidationPolicy = {
   configSchema: {
     properties: {
       factor: { type: "number", minimum: 1, default: 6 },
+      includeBatchingWindow: {
+        type: "boolean",
+        default: true,
+        description: "Add the mapping's maximumBatchingWindowInSeconds, as AWS recommends.",
+      },
     },
   },
   validateStack: (args, reportViolation) => {
-    const { factor } = configWithDefaults(args, { factor: 6 });
+    const { factor, includeBatchingWindow } = configWithDefaults(args, { factor: 6, includeBatchingWindow: true });
     const feeds = queueFeeds(args.resources);
     if (feeds.length === 0) args.notApplicable("no SQS queue in this stack feeds a Lambda function");
     for (const { mapping, queue, functions } of feeds) {
@@ -118,7 +123,7 @@ export const sqsVisibilityCoversConsumer: StackValidationPolicy = {
         continue;
       }
       const visibility = Number(queue.props.visibilityTimeoutSeconds ?? SQS_DEFAULT_VISIBILITY_SECONDS);
-      const window = Number(mapping.props.maximumBatchingWindowInSeconds ?? 0);
+      const window = includeBatchingWindow ? Number(mapping.props.maximumBatchingWindowInSeconds ?? 0) : 0;
       for (const fn of functions) {
         const timeout = Number(fn.props.timeout ?? LAMBDA_DEFAULT_TIMEOUT_SECONDS);
         const needed = factor * timeout + window;

@@ -202,6 +202,7 @@ export const BAD_CASES: BadCase[] = [
   field("sqs-visibility-timeout-covers-consumer", "visibility 60 s for a 30 s consumer", "payments", "visibilityTimeoutSeconds", 60, "payments"),
   field("sqs-visibility-timeout-covers-consumer", "consumer timeout raised to 60 s", "process-payment", "timeout", 60, "payments"),
   field("sqs-visibility-timeout-covers-consumer", "visibility left at the 30 s default", "payments", "visibilityTimeoutSeconds", undefined, "payments"),
+  field("sqs-visibility-timeout-covers-consumer", "a 5 s batching window on a queue sized for exactly 6x", "process-payment-source", "maximumBatchingWindowInSeconds", 5, "payments"),
   // workflow
   field("sfn-logging-enabled", "logging OFF", "order-workflow", "loggingConfiguration.level", "OFF"),
   field("sfn-logging-enabled", "no logging", "order-workflow", "loggingConfiguration", undefined),

@@ -394,3 +394,76 @@ export function withValue(props: Record<string, unknown>, path: string, value: u
   else node[last] = value;
   return copy;
 }
+
+/** What the Pulumi mocks record for a resource (see program/mocks.ts). */
+export interface RegisteredLike {
+  type: string;
+  name: string;
+  urn?: string;
+  inputs: Record<string, unknown>;
+  state: Record<string, unknown>;
+}
+
+/**
+ * A resource registered under mocks, as the engine shows it to a rule after an update: inputs
+ * overlaid with outputs. Assets and archives (a function's code) become a plain marker, since
+ * no rule reads them and they hold promises.
+ */
+export function fromRegistered(r: RegisteredLike, options: RunOptions = {}): TestResource {
+  const plain = (value: unknown): unknown => {
+    if (value === null || typeof value !== "object") return typeof value === "function" ? undefined : value;
+    const v = value as Record<string, unknown>;
+    if (v.__pulumiArchive !== undefined || v.__pulumiAsset !== undefined || typeof (v as { then?: unknown }).then === "function") {
+      return "<asset>";
+    }
+    if (Array.isArray(value)) return value.map(plain);
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, plain(x)]).filter(([, x]) => x !== undefined));
+  };
+  return {
+    type: r.type,
+    name: r.name,
+    urn: r.urn ?? urnOf(r.type, r.name, options.stack, options.project),
+    props: plain({ ...r.inputs, ...r.state }) as Record<string, unknown>,
+  };
+}
+
+/**
+ * The same stack as a first `pulumi preview` sees it: every output (`computedKeys`) unknown, and
+ * every input that embeds another resource's output unknown too, with the engine's property
+ * dependency on that resource recorded (as the engine does for values built from outputs).
+ */
+export function asPreview(resources: TestResource[], computedKeys: string[]): TestResource[] {
+  const withUrns = resources.map((r) => ({ ...r, urn: r.urn ?? urnOf(r.type, r.name) }));
+  const outputsOf = new Map<string, string[]>();
+  for (const r of withUrns) {
+    const values = computedKeys
+      .map((k) => r.props[k])
+      .filter((v): v is string => typeof v === "string" && v.length >= 8);
+    outputsOf.set(r.urn, values);
+  }
+  const sentinelFor = (value: unknown) =>
+    Array.isArray(value) ? UNKNOWN.array
+      : typeof value === "object" && value !== null ? UNKNOWN.object
+        : typeof value === "number" ? UNKNOWN.number
+          : typeof value === "boolean" ? UNKNOWN.boolean
+            : UNKNOWN.string;
+  return withUrns.map((r) => {
+    const props: Record<string, unknown> = {};
+    const propertyDependencies: Record<string, string[]> = {};
+    for (const [key, value] of Object.entries(r.props)) {
+      if (computedKeys.includes(key)) {
+        props[key] = sentinelFor(value);
+        continue;
+      }
+      const text = JSON.stringify(value) ?? "";
+      const sources = withUrns.filter((o) => o.urn !== r.urn && outputsOf.get(o.urn)!.some((v) => text.includes(v)));
+      if (sources.length > 0) {
+        props[key] = sentinelFor(value);
+        propertyDependencies[key] = sources.map((o) => o.urn);
+      } else {
+        props[key] = value;
+      }
+    }
+    return { ...r, props, propertyDependencies };
+  });
+}

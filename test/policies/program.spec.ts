@@ -1,0 +1,57 @@
+/**
+ * The whole pack against the resources the program itself registers under mocks (what
+ * `pulumi up` would send), after an update (all values known) and as a first preview sees them.
+ */
+import { expect } from "chai";
+import { captureProgram } from "../../program/capture";
+import { allPolicies } from "../../policies/rules";
+import { asPreview, blocking, fromRegistered, runPack, TestResource } from "../support/policyHarness";
+import { COMPUTED_KEYS } from "../support/policyFixtures";
+
+/** The program's own resources (other specs may have registered probes in the same process). */
+export async function programResources(): Promise<TestResource[]> {
+  const all = await captureProgram();
+  return all.filter((r) => r.name.startsWith("orderflow-test")).map((r) => fromRegistered(r));
+}
+
+describe("the policy pack on the program", function () {
+  this.timeout(120_000);
+  let resources: TestResource[];
+
+  before(async () => {
+    resources = await programResources();
+  });
+
+  it("captures the program's AWS resources", () => {
+    const types = new Set(resources.map((r) => r.type));
+    for (const t of ["aws:sqs/queue:Queue", "aws:lambda/function:Function", "aws:sfn/stateMachine:StateMachine", "aws:apigateway/stage:Stage"]) {
+      expect(types, t).to.include(t);
+    }
+  });
+
+  it("has zero violations after an update (all values known)", async () => {
+    const result = await runPack(allPolicies, resources);
+    expect(result.diagnostics.map((d) => `${d.policyName} on ${d.urn ?? "the stack"}: ${d.detail}`)).to.deep.equal([]);
+  });
+
+  it("every rule applies to at least one program resource (none is vacuous here)", async () => {
+    const result = await runPack(allPolicies, resources);
+    const everywhereNotApplicable = allPolicies
+      .map((p) => p.name)
+      .filter((name) => {
+        const na = result.notApplicable.filter((n) => n.policyName === name).length;
+        const resourcePolicy = !("validateStack" in (allPolicies.find((p) => p.name === name) as object));
+        return resourcePolicy ? na === resources.length : na > 0;
+      });
+    expect(everywhereNotApplicable).to.deep.equal([]);
+  });
+
+  it("a first preview (outputs unknown) blocks nothing and never crashes; undecidable rules are advisories", async () => {
+    const preview = asPreview(resources, COMPUTED_KEYS);
+    const result = await runPack(allPolicies, preview);
+    expect(blocking(result).map((d) => `${d.policyName} on ${d.urn ?? "the stack"}: ${d.detail}`)).to.deep.equal([]);
+    const advisories = result.diagnostics.filter((d) => d.unknown);
+    expect(advisories, "the preview had no unknown values: the simulation is vacuous").to.not.be.empty;
+    for (const d of advisories) expect(d.enforcementLevel).to.equal("advisory");
+  });
+});
