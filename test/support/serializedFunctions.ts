@@ -1,0 +1,54 @@
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import type { asset } from "@pulumi/pulumi";
+import { EXCLUDED_PACKAGES } from "../../components/orderFunction";
+import type { RegisteredResource } from "../../program/mocks";
+
+export interface UnpackedFunction {
+  dir: string;
+  indexJs: string;
+  /** Paths inside the archive besides __index.js (node_modules/...). */
+  packages: string[];
+}
+
+/**
+ * Lays out a function's code archive as Lambda would: `__index.js` plus the archived packages in
+ * `<dir>/node_modules`, and the packages the nodejs22.x runtime provides (the excluded AWS SDK
+ * clients) one level up, where `/var/runtime/node_modules` would be found. Anything else the code
+ * requires is missing, so loading it proves the archive is complete.
+ */
+export async function unpackFunction(fn: RegisteredResource, root: string): Promise<UnpackedFunction> {
+  const archive = fn.inputs.code as unknown as {
+    assets: Promise<Record<string, asset.Asset | asset.Archive>>;
+  };
+  const assets = await archive.assets;
+  const dir = path.join(root, fn.name);
+  fs.mkdirSync(path.join(dir, "node_modules"), { recursive: true });
+  const packages: string[] = [];
+  let indexJs = "";
+  for (const [name, value] of Object.entries(assets)) {
+    if (name === "__index.js") {
+      indexJs = await (value as asset.StringAsset).text;
+      fs.writeFileSync(path.join(dir, name), indexJs);
+      continue;
+    }
+    const source = path.resolve(String(await (value as asset.FileArchive).path));
+    const target = path.join(dir, name);
+    fs.mkdirSync(path.dirname(target), { recursive: true });
+    fs.symlinkSync(source, target, "dir");
+    packages.push(name);
+  }
+  return { dir, indexJs, packages };
+}
+
+/** A temp folder whose node_modules plays the runtime's preinstalled AWS SDK. */
+export function lambdaRuntimeRoot(): string {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), "orderflow-lambda-"));
+  for (const pkg of EXCLUDED_PACKAGES.filter((p) => p.startsWith("@aws-sdk/"))) {
+    const target = path.join(root, "node_modules", pkg);
+    fs.mkdirSync(path.dirname(target), { recursive: true });
+    fs.symlinkSync(path.resolve("node_modules", pkg), target, "dir");
+  }
+  return root;
+}
