@@ -1,0 +1,145 @@
+/**
+ * Starting the offline system inside a spec, and talking to it the way a client does: Node's
+ * fetch over real HTTP. Handler log lines (JSON on stdout/stderr) are held back while a system
+ * runs and shown only for a failing test.
+ */
+import { unmarshall } from "@aws-sdk/util-dynamodb";
+import type { AttributeValue } from "@aws-sdk/client-dynamodb";
+import { startOfflineSystem, type OfflineOptions, type OfflineSystem } from "../../../local/system";
+import type { OrderView } from "../../../functions/shared/types";
+
+/** Short timings: every timeout path finishes in seconds (design: callback > heartbeat > visibility). */
+export const E2E_TIMINGS = {
+  callbackTimeoutSeconds: 10,
+  heartbeatSeconds: 4,
+  visibilityTimeoutSeconds: 1,
+  maxRetryIntervalSeconds: 1,
+};
+
+const held: string[] = [];
+let restore: (() => void) | undefined;
+
+function holdHandlerLogs(): void {
+  if (restore) return;
+  const out = process.stdout.write.bind(process.stdout);
+  const err = process.stderr.write.bind(process.stderr);
+  const filter =
+    (write: typeof out) =>
+    (chunk: string | Uint8Array, ...rest: unknown[]): boolean => {
+      const text = typeof chunk === "string" ? chunk : Buffer.from(chunk).toString("utf8");
+      if (text.startsWith('{"level":') || text.includes("NodeVersionSupportWarning")) {
+        held.push(text.trimEnd());
+        if (held.length > 400) held.splice(0, held.length - 400);
+        return true;
+      }
+      return (write as (c: string | Uint8Array, ...r: unknown[]) => boolean)(chunk, ...rest);
+    };
+  process.stdout.write = filter(out) as typeof process.stdout.write;
+  process.stderr.write = filter(err) as typeof process.stderr.write;
+  restore = () => {
+    process.stdout.write = out;
+    process.stderr.write = err;
+    restore = undefined;
+  };
+}
+
+/** The last held log lines (for a failing test's report). */
+export function recentLogs(n = 60): string {
+  return held.slice(-n).join("\n");
+}
+
+export async function startForTest(options: OfflineOptions = {}): Promise<OfflineSystem> {
+  holdHandlerLogs();
+  return startOfflineSystem({ logLevel: "warn", throttle: false, timings: E2E_TIMINGS, ...options });
+}
+
+export async function stopForTest(system: OfflineSystem | undefined): Promise<void> {
+  await system?.stop();
+  restore?.();
+}
+
+export interface Reply<T = unknown> {
+  status: number;
+  headers: Headers;
+  text: string;
+  json: T;
+}
+
+export async function call<T = unknown>(
+  system: OfflineSystem,
+  method: string,
+  path: string,
+  opts: { body?: unknown; rawBody?: string | Buffer; headers?: Record<string, string>; apiKey?: string | null } = {},
+): Promise<Reply<T>> {
+  const headers: Record<string, string> = { ...(opts.headers ?? {}) };
+  const key = opts.apiKey === undefined ? system.apiKey : opts.apiKey;
+  if (key !== null) headers["x-api-key"] = key;
+  let body: string | Buffer | undefined = opts.rawBody;
+  if (opts.body !== undefined) {
+    body = JSON.stringify(opts.body);
+    headers["content-type"] ??= "application/json";
+  }
+  const res = await fetch(system.url + path, { method, headers, body });
+  const text = await res.text();
+  let json: unknown = undefined;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    // Not JSON: tests that care look at `text`.
+  }
+  return { status: res.status, headers: res.headers, text, json: json as T };
+}
+
+export function orderBody(items: { sku: string; quantity: number }[], token = "tok_visa", email = "ada@example.com") {
+  return { customer: { email, name: "Ada" }, items, payment: { token } };
+}
+
+export async function placeOrder(system: OfflineSystem, items: { sku: string; quantity: number }[], token = "tok_visa"): Promise<OrderView> {
+  const r = await call<OrderView>(system, "POST", "/orders", { body: orderBody(items, token) });
+  if (r.status !== 201) throw new Error(`POST /orders answered ${r.status}: ${r.text}`);
+  return r.json;
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Polls GET /orders/{id} until the order is COMPLETED or FAILED. */
+export async function waitForTerminal(system: OfflineSystem, orderId: string, timeoutMs = 30_000): Promise<OrderView> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const r = await call<OrderView>(system, "GET", `/orders/${orderId}`);
+    if (r.status === 200 && (r.json.status === "COMPLETED" || r.json.status === "FAILED")) return r.json;
+    if (Date.now() > deadline) throw new Error(`order ${orderId} still ${r.json?.status ?? r.status} after ${timeoutMs} ms`);
+    await sleep(100);
+  }
+}
+
+/** Waits until every workflow execution started so far has ended. */
+export async function waitForExecutions(system: OfflineSystem, timeoutMs = 60_000): Promise<void> {
+  await Promise.race([
+    system.sfn.drain(),
+    sleep(timeoutMs).then(() => {
+      throw new Error("executions still running");
+    }),
+  ]);
+}
+
+export async function items<T = Record<string, unknown>>(system: OfflineSystem, table: string): Promise<T[]> {
+  return (await system.dynamo.scanAll(table)).map((i) => unmarshall(i as Record<string, AttributeValue>) as T);
+}
+
+export async function stockOf(system: OfflineSystem, sku: string): Promise<number> {
+  const all = await items<{ sku: string; stock: number }>(system, system.tables.inventory);
+  const item = all.find((i) => i.sku === sku);
+  if (!item) throw new Error(`no SKU ${sku}`);
+  return item.stock;
+}
+
+/** Items in each table: what "writes nothing" is measured with. */
+export async function tableCounts(system: OfflineSystem): Promise<Record<string, number>> {
+  const t = system.tables;
+  return {
+    orders: await system.dynamo.count(t.orders),
+    inventory: await system.dynamo.count(t.inventory),
+    payments: await system.dynamo.count(t.payments),
+  };
+}
