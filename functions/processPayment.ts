@@ -247,7 +247,8 @@ export function processPaymentFromEnv(env: Env = process.env) {
       log,
     }),
     inventory: lambdaInventoryClient(new LambdaClient({}), requireEnv(env, ENV.inventoryFunction)),
-    workflow: sfnWorkflowClient(new SFNClient({}), requireEnv(env, ENV.stateMachineArn)),
+    // Task-token callbacks name no state machine: this function is not given (nor allowed) one.
+    workflow: sfnWorkflowClient(new SFNClient({})),
     now,
     log,
   });

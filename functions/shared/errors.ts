@@ -25,7 +25,9 @@ export type DomainErrorName =
   /** update_inventory answered with a function error. */
   | "InventoryFunctionError"
   /** Stored data that breaks an invariant (e.g. a catalogue price that is not integer cents). */
-  | "DataError";
+  | "DataError"
+  /** A workflow client built without a state machine was asked to start one. */
+  | "WorkflowNotConfigured";
 
 export interface Issue {
   /** Dot path of the offending value: `items.0.quantity`, `headers.Idempotency-Key`; root is "". */

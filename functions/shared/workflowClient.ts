@@ -5,7 +5,7 @@ import {
   SFNClient,
   StartExecutionCommand,
 } from "@aws-sdk/client-sfn";
-import { errorName } from "./errors";
+import { domainError, errorName } from "./errors";
 
 /**
  * The order workflow (Step Functions). One AWS call per method. SendTask* errors propagate with
@@ -20,9 +20,11 @@ export interface WorkflowClient {
   heartbeat(taskToken: string): Promise<void>;
 }
 
-export function sfnWorkflowClient(client: SFNClient, stateMachineArn: string): WorkflowClient {
+/** Without `stateMachineArn` the client only answers task tokens (process_payment). */
+export function sfnWorkflowClient(client: SFNClient, stateMachineArn?: string): WorkflowClient {
   return {
     async start(name, input) {
+      if (!stateMachineArn) throw domainError("WorkflowNotConfigured", "this client has no state machine to start");
       try {
         await client.send(new StartExecutionCommand({ stateMachineArn, name, input: JSON.stringify(input) }));
         return "started";

@@ -103,16 +103,19 @@ describe("serialized Lambda code (the deployed artifact)", function () {
     );
 
     const root = lambdaRuntimeRoot();
+    const baseEnv = { ...process.env };
     for (const id of HANDLERS) {
       const fn = functionFor(all, id);
       unpacked[id] = await unpackFunction(fn, root);
       const env = (fn.inputs.environment as { variables: Record<string, string> }).variables;
-      Object.assign(process.env, env); // each handler reads its env once, in its factory
+      // Each handler reads its env once, in its factory: give it exactly what Lambda would.
+      process.env = { ...baseEnv, ...env };
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const mod = require(path.join(unpacked[id]!.dir, "__index.js")) as { handler: Handler };
       const fresh = mod.handler;
       handlers[id] = fresh;
     }
+    process.env = baseEnv;
 
     (sandbox.stub(SFNClient.prototype, "send") as sinon.SinonStub).callsFake(
       async (command: { constructor: { name: string }; input: object }) => {
