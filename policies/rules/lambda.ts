@@ -105,7 +105,7 @@ function policyName(arn: string): string {
 }
 
 /** Managed policy ARNs attached to `role` in this stack (attachments and the role's own list). */
-export function attachedPolicyArns(role: PolicyResource, resources: PolicyResource[]): string[] {
+function attachedPolicyArns(role: PolicyResource, resources: PolicyResource[]): string[] {
   const arns: string[] = [];
   const roleKeys = ["name", "id", "arn"];
   for (const r of resources) {

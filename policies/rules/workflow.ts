@@ -37,7 +37,7 @@ export const sfnTracingEnabled: ResourceValidationPolicy = {
 type State = Record<string, unknown>;
 
 /** Every state of a definition, nested Parallel branches and Map processors included. */
-export function allStates(definition: Record<string, unknown>, path = ""): { path: string; state: State }[] {
+function allStates(definition: Record<string, unknown>, path = ""): { path: string; state: State }[] {
   const out: { path: string; state: State }[] = [];
   const states = (definition.States ?? {}) as Record<string, State>;
   for (const [name, state] of Object.entries(states)) {

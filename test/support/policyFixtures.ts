@@ -32,12 +32,27 @@ export const ARN = {
 };
 
 /** Keys that only exist after a resource is created (unknown during a preview). */
-export const COMPUTED_KEYS = ["arn", "id", "url", "invokeArn", "qualifiedArn", "executionArn", "keyId", "rootResourceId"];
+export const COMPUTED_KEYS = [
+  "arn",
+  "id",
+  "url",
+  "invokeArn",
+  "qualifiedArn",
+  "executionArn",
+  "keyId",
+  "rootResourceId",
+];
 
 const doc = (...Statement: Record<string, unknown>[]) => JSON.stringify({ Version: "2012-10-17", Statement });
-const trust = (service: string) => doc({ Effect: "Allow", Principal: { Service: service }, Action: "sts:AssumeRole" });
+const trust = (service: string) =>
+  doc({ Effect: "Allow", Principal: { Service: service }, Action: "sts:AssumeRole" });
 
-function res(type: string, name: string, props: Record<string, unknown>, propertyDependencies?: Record<string, string[]>): TestResource {
+function res(
+  type: string,
+  name: string,
+  props: Record<string, unknown>,
+  propertyDependencies?: Record<string, string[]>,
+): TestResource {
   return { type, name, urn: urnOf(type, name), props, propertyDependencies };
 }
 
@@ -73,12 +88,37 @@ export const definition = () =>
 /** The consumer's inline policy: exactly what process_payment calls, on exact ARNs. */
 export const consumerPolicy = () =>
   doc(
-    { Sid: "Orders", Effect: "Allow", Action: ["dynamodb:GetItem", "dynamodb:UpdateItem"], Resource: ARN.orders },
-    { Sid: "Queue", Effect: "Allow", Action: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"], Resource: ARN.queue },
+    {
+      Sid: "Orders",
+      Effect: "Allow",
+      Action: ["dynamodb:GetItem", "dynamodb:UpdateItem"],
+      Resource: ARN.orders,
+    },
+    {
+      Sid: "Queue",
+      Effect: "Allow",
+      Action: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
+      Resource: ARN.queue,
+    },
     { Sid: "Key", Effect: "Allow", Action: "kms:Decrypt", Resource: ARN.key },
-    { Sid: "Callback", Effect: "Allow", Action: ["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"], Resource: "*" },
-    { Sid: "Tracing", Effect: "Allow", Action: ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], Resource: "*" },
-    { Sid: "Logs", Effect: "Allow", Action: ["logs:CreateLogStream", "logs:PutLogEvents"], Resource: `${ARN.consumerLogs}:*` },
+    {
+      Sid: "Callback",
+      Effect: "Allow",
+      Action: ["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"],
+      Resource: "*",
+    },
+    {
+      Sid: "Tracing",
+      Effect: "Allow",
+      Action: ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+      Resource: "*",
+    },
+    {
+      Sid: "Logs",
+      Effect: "Allow",
+      Action: ["logs:CreateLogStream", "logs:PutLogEvents"],
+      Resource: `${ARN.consumerLogs}:*`,
+    },
   );
 
 export function goodStack(): TestResource[] {
@@ -89,7 +129,13 @@ export function goodStack(): TestResource[] {
       id: "1111aaaa-2222-bbbb-3333-cccc4444dddd",
       enableKeyRotation: true,
       policy: doc(
-        { Sid: "Account", Effect: "Allow", Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` }, Action: "kms:*", Resource: "*" },
+        {
+          Sid: "Account",
+          Effect: "Allow",
+          Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` },
+          Action: "kms:*",
+          Resource: "*",
+        },
         {
           Sid: "Logs",
           Effect: "Allow",
@@ -100,78 +146,132 @@ export function goodStack(): TestResource[] {
         },
       ),
     }),
-    res(T.table, "orders", {
-      arn: ARN.orders,
-      id: "orders",
-      name: "orders",
-      billingMode: "PAY_PER_REQUEST",
-      hashKey: "orderId",
-      attributes: [{ name: "orderId", type: "S" }],
-      serverSideEncryption: { enabled: true, kmsKeyArn: ARN.key },
-      pointInTimeRecovery: { enabled: true },
-    }, { serverSideEncryption: [u(T.key, "cmk")] }),
-    res(T.queue, "payments-dlq", {
-      arn: ARN.dlq,
-      id: ARN.dlqUrl,
-      url: ARN.dlqUrl,
-      name: "payments-dlq",
-      kmsMasterKeyId: ARN.key,
-      messageRetentionSeconds: 1209600,
-    }, { kmsMasterKeyId: [u(T.key, "cmk")] }),
-    res(T.queue, "payments", {
-      arn: ARN.queue,
-      id: ARN.queueUrl,
-      url: ARN.queueUrl,
-      name: "payments",
-      kmsMasterKeyId: ARN.key,
-      visibilityTimeoutSeconds: 180,
-      messageRetentionSeconds: 345600,
-      redrivePolicy: JSON.stringify({ deadLetterTargetArn: ARN.dlq, maxReceiveCount: 5 }),
-    }, { kmsMasterKeyId: [u(T.key, "cmk")], redrivePolicy: [u(T.queue, "payments-dlq")] }),
-    res(T.topic, "order-events", { arn: ARN.topic, id: ARN.topic, kmsMasterKeyId: ARN.key }, { kmsMasterKeyId: [u(T.key, "cmk")] }),
-    res(T.logGroup, "process-payment-logs", {
-      arn: ARN.consumerLogs,
-      name: "/aws/lambda/process-payment",
-      kmsKeyId: ARN.key,
-      retentionInDays: 30,
-    }, { kmsKeyId: [u(T.key, "cmk")] }),
+    res(
+      T.table,
+      "orders",
+      {
+        arn: ARN.orders,
+        id: "orders",
+        name: "orders",
+        billingMode: "PAY_PER_REQUEST",
+        hashKey: "orderId",
+        attributes: [{ name: "orderId", type: "S" }],
+        serverSideEncryption: { enabled: true, kmsKeyArn: ARN.key },
+        pointInTimeRecovery: { enabled: true },
+      },
+      { serverSideEncryption: [u(T.key, "cmk")] },
+    ),
+    res(
+      T.queue,
+      "payments-dlq",
+      {
+        arn: ARN.dlq,
+        id: ARN.dlqUrl,
+        url: ARN.dlqUrl,
+        name: "payments-dlq",
+        kmsMasterKeyId: ARN.key,
+        messageRetentionSeconds: 1209600,
+      },
+      { kmsMasterKeyId: [u(T.key, "cmk")] },
+    ),
+    res(
+      T.queue,
+      "payments",
+      {
+        arn: ARN.queue,
+        id: ARN.queueUrl,
+        url: ARN.queueUrl,
+        name: "payments",
+        kmsMasterKeyId: ARN.key,
+        visibilityTimeoutSeconds: 180,
+        messageRetentionSeconds: 345600,
+        redrivePolicy: JSON.stringify({ deadLetterTargetArn: ARN.dlq, maxReceiveCount: 5 }),
+      },
+      { kmsMasterKeyId: [u(T.key, "cmk")], redrivePolicy: [u(T.queue, "payments-dlq")] },
+    ),
+    res(
+      T.topic,
+      "order-events",
+      { arn: ARN.topic, id: ARN.topic, kmsMasterKeyId: ARN.key },
+      { kmsMasterKeyId: [u(T.key, "cmk")] },
+    ),
+    res(
+      T.logGroup,
+      "process-payment-logs",
+      {
+        arn: ARN.consumerLogs,
+        name: "/aws/lambda/process-payment",
+        kmsKeyId: ARN.key,
+        retentionInDays: 30,
+      },
+      { kmsKeyId: [u(T.key, "cmk")] },
+    ),
     res(T.role, "process-payment-role", {
       arn: ARN.consumerRole,
       id: "process-payment",
       name: "process-payment",
       assumeRolePolicy: trust("lambda.amazonaws.com"),
     }),
-    res(T.rolePolicy, "process-payment-policy", { role: "process-payment", policy: consumerPolicy() }, {
-      role: [u(T.role, "process-payment-role")],
-      policy: [u(T.table, "orders"), u(T.queue, "payments"), u(T.key, "cmk"), u(T.logGroup, "process-payment-logs")],
-    }),
-    res(T.fn, "process-payment", {
-      arn: ARN.consumer,
-      id: "process-payment",
-      name: "process-payment",
-      runtime: "nodejs22.x",
-      handler: "__index.handler",
-      role: ARN.consumerRole,
-      timeout: 30,
-      memorySize: 256,
-      tracingConfig: { mode: "Active" },
-      kmsKeyArn: ARN.key,
-      environment: { variables: { ORDERS_TABLE: "orders" } },
-    }, { role: [u(T.role, "process-payment-role")], kmsKeyArn: [u(T.key, "cmk")], environment: [u(T.table, "orders")] }),
-    res(T.esm, "process-payment-source", {
-      id: "esm-1",
-      eventSourceArn: ARN.queue,
-      functionName: ARN.consumer,
-      batchSize: 10,
-      functionResponseTypes: ["ReportBatchItemFailures"],
-    }, { eventSourceArn: [u(T.queue, "payments")], functionName: [u(T.fn, "process-payment")] }),
+    res(
+      T.rolePolicy,
+      "process-payment-policy",
+      { role: "process-payment", policy: consumerPolicy() },
+      {
+        role: [u(T.role, "process-payment-role")],
+        policy: [
+          u(T.table, "orders"),
+          u(T.queue, "payments"),
+          u(T.key, "cmk"),
+          u(T.logGroup, "process-payment-logs"),
+        ],
+      },
+    ),
+    res(
+      T.fn,
+      "process-payment",
+      {
+        arn: ARN.consumer,
+        id: "process-payment",
+        name: "process-payment",
+        runtime: "nodejs22.x",
+        handler: "__index.handler",
+        role: ARN.consumerRole,
+        timeout: 30,
+        memorySize: 256,
+        tracingConfig: { mode: "Active" },
+        kmsKeyArn: ARN.key,
+        environment: { variables: { ORDERS_TABLE: "orders" } },
+      },
+      {
+        role: [u(T.role, "process-payment-role")],
+        kmsKeyArn: [u(T.key, "cmk")],
+        environment: [u(T.table, "orders")],
+      },
+    ),
+    res(
+      T.esm,
+      "process-payment-source",
+      {
+        id: "esm-1",
+        eventSourceArn: ARN.queue,
+        functionName: ARN.consumer,
+        batchSize: 10,
+        functionResponseTypes: ["ReportBatchItemFailures"],
+      },
+      { eventSourceArn: [u(T.queue, "payments")], functionName: [u(T.fn, "process-payment")] },
+    ),
     res(T.permission, "process-payment-invoke", {
       action: "lambda:InvokeFunction",
       function: "process-payment",
       principal: "apigateway.amazonaws.com",
       sourceArn: `${ARN.apiExecution}/*/*`,
     }),
-    res(T.restApi, "orders-api", { id: "abc123", rootResourceId: "root1", executionArn: ARN.apiExecution, name: "orders" }),
+    res(T.restApi, "orders-api", {
+      id: "abc123",
+      rootResourceId: "root1",
+      executionArn: ARN.apiExecution,
+      name: "orders",
+    }),
     res(T.method, "orders-post", {
       restApi: "abc123",
       resourceId: "res1",
@@ -180,60 +280,124 @@ export function goodStack(): TestResource[] {
       apiKeyRequired: true,
       requestValidatorId: "val1",
     }),
-    res(T.method, "orders-options", { restApi: "abc123", resourceId: "res1", httpMethod: "OPTIONS", authorization: "NONE" }),
-    res(T.logGroup, "orders-api-access-logs", { arn: ARN.apiLogs, name: "/aws/apigateway/orders", kmsKeyId: ARN.key, retentionInDays: 30 }),
-    res(T.stage, "orders-stage", {
+    res(T.method, "orders-options", {
       restApi: "abc123",
-      stageName: "v1",
-      deployment: "dep1",
-      xrayTracingEnabled: true,
-      accessLogSettings: { destinationArn: ARN.apiLogs, format: '{"requestId":"$context.requestId"}' },
-    }, { restApi: [u(T.restApi, "orders-api")] }),
+      resourceId: "res1",
+      httpMethod: "OPTIONS",
+      authorization: "NONE",
+    }),
+    res(T.logGroup, "orders-api-access-logs", {
+      arn: ARN.apiLogs,
+      name: "/aws/apigateway/orders",
+      kmsKeyId: ARN.key,
+      retentionInDays: 30,
+    }),
+    res(
+      T.stage,
+      "orders-stage",
+      {
+        restApi: "abc123",
+        stageName: "v1",
+        deployment: "dep1",
+        xrayTracingEnabled: true,
+        accessLogSettings: { destinationArn: ARN.apiLogs, format: '{"requestId":"$context.requestId"}' },
+      },
+      { restApi: [u(T.restApi, "orders-api")] },
+    ),
     res(T.methodSettings, "orders-stage-settings", {
       restApi: "abc123",
       stageName: "v1",
       methodPath: "*/*",
       settings: { metricsEnabled: true, loggingLevel: "ERROR", dataTraceEnabled: false },
     }),
-    res(T.usagePlan, "orders-plan", {
-      apiStages: [{ apiId: "abc123", stage: "v1" }],
-      throttleSettings: { burstLimit: 20, rateLimit: 10 },
-    }, { apiStages: [u(T.restApi, "orders-api"), u(T.stage, "orders-stage")] }),
-    res(T.logGroup, "order-workflow-logs", { arn: ARN.sfnLogs, name: "/aws/vendedlogs/states/order-workflow", kmsKeyId: ARN.key, retentionInDays: 30 }),
+    res(
+      T.usagePlan,
+      "orders-plan",
+      {
+        apiStages: [{ apiId: "abc123", stage: "v1" }],
+        throttleSettings: { burstLimit: 20, rateLimit: 10 },
+      },
+      { apiStages: [u(T.restApi, "orders-api"), u(T.stage, "orders-stage")] },
+    ),
+    res(T.logGroup, "order-workflow-logs", {
+      arn: ARN.sfnLogs,
+      name: "/aws/vendedlogs/states/order-workflow",
+      kmsKeyId: ARN.key,
+      retentionInDays: 30,
+    }),
     res(T.role, "order-workflow-role", {
       arn: ARN.sfnRole,
       id: "order-workflow",
       name: "order-workflow",
       assumeRolePolicy: trust("states.amazonaws.com"),
     }),
-    res(T.rolePolicy, "order-workflow-policy", {
-      role: "order-workflow",
-      policy: doc(
-        { Effect: "Allow", Action: "sqs:SendMessage", Resource: ARN.queue },
-        { Effect: "Allow", Action: ["kms:GenerateDataKey", "kms:Decrypt"], Resource: ARN.key },
-        { Effect: "Allow", Action: "lambda:InvokeFunction", Resource: [ARN.notify, ARN.compensate] },
-        {
-          Effect: "Allow",
-          Action: ["logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery", "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DescribeLogGroups"],
-          Resource: "*",
+    res(
+      T.rolePolicy,
+      "order-workflow-policy",
+      {
+        role: "order-workflow",
+        policy: doc(
+          { Effect: "Allow", Action: "sqs:SendMessage", Resource: ARN.queue },
+          { Effect: "Allow", Action: ["kms:GenerateDataKey", "kms:Decrypt"], Resource: ARN.key },
+          { Effect: "Allow", Action: "lambda:InvokeFunction", Resource: [ARN.notify, ARN.compensate] },
+          {
+            Effect: "Allow",
+            Action: [
+              "logs:CreateLogDelivery",
+              "logs:GetLogDelivery",
+              "logs:UpdateLogDelivery",
+              "logs:DeleteLogDelivery",
+              "logs:ListLogDeliveries",
+              "logs:PutResourcePolicy",
+              "logs:DescribeResourcePolicies",
+              "logs:DescribeLogGroups",
+            ],
+            Resource: "*",
+          },
+          {
+            Effect: "Allow",
+            Action: [
+              "xray:PutTraceSegments",
+              "xray:PutTelemetryRecords",
+              "xray:GetSamplingRules",
+              "xray:GetSamplingTargets",
+            ],
+            Resource: "*",
+          },
+        ),
+      },
+      { role: [u(T.role, "order-workflow-role")] },
+    ),
+    res(
+      T.stateMachine,
+      "order-workflow",
+      {
+        arn: ARN.stateMachine,
+        id: ARN.stateMachine,
+        roleArn: ARN.sfnRole,
+        type: "STANDARD",
+        definition: JSON.stringify(definition()),
+        loggingConfiguration: {
+          level: "ERROR",
+          includeExecutionData: false,
+          logDestination: `${ARN.sfnLogs}:*`,
         },
-        { Effect: "Allow", Action: ["xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets"], Resource: "*" },
-      ),
-    }, { role: [u(T.role, "order-workflow-role")] }),
-    res(T.stateMachine, "order-workflow", {
-      arn: ARN.stateMachine,
-      id: ARN.stateMachine,
-      roleArn: ARN.sfnRole,
-      type: "STANDARD",
-      definition: JSON.stringify(definition()),
-      loggingConfiguration: { level: "ERROR", includeExecutionData: false, logDestination: `${ARN.sfnLogs}:*` },
-      tracingConfiguration: { enabled: true },
-    }, { roleArn: [u(T.role, "order-workflow-role")], loggingConfiguration: [u(T.logGroup, "order-workflow-logs")] }),
+        tracingConfiguration: { enabled: true },
+      },
+      {
+        roleArn: [u(T.role, "order-workflow-role")],
+        loggingConfiguration: [u(T.logGroup, "order-workflow-logs")],
+      },
+    ),
   ];
 }
 
 /** `stack` with `props[path]` of resource `name` replaced (undefined removes it). */
-export function changed(stack: TestResource[], name: string, change: (props: Record<string, unknown>) => void): TestResource[] {
+export function changed(
+  stack: TestResource[],
+  name: string,
+  change: (props: Record<string, unknown>) => void,
+): TestResource[] {
   let found = false;
   const out = stack.map((r) => {
     if (r.name !== name) return r;

