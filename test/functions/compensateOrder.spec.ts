@@ -1,0 +1,137 @@
+import { expect } from "chai";
+import * as sinon from "sinon";
+import { failureReason } from "../../functions/compensateOrder";
+import { sha256Hex } from "../../functions/shared/ids";
+import type { Order } from "../../functions/shared/types";
+import { makeOrder, ORDER_ID, setStatus } from "./support";
+import { buildWorld, type World } from "./world";
+
+const CHARGE_ID = `ch_${sha256Hex(ORDER_ID).slice(0, 24)}`;
+const INITIAL = { "SKU-1": 5, "SKU-2": 3 };
+
+describe("compensate_order", () => {
+  let w: World;
+  let order: Order;
+  beforeEach(() => {
+    order = makeOrder({ status: "PROCESSING" });
+    w = buildWorld(order);
+  });
+  afterEach(() => sinon.restore());
+
+  const stored = () => w.orders.items.get(ORDER_ID)!;
+  const reserve = () =>
+    w.runInventory({ action: "reserve", orderId: ORDER_ID, items: [{ sku: "SKU-1", quantity: 2 }, { sku: "SKU-2", quantity: 1 }] });
+  const charge = () =>
+    w.ledgerStore.put({ orderId: ORDER_ID, entry: "CHARGE", amount: 3000, currency: "USD", chargeId: CHARGE_ID, createdAt: "t" });
+
+  describe("reason mapping", () => {
+    const cases: [string, string][] = [
+      ["States.Timeout", "Timeout"],
+      ["States.HeartbeatTimeout", "Timeout"],
+      ["PaymentDeclined", "PaymentDeclined"],
+      ["OutOfStock", "OutOfStock"],
+      ["OrderNotFound", "OrderNotFound"],
+      ["States.TaskFailed", "InternalError"],
+      ["Lambda.ServiceException", "InternalError"],
+      ["", "InternalError"],
+    ];
+    for (const [error, reason] of cases) {
+      it(`${error || "(empty)"} -> ${reason}`, async () => {
+        expect(failureReason(error)).to.equal(reason);
+        const res = await w.compensate({ Error: error, Cause: "x" });
+        expect(res.failure.reason).to.equal(reason);
+        expect(stored().failure!.reason).to.equal(reason);
+      });
+    }
+  });
+
+  it("nothing charged, nothing reserved: FAILED, refunded false, restocked false, no provider call", async () => {
+    const res = await w.compensate({ Error: "OutOfStock" });
+    expect(res).to.deep.equal({ orderId: ORDER_ID, status: "FAILED", failure: { reason: "OutOfStock", refunded: false, restocked: false } });
+    expect(stored()).to.include({ status: "FAILED" });
+    expect(w.provider.refund.called).to.equal(false);
+    expect(w.levels()).to.deep.equal(INITIAL);
+  });
+
+  it("reserved but not charged: restock only", async () => {
+    await reserve();
+    const res = await w.compensate({ Error: "PaymentDeclined" });
+    expect(res.failure).to.deep.equal({ reason: "PaymentDeclined", refunded: false, restocked: true });
+    expect(w.provider.refund.called).to.equal(false);
+    expect(w.levels()).to.deep.equal(INITIAL);
+  });
+
+  it("charged and reserved (PAID, callback timed out): PAID -> FAILED, refund and restock", async () => {
+    setStatus(w.orders, ORDER_ID, "PAID", { chargeId: CHARGE_ID });
+    await reserve();
+    await charge();
+    const res = await w.compensate({ Error: "States.Timeout" });
+    expect(res.failure).to.deep.equal({ reason: "Timeout", refunded: true, restocked: true });
+    expect(w.provider.refund.calledOnceWithExactly({ orderId: ORDER_ID, chargeId: CHARGE_ID, amount: 3000 })).to.equal(true);
+    expect(w.entries()).to.deep.equal(["CHARGE", "REFUND"]);
+    expect(w.levels()).to.deep.equal(INITIAL);
+    expect(stored().status).to.equal("FAILED");
+  });
+
+  it("is idempotent: a second run refunds and restocks nothing more and returns the same result", async () => {
+    await reserve();
+    await charge();
+    const first = await w.compensate({ Error: "States.Timeout" });
+    const second = await w.compensate({ Error: "States.Timeout" });
+    expect(second).to.deep.equal(first);
+    expect(w.provider.refund.callCount).to.equal(1);
+    expect(w.levels()).to.deep.equal(INITIAL);
+    expect(w.entries()).to.deep.equal(["CHARGE", "REFUND"]);
+  });
+
+  it("a retry after a crash between refund and restock finishes the job", async () => {
+    await reserve();
+    await charge();
+    w.inventory.invoke.onFirstCall().rejects(new Error("Lambda throttled"));
+    let caught: unknown;
+    await w.compensate({ Error: "States.Timeout" }).catch((e: unknown) => (caught = e));
+    expect(caught).to.be.instanceOf(Error);
+    const res = await w.compensate({ Error: "States.Timeout" });
+    expect(res.failure).to.deep.equal({ reason: "Timeout", refunded: true, restocked: true });
+    expect(w.provider.refund.callCount).to.equal(1);
+    expect(w.levels()).to.deep.equal(INITIAL);
+  });
+
+  it("a NEW order (never reached payment) is marked FAILED", async () => {
+    setStatus(w.orders, ORDER_ID, "NEW");
+    const res = await w.compensate({ Error: "States.Timeout" });
+    expect(res.status).to.equal("FAILED");
+    expect(stored().status).to.equal("FAILED");
+  });
+
+  it("an order that is gone: undoes by order id, stores nothing", async () => {
+    await reserve();
+    w.orders.items.clear();
+    const res = await w.compensate({ Error: "OrderNotFound" });
+    expect(res.failure).to.deep.equal({ reason: "OrderNotFound", refunded: false, restocked: true });
+    expect(w.orders.items.size).to.equal(0);
+  });
+
+  it("a COMPLETED order is refused (OrderCompleted) and left untouched", async () => {
+    setStatus(w.orders, ORDER_ID, "COMPLETED", { chargeId: CHARGE_ID });
+    await charge();
+    let caught: unknown;
+    await w.compensate({ Error: "States.Timeout" }).catch((e: unknown) => (caught = e));
+    expect(caught).to.include({ name: "OrderCompleted" });
+    expect(stored().status).to.equal("COMPLETED");
+    expect(w.provider.refund.called).to.equal(false);
+  });
+
+  it("keeps the first reason when run again for another error", async () => {
+    await w.compensate({ Error: "PaymentDeclined" });
+    const again = await w.compensate({ Error: "States.Timeout" });
+    expect(again.failure.reason).to.equal("PaymentDeclined");
+  });
+
+  it("refuses invalid input (ValidationError) without touching anything", async () => {
+    let caught: unknown;
+    await w.compensate({ Error: 42 as unknown as string }).catch((e: unknown) => (caught = e));
+    expect(caught).to.include({ name: "ValidationError" });
+    expect(stored().status).to.equal("PROCESSING");
+  });
+});
