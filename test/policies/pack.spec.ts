@@ -133,4 +133,14 @@ describe("policy pack", () => {
     }
     expect(fs.existsSync(path.join(PACK, "node_modules"))).to.equal(false);
   });
+
+  it("is documented: every rule in docs/policy-pack.md, and a CI workflow that runs the pack", () => {
+    const doc = fs.readFileSync(path.join(ROOT, "docs", "policy-pack.md"), "utf8");
+    const documented = [...doc.matchAll(/^\| `([a-z0-9-]+)` \|/gm)].map((m) => m[1]).sort();
+    expect(documented).to.deep.equal(allPolicies.map((p) => p.name).sort());
+    const workflow = fs.readFileSync(path.join(ROOT, ".github", "workflows", "policy-check.yml"), "utf8");
+    expect(workflow).to.match(/uses: pulumi\/actions@v\d+/);
+    expect(workflow).to.match(/^\s+policyPacks: policies$/m);
+    expect(workflow).to.match(/npx mocha 'test\/policies\/\*\*\/\*\.spec\.ts'/);
+  });
 });
