@@ -150,12 +150,18 @@ export async function startApi(o: LocalApiOptions): Promise<LocalApiServer> {
     const status = specific?.statusCode ?? RESPONSE_TYPES[type];
     const template = chosen?.template ?? '{"message":$context.error.messageString}';
     // Gateway response templates allow simple substitution only; messageString arrives quoted.
-    const body = template
-      .replace(/\$context\.error\.messageString/g, JSON.stringify(message))
-      .replace(/\$context\.error\.validationErrorString/g, JSON.stringify(validationError))
-      .replace(/\$context\.error\.message\b/g, message)
-      .replace(/\$context\.error\.responseType/g, type)
-      .replace(/\$context\.requestId/g, requestId);
+    // (Replacer functions: a `$` in a value must not be read as a replacement pattern.)
+    const values: Record<string, string> = {
+      "$context.error.messageString": JSON.stringify(message),
+      "$context.error.validationErrorString": JSON.stringify(validationError),
+      "$context.error.message": message,
+      "$context.error.responseType": type,
+      "$context.requestId": requestId,
+    };
+    const body = template.replace(
+      /\$context\.(?:error\.(?:messageString|validationErrorString|message|responseType)|requestId)\b/g,
+      (name) => values[name],
+    );
     const headers: Record<string, string> = {
       "Content-Type": "application/json",
       "x-amzn-RequestId": requestId,
