@@ -2,7 +2,7 @@
  * Queues that feed Lambda functions: a dead-letter queue so a poison message stops being retried,
  * and a visibility timeout long enough that a message is not redelivered while a consumer still
  * works on it. https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html
- * (visibility timeout at least six times the function timeout, plus the batching window).
+ * (visibility timeout at least six times the function timeout; optionally plus the batching window).
  */
 import * as aws from "@pulumi/aws";
 import { PolicyResource, StackValidationPolicy } from "@pulumi/policy";
@@ -100,7 +100,7 @@ export const sqsLambdaSourceHasDlq: StackValidationPolicy = {
 export const sqsVisibilityCoversConsumer: StackValidationPolicy = {
   name: "sqs-visibility-timeout-covers-consumer",
   description:
-    "An SQS queue that feeds a Lambda function must have visibilityTimeoutSeconds of at least 6 times the function's timeout (plus the mapping's batching window): raise the queue's visibility timeout or lower the function's timeout.",
+    "An SQS queue that feeds a Lambda function must have visibilityTimeoutSeconds of at least 6 times the function's timeout (plus the batching window if includeBatchingWindow): raise the queue's visibility timeout or lower the function's timeout.",
   enforcementLevel: DEFAULT_ENFORCEMENT,
   severity: "medium",
   configSchema: {
@@ -108,13 +108,14 @@ export const sqsVisibilityCoversConsumer: StackValidationPolicy = {
       factor: { type: "number", minimum: 1, default: 6 },
       includeBatchingWindow: {
         type: "boolean",
-        default: true,
-        description: "Add the mapping's maximumBatchingWindowInSeconds, as AWS recommends.",
+        default: false,
+        description:
+          "Also add the mapping's maximumBatchingWindowInSeconds: messages are in flight while Lambda gathers a batch, so the window eats into the visibility timeout.",
       },
     },
   },
   validateStack: (args, reportViolation) => {
-    const { factor, includeBatchingWindow } = configWithDefaults(args, { factor: 6, includeBatchingWindow: true });
+    const { factor, includeBatchingWindow } = configWithDefaults(args, { factor: 6, includeBatchingWindow: false });
     const feeds = queueFeeds(args.resources);
     if (feeds.length === 0) args.notApplicable("no SQS queue in this stack feeds a Lambda function");
     for (const { mapping, queue, functions } of feeds) {

@@ -202,7 +202,6 @@ export const BAD_CASES: BadCase[] = [
   field("sqs-visibility-timeout-covers-consumer", "visibility 60 s for a 30 s consumer", "payments", "visibilityTimeoutSeconds", 60, "payments"),
   field("sqs-visibility-timeout-covers-consumer", "consumer timeout raised to 60 s", "process-payment", "timeout", 60, "payments"),
   field("sqs-visibility-timeout-covers-consumer", "visibility left at the 30 s default", "payments", "visibilityTimeoutSeconds", undefined, "payments"),
-  field("sqs-visibility-timeout-covers-consumer", "a 5 s batching window on a queue sized for exactly 6x", "process-payment-source", "maximumBatchingWindowInSeconds", 5, "payments"),
   // workflow
   field("sfn-logging-enabled", "logging OFF", "order-workflow", "loggingConfiguration.level", "OFF"),
   field("sfn-logging-enabled", "no logging", "order-workflow", "loggingConfiguration", undefined),
@@ -212,6 +211,19 @@ export const BAD_CASES: BadCase[] = [
   callbackState("callback without Catch", (s) => delete s.Catch),
   callbackState("callback catching only a custom error", (s) => (s.Catch = [{ ErrorEquals: ["PaymentDeclined"], Next: "Compensate" }])),
   callbackState("heartbeat as long as the timeout", (s) => (s.HeartbeatSeconds = s.TimeoutSeconds)),
+  {
+    rule: "sfn-callback-tasks-bounded",
+    title: "an unbounded callback nested in a Parallel branch",
+    bad: (stack) => {
+      const def = definition();
+      const nested = { ...def.States.ProcessPayment, Next: undefined, End: true };
+      delete nested.HeartbeatSeconds;
+      def.States.Fanout = { Type: "Parallel", Branches: [{ StartAt: "Inner", States: { Inner: nested } }], End: true };
+      return changed(stack, "order-workflow", (p) => (p.definition = JSON.stringify(def)));
+    },
+    culprit: { resource: "order-workflow", path: "definition" },
+    urn: urnOf(T.stateMachine, "order-workflow"),
+  },
   field("sfn-callback-tasks-bounded", "definition is not JSON", "order-workflow", "definition", "{ not json"),
   // logging
   field("cloudwatch-log-group-kms-encrypted", "log group without a key", "process-payment-logs", "kmsKeyId", undefined),

@@ -11,7 +11,7 @@ import * as logging from "../../policies/rules/logging";
 import * as messaging from "../../policies/rules/messaging";
 import * as workflow from "../../policies/rules/workflow";
 import { resolvedConfig, runPolicy } from "../support/policyHarness";
-import { goodStack } from "../support/policyFixtures";
+import { changed, goodStack } from "../support/policyFixtures";
 import { BAD_CASES } from "./cases";
 
 const ROOT = path.join(__dirname, "..", "..");
@@ -97,10 +97,15 @@ describe("policy pack", () => {
 
   it("uses rule config: a looser setting silences the matching bad fixture", async () => {
     const byName = (n: string) => allPolicies.find((p) => p.name === n)!;
-    const retention = BAD_CASES.find((c) => c.title === "a 5 s batching window on a queue sized for exactly 6x")!;
+    // A 5 s batching window on a queue sized for exactly 6x: fine by default, not when the window counts.
+    const windowed = changed(goodStack(), "process-payment-source", (p) => (p.maximumBatchingWindowInSeconds = 5));
     const visibility = byName("sqs-visibility-timeout-covers-consumer");
-    expect((await runPolicy(visibility, retention.bad(goodStack()))).diagnostics).not.to.be.empty;
-    expect((await runPolicy(visibility, retention.bad(goodStack()), { config: { [visibility.name]: { includeBatchingWindow: false } } })).diagnostics).to.deep.equal([]);
+    expect((await runPolicy(visibility, windowed)).diagnostics).to.deep.equal([]);
+    const strict = await runPolicy(visibility, windowed, { config: { [visibility.name]: { includeBatchingWindow: true } } });
+    expect(strict.diagnostics.map((d) => d.detail)).to.deep.equal([
+      "Queue 'payments' has visibilityTimeoutSeconds 180; its consumer Function 'process-payment' times out after 30 s, so it needs at least 6 x 30 + 5 = 185 s.",
+    ]);
+    expect((await runPolicy(visibility, goodStack(), { config: { [visibility.name]: { factor: 7 } } })).diagnostics).not.to.be.empty;
     const dlq = byName("sqs-lambda-source-has-dlq");
     const lowCount = BAD_CASES.find((c) => c.title === "maxReceiveCount 2")!;
     expect((await runPolicy(dlq, lowCount.bad(goodStack()), { config: { [dlq.name]: { minMaxReceiveCount: 2 } } })).diagnostics).to.deep.equal([]);
