@@ -216,7 +216,7 @@ export const BAD_CASES: BadCase[] = [
     title: "an unbounded callback nested in a Parallel branch",
     bad: (stack) => {
       const def = definition();
-      const nested = { ...def.States.ProcessPayment, Next: undefined, End: true };
+      const nested: Record<string, unknown> = { ...def.States.ProcessPayment, Next: undefined, End: true };
       delete nested.HeartbeatSeconds;
       def.States.Fanout = { Type: "Parallel", Branches: [{ StartAt: "Inner", States: { Inner: nested } }], End: true };
       return changed(stack, "order-workflow", (p) => (p.definition = JSON.stringify(def)));
