@@ -70,6 +70,33 @@ export const StackConfigSchema = v.pipe(
     ),
     /** Manage the account-wide API Gateway CloudWatch role (needed for access logs; one per account/region). */
     manageApiGatewayAccount: v.boolean(),
+    // ---- operations (components/monitoring.ts, docs/operations.md) ----
+    /** Alarm when the payment DLQ holds at least this many visible messages. */
+    alarmDlqMessages: positiveInt(100_000),
+    /** Alarm when at least this many executions fail (or time out) in one alarm period. */
+    alarmExecutionsFailed: positiveInt(100_000),
+    /** Alarm when one function has at least this many errors in one alarm period. */
+    alarmLambdaErrors: positiveInt(100_000),
+    /** Alarm when one function is throttled at least this many times in one alarm period. */
+    alarmLambdaThrottles: positiveInt(100_000),
+    /** Alarm when the share of API requests answered 5xx reaches this percentage (Average of 5XXError). */
+    alarmApi5xxPercent: v.pipe(v.number(), v.minValue(0.01), v.maxValue(100)),
+    /** Alarm when the API's p99 latency reaches this many milliseconds for three periods in a row. */
+    alarmApiLatencyP99Ms: positiveInt(29_000),
+    /** Alarm when a table has at least this many throttled read or write events in one period. */
+    alarmDynamoThrottles: positiveInt(100_000),
+    /** Alarm when the sweeper reports at least this many stuck orders that need a person. */
+    alarmStuckOrders: positiveInt(100_000),
+    /** Alarm period (CloudWatch: 10, 30 or a multiple of 60). */
+    alarmPeriodSeconds: v.pipe(
+      v.number(),
+      v.integer(),
+      v.check((p) => p === 10 || p === 30 || (p >= 60 && p % 60 === 0), "must be 10, 30 or a multiple of 60"),
+    ),
+    /** Minutes between sweeper runs. */
+    sweepIntervalMinutes: positiveInt(1440),
+    /** An order is stuck once it is older than callbackTimeoutSeconds plus this margin. */
+    sweepMarginSeconds: v.pipe(v.number(), v.integer(), v.minValue(60), v.maxValue(86_400)),
   }),
   v.check(
     (c) => c.heartbeatSeconds > 6 * c.paymentFunctionTimeoutSeconds,
@@ -99,6 +126,17 @@ export const DEFAULTS: Omit<StackConfig, "region" | "allowedOrigins"> = {
   paymentDeclineAboveCents: 100_000,
   catalogue: [],
   manageApiGatewayAccount: true,
+  alarmDlqMessages: 1,
+  alarmExecutionsFailed: 1,
+  alarmLambdaErrors: 1,
+  alarmLambdaThrottles: 1,
+  alarmApi5xxPercent: 1,
+  alarmApiLatencyP99Ms: 3000,
+  alarmDynamoThrottles: 1,
+  alarmStuckOrders: 1,
+  alarmPeriodSeconds: 300,
+  sweepIntervalMinutes: 5,
+  sweepMarginSeconds: 300,
 };
 
 export class ConfigError extends Error {
@@ -139,6 +177,17 @@ const KEYS = [
   "paymentDeclineAboveCents",
   "catalogue",
   "manageApiGatewayAccount",
+  "alarmDlqMessages",
+  "alarmExecutionsFailed",
+  "alarmLambdaErrors",
+  "alarmLambdaThrottles",
+  "alarmApi5xxPercent",
+  "alarmApiLatencyP99Ms",
+  "alarmDynamoThrottles",
+  "alarmStuckOrders",
+  "alarmPeriodSeconds",
+  "sweepIntervalMinutes",
+  "sweepMarginSeconds",
 ] as const;
 
 /** Reads the stack's config (`orderflow:*` and `aws:region`) and validates it. */

@@ -1,8 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
+import { Monitoring } from "./components/monitoring";
 import { Notifications } from "./components/notifications";
 import { OrderApi } from "./components/orderApi";
 import { OrderData } from "./components/orderData";
 import { OrderWorkflow } from "./components/orderWorkflow";
+import { OrderSweeper } from "./components/sweeper";
 import { loadStackConfig } from "./config";
 
 const config = loadStackConfig();
@@ -50,6 +52,52 @@ const api = new OrderApi(name, {
   manageAccountSettings: config.manageApiGatewayAccount,
 });
 
+const sweeper = new OrderSweeper(name, {
+  keyArn: data.key.arn,
+  orders: data.orders,
+  stateMachineArn: workflow.stateMachine.arn,
+  compensateFunction: workflow.compensateOrderFunction,
+  stuckAfterSeconds: config.callbackTimeoutSeconds + config.sweepMarginSeconds,
+  intervalMinutes: config.sweepIntervalMinutes,
+  logRetentionDays: config.logRetentionDays,
+});
+
+const monitoring = new Monitoring(name, {
+  keyArn: data.key.arn,
+  alarmEmail: config.alarmEmail,
+  queue: workflow.queue,
+  deadLetterQueue: workflow.deadLetterQueue,
+  stateMachine: workflow.stateMachine,
+  functions: {
+    ...api.functions,
+    processPayment: workflow.processPaymentFunction,
+    updateInventory: workflow.updateInventoryFunction,
+    compensateOrder: workflow.compensateOrderFunction,
+    sendNotification: notifications.notifyFunction,
+    sweepOrders: sweeper.function,
+  },
+  restApi: api.restApi,
+  stageName: api.stage.stageName,
+  tables: { orders: data.orders, inventory: data.inventory, payments: data.payments },
+  metricSources: {
+    createOrder: api.functions.createOrder,
+    sendNotification: notifications.notifyFunction,
+    compensateOrder: workflow.compensateOrderFunction,
+    sweepOrders: sweeper.function,
+  },
+  thresholds: {
+    dlqMessages: config.alarmDlqMessages,
+    executionsFailed: config.alarmExecutionsFailed,
+    lambdaErrors: config.alarmLambdaErrors,
+    lambdaThrottles: config.alarmLambdaThrottles,
+    api5xxPercent: config.alarmApi5xxPercent,
+    apiLatencyP99Ms: config.alarmApiLatencyP99Ms,
+    dynamoThrottles: config.alarmDynamoThrottles,
+    stuckOrders: config.alarmStuckOrders,
+    periodSeconds: config.alarmPeriodSeconds,
+  },
+});
+
 export const apiUrl = api.url;
 export const apiKey = pulumi.secret(api.apiKey.value);
 export const stateMachineArn = workflow.stateMachine.arn;
@@ -59,3 +107,6 @@ export const topicArn = notifications.topic.arn;
 export const ordersTable = data.orders.name;
 export const inventoryTable = data.inventory.name;
 export const paymentsTable = data.payments.name;
+export const opsTopicArn = monitoring.topic.arn;
+export const dashboardUrl = monitoring.dashboardUrl;
+export const sweeperFunctionName = sweeper.function.name;

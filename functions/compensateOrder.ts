@@ -6,6 +6,7 @@ import { toIssues } from "./shared/http";
 import { lambdaInventoryClient, type InventoryClient } from "./shared/inventoryClient";
 import { createLedger, dynamoLedgerStore, type Ledger } from "./shared/ledger";
 import { createLogger, type Logger } from "./shared/log";
+import { orderMetric } from "./shared/metrics";
 import { dynamoOrderStore, type OrderStore } from "./shared/orderStore";
 import { simulatedPaymentProvider } from "./shared/payments";
 import { buildCompensateInputSchema } from "./shared/schema";
@@ -95,7 +96,13 @@ export function compensateOrderHandler(deps: CompensateOrderDeps): (input: Compe
       }
       failure = stored.failure ?? done;
     }
-    log.info("order compensated", { ...failure, refundedNow: refund.refundedNow, transition: failed.outcome });
+    log.info("order compensated", {
+      ...failure,
+      refundedNow: refund.refundedNow,
+      transition: failed.outcome,
+      // Counted once per order: only the run that moved it to FAILED.
+      ...(failed.outcome === "applied" ? orderMetric("OrdersFailed") : {}),
+    });
     return { orderId, status: "FAILED", failure };
   };
 }

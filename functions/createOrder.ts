@@ -17,6 +17,7 @@ import {
 } from "./shared/http";
 import { canonicalJson, sha256Hex, uuidFromSeed } from "./shared/ids";
 import { createLogger, type Logger } from "./shared/log";
+import { orderMetric } from "./shared/metrics";
 import { toOrderView, toWorkflowOrder } from "./shared/order";
 import { dynamoOrderStore, type OrderStore } from "./shared/orderStore";
 import { buildCreateOrderSchema, buildIdempotencyKeySchema, LIMITS, type CreateOrderRequest } from "./shared/schema";
@@ -99,7 +100,7 @@ export function createOrderHandler(deps: CreateOrderDeps): (event: APIGatewayPro
         log.info("idempotent replay", { status: existing.status });
         order = existing;
       } else {
-        log.info("order created", { total: order.total.amount, lines: order.items.length });
+        log.info("order created", { total: order.total.amount, lines: order.items.length, ...orderMetric("OrdersPlaced") });
       }
 
       // Also on a replay: the first attempt may have stored the order and failed before the

@@ -4,6 +4,7 @@ import { SNSClient } from "@aws-sdk/client-sns";
 import { domainError, validationError } from "./shared/errors";
 import { toIssues } from "./shared/http";
 import { createLogger, type Logger } from "./shared/log";
+import { orderMetric } from "./shared/metrics";
 import { snsNotifier, type Notice, type Notifier } from "./shared/notifier";
 import { dynamoOrderStore, type OrderStore } from "./shared/orderStore";
 import { buildNotifyInputSchema } from "./shared/schema";
@@ -102,7 +103,7 @@ export function sendNotificationHandler(deps: SendNotificationDeps): (input: Not
     if (!(await deps.orders.markNotified(orderId, deps.now(), messageId))) {
       log.warn("a concurrent invocation notified too", { messageId });
     }
-    log.info("customer notified", { messageId });
+    log.info("customer notified", { messageId, ...orderMetric("OrdersCompleted") });
     return { orderId, messageId };
   };
 }

@@ -344,7 +344,7 @@ describe("the program under mocks", function () {
           Sid: "PublishNotification",
           Effect: "Allow",
           Action: ["sns:Publish"],
-          Resource: [arnOf(one(all, T.topic))],
+          Resource: [arnOf(one(all, T.topic, "-topic"))],
         },
         kms("encrypt", "EncryptedTopicAndTable"),
       ]);
@@ -482,7 +482,7 @@ describe("the program under mocks", function () {
 
   describe("notifications", () => {
     it("the topic is CMK-encrypted; send_notification knows its ARN", () => {
-      const topic = one(all, T.topic);
+      const topic = one(all, T.topic, "-topic");
       expect(topic.inputs.kmsMasterKeyId).to.equal(keyArn);
       const env = (
         functionFor(all, "sendNotification").inputs.environment as { variables: Record<string, string> }

@@ -1,0 +1,120 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { COMPENSATE_FUNCTION_ENV, sweepOrdersFromEnv } from "../functions/sweepOrders";
+import { ENV } from "../functions/shared/settings";
+import { invokeFunctionStatement, keyUseStatement, PolicyStatement, startExecutionStatement, tableQueryStatement } from "./iam";
+import { createOrderFunction } from "./orderFunction";
+
+export interface OrderSweeperArgs {
+  keyArn: pulumi.Input<string>;
+  orders: { name: pulumi.Input<string>; arn: pulumi.Input<string> };
+  stateMachineArn: pulumi.Input<string>;
+  compensateFunction: { name: pulumi.Input<string>; arn: pulumi.Input<string> };
+  /** An order non-terminal for longer than this is stuck: the callback timeout plus a margin. */
+  stuckAfterSeconds: number;
+  /** Minutes between runs. */
+  intervalMinutes: number;
+  logRetentionDays: number;
+}
+
+/**
+ * Executions of a state machine: `arn:<p>:states:<r>:<a>:stateMachine:<name>` ->
+ * `arn:<p>:states:<r>:<a>:execution:<name>:*` (DescribeExecution is authorized on the execution).
+ */
+export function executionsArnPattern(stateMachineArn: string): string {
+  const parts = stateMachineArn.split(":");
+  if (parts.length !== 7 || parts[5] !== "stateMachine") throw new Error(`not a state machine ARN: ${stateMachineArn}`);
+  return [...parts.slice(0, 5), "execution", parts[6], "*"].join(":");
+}
+
+/**
+ * What sweep_orders may do, and why each action:
+ * - `dynamodb:Query` on the orders table's indexes: list non-terminal orders by status (byStatus);
+ * - `kms:Decrypt` on the stack key: the table is encrypted with it (read only, no data keys);
+ * - `states:DescribeExecution` on this state machine's executions: was the order's execution started, did it end;
+ * - `states:StartExecution` on this state machine: start a NEW order's missing execution (name = orderId);
+ * - `lambda:InvokeFunction` on compensate_order: settle an order whose execution ended early,
+ *   through the same idempotent compensation the workflow runs.
+ */
+export function sweeperStatements(
+  ordersArn: string,
+  keyArn: string,
+  stateMachineArn: string,
+  compensateArn: string,
+): PolicyStatement[] {
+  return [
+    tableQueryStatement("QueryOrdersByStatus", ordersArn),
+    keyUseStatement("EncryptedTable", keyArn, "decrypt"),
+    { Sid: "DescribeOrderExecutions", Effect: "Allow", Action: ["states:DescribeExecution"], Resource: [executionsArnPattern(stateMachineArn)] },
+    startExecutionStatement("StartMissingExecution", stateMachineArn),
+    invokeFunctionStatement("Compensate", [compensateArn]),
+  ];
+}
+
+/**
+ * sweep_orders on a schedule (EventBridge rule -> Lambda): reconciles orders stuck in a
+ * non-terminal status past the callback timeout, or reports them (functions/sweepOrders.ts).
+ */
+export class OrderSweeper extends pulumi.ComponentResource {
+  readonly function: aws.lambda.Function;
+  readonly rule: aws.cloudwatch.EventRule;
+
+  constructor(name: string, args: OrderSweeperArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("orderflow:index:OrderSweeper", name, {}, opts);
+    const parent = { parent: this };
+    if (!Number.isInteger(args.intervalMinutes) || args.intervalMinutes < 1) {
+      throw new Error(`OrderSweeper ${name}: intervalMinutes must be a positive integer`);
+    }
+
+    const sweeper = createOrderFunction(
+      `${name}-sweep-orders`,
+      {
+        handlerId: "sweepOrders",
+        description: "orderflow: find orders stuck past the callback timeout and settle or report them",
+        callbackFactory: sweepOrdersFromEnv,
+        statements: pulumi
+          .all([args.orders.arn, args.keyArn, args.stateMachineArn, args.compensateFunction.arn])
+          .apply(([orders, key, machine, compensate]) => sweeperStatements(orders, key, machine, compensate)),
+        environment: {
+          [ENV.ordersTable]: args.orders.name,
+          [ENV.stateMachineArn]: args.stateMachineArn,
+          [ENV.stuckAfterSeconds]: String(args.stuckAfterSeconds),
+          [COMPENSATE_FUNCTION_ENV]: args.compensateFunction.name,
+        },
+        keyArn: args.keyArn,
+        logRetentionDays: args.logRetentionDays,
+        // Up to 100 orders per run, each one DescribeExecution plus at most one start or compensation.
+        timeoutSeconds: 120,
+      },
+      this,
+    );
+    this.function = sweeper.fn;
+
+    this.rule = new aws.cloudwatch.EventRule(
+      `${name}-sweep-schedule`,
+      {
+        description: "orderflow: run sweep_orders",
+        scheduleExpression:
+          args.intervalMinutes === 1 ? "rate(1 minute)" : `rate(${args.intervalMinutes} minutes)`,
+      },
+      parent,
+    );
+    new aws.cloudwatch.EventTarget(
+      `${name}-sweep-target`,
+      { rule: this.rule.name, arn: sweeper.fn.arn, retryPolicy: { maximumRetryAttempts: 0, maximumEventAgeInSeconds: 60 } },
+      parent,
+    );
+    new aws.lambda.Permission(
+      `${name}-sweep-invoke`,
+      {
+        action: "lambda:InvokeFunction",
+        function: sweeper.fn.name,
+        principal: "events.amazonaws.com",
+        sourceArn: this.rule.arn,
+      },
+      parent,
+    );
+
+    this.registerOutputs({ sweeperFunctionName: this.function.name, scheduleRuleArn: this.rule.arn });
+  }
+}
