@@ -65,7 +65,9 @@ export class QueuePoller {
   }
 
   private async work(): Promise<void> {
-    const idle = this.o.idleMs ?? 50;
+    const idle = this.o.idleMs ?? 25;
+    // Back off while the queue stays empty (up to 8x), so idle pollers cost next to nothing.
+    let wait = idle;
     while (this.running) {
       if (this.paused) {
         await sleep(idle);
@@ -73,7 +75,11 @@ export class QueuePoller {
       }
       try {
         const got = await this.pollOnce();
-        if (!got) await sleep(idle);
+        if (got) wait = idle;
+        else {
+          await sleep(wait);
+          wait = Math.min(wait * 2, idle * 8);
+        }
       } catch (err) {
         if (!this.running) return;
         this.o.log.warn("poller error", { queue: this.o.queueUrl, error: (err as Error).message });

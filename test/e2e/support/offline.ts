@@ -115,12 +115,17 @@ export async function waitForTerminal(system: OfflineSystem, orderId: string, ti
 
 /** Waits until every workflow execution started so far has ended. */
 export async function waitForExecutions(system: OfflineSystem, timeoutMs = 60_000): Promise<void> {
-  await Promise.race([
-    system.sfn.drain(),
-    sleep(timeoutMs).then(() => {
-      throw new Error("executions still running");
-    }),
-  ]);
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      system.sfn.drain(),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`executions still running after ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 export async function items<T = Record<string, unknown>>(system: OfflineSystem, table: string): Promise<T[]> {

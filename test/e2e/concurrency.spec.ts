@@ -1,0 +1,81 @@
+/**
+ * 200 orders race for one SKU with stock 50. Stock is reserved before charging (design §5), so
+ * exactly 50 complete, the other 150 fail OutOfStock without being charged, stock ends at exactly
+ * 0 and the ledger balances. Throughput is printed, not asserted.
+ */
+import { expect } from "chai";
+import type { OfflineSystem } from "../../local/system";
+import type { OrderView } from "../../functions/shared/types";
+import { call, items, orderBody, recentLogs, startForTest, stockOf, stopForTest, waitForExecutions, waitForTerminal } from "./support/offline";
+
+const ORDERS = 200;
+const STOCK = 50;
+const PRICE = 1234;
+
+interface LedgerRow {
+  orderId: string;
+  entry: "CHARGE" | "REFUND" | "DECLINE";
+  amount: number;
+}
+
+describe("concurrency: 200 orders racing for a SKU with stock 50", function () {
+  this.timeout(150_000);
+  let system: OfflineSystem;
+
+  before(async function () {
+    this.timeout(120_000);
+    system = await startForTest({
+      catalogue: [{ sku: "HOT-1", name: "Hot", price: PRICE, stock: STOCK }],
+      // Generous timings: a backlog must not time out here; the timeout paths have their own specs.
+      timings: { callbackTimeoutSeconds: 120, heartbeatSeconds: 60, visibilityTimeoutSeconds: 30, maxRetryIntervalSeconds: 1 },
+    });
+  });
+  after(async () => stopForTest(system));
+  afterEach(function () {
+    if (this.currentTest?.state === "failed") console.log(recentLogs());
+  });
+
+  it("completes exactly 50, fails the rest with nothing charged, leaves stock 0 and a balanced ledger", async () => {
+    const started = Date.now();
+    const created = await Promise.all(
+      Array.from({ length: ORDERS }, (_, i) =>
+        call<OrderView>(system, "POST", "/orders", { body: orderBody([{ sku: "HOT-1", quantity: 1 }], "tok_visa", `buyer${i}@example.com`) }),
+      ),
+    );
+    const acceptedAt = Date.now();
+    expect(created.map((r) => r.status)).to.deep.equal(Array(ORDERS).fill(201));
+    const ids = created.map((r) => r.json.orderId);
+    expect(new Set(ids).size).to.equal(ORDERS);
+
+    // Wait on the workflow itself, not by polling 200 orders (that load would be the bottleneck).
+    await waitForExecutions(system, 120_000);
+    const doneAt = Date.now();
+    const finals: OrderView[] = [];
+    for (const id of ids) finals.push(await waitForTerminal(system, id, 10_000));
+
+    const completed = finals.filter((o) => o.status === "COMPLETED");
+    const failed = finals.filter((o) => o.status === "FAILED");
+    const reasons = failed.map((o) => JSON.stringify(o.failure));
+    console.log(
+      `      concurrency: ${ORDERS} orders accepted in ${((acceptedAt - started) / 1000).toFixed(1)} s ` +
+        `(${Math.round(ORDERS / ((acceptedAt - started) / 1000))} POST/s), all terminal after ${((doneAt - started) / 1000).toFixed(1)} s ` +
+        `= ${(ORDERS / ((doneAt - started) / 1000)).toFixed(1)} orders/s end to end`,
+    );
+    expect(completed).to.have.length(STOCK);
+    expect(failed).to.have.length(ORDERS - STOCK);
+    expect(new Set(reasons)).to.deep.equal(new Set([JSON.stringify({ reason: "OutOfStock", refunded: false, restocked: false })]));
+    expect(await stockOf(system, "HOT-1")).to.equal(0);
+
+    const ledger = (await items<LedgerRow>(system, system.tables.payments)).filter((r) => ids.includes(r.orderId));
+    const sum = (entry: LedgerRow["entry"]) => ledger.filter((r) => r.entry === entry).reduce((a, r) => a + r.amount, 0);
+    const completedTotal = completed.reduce((a, o) => a + o.total.amount, 0);
+    expect(completedTotal).to.equal(STOCK * PRICE);
+    expect(sum("CHARGE") - sum("REFUND")).to.equal(completedTotal);
+    // Out of stock is never charged: every charge belongs to a completed order, once.
+    const charged = ledger.filter((r) => r.entry === "CHARGE").map((r) => r.orderId).sort();
+    expect(charged).to.deep.equal(completed.map((o) => o.orderId).sort());
+
+    const executions = [...system.sfn.executions.values()].filter((e) => ids.includes(e.name));
+    expect(executions.map((e) => e.status)).to.deep.equal(Array(ORDERS).fill("SUCCEEDED"));
+  });
+});
