@@ -124,6 +124,8 @@ export class QueuePoller {
           QueueUrl: this.o.queueUrl,
           MaxNumberOfMessages: Math.min(10, this.o.batchSize - out.length),
           WaitTimeSeconds: 0,
+          // local-aws-sqs reads the older AttributeNames; SQS takes both.
+          AttributeNames: ["All"],
           MessageSystemAttributeNames: ["All"],
           MessageAttributeNames: ["All"],
         }),

@@ -49,6 +49,13 @@ describe("offline order system, end to end over HTTP", function () {
   const ledgerOf = async (orderId: string) =>
     (await items<LedgerRow>(system, system.tables.payments)).filter((r) => r.orderId === orderId);
 
+  it("runs every registered function with exactly its registered environment (nothing supplied locally)", () => {
+    expect(system.topology.functions.map((f) => f.handler).sort()).to.deep.equal(
+      ["compensateOrder", "createOrder", "getOrder", "listOrders", "processPayment", "sendNotification", "updateInventory"],
+    );
+    expect(system.functions.supplied).to.deep.equal([]);
+  });
+
   it("creates an order that reaches COMPLETED, charged once, stock taken, customer notified", async () => {
     const before = await stockOf(system, "SKU-A");
     const r = await call<OrderView>(system, "POST", "/orders", { body: orderBody([{ sku: "SKU-A", quantity: 2 }, { sku: "SKU-B", quantity: 1 }]) });
