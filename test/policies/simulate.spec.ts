@@ -10,6 +10,10 @@ import { captureProgram } from "../../program/capture";
 import { MOCK_ACCOUNT, MOCK_REGION } from "../../program/mocks";
 import { HANDLER_TAG } from "../../components/orderFunction";
 import type { RegisteredResource } from "../../program/mocks";
+import { ENV } from "../../functions/shared/settings";
+
+const envOf = (fn: RegisteredResource) =>
+  ((fn.inputs.environment as { variables?: Record<string, string> } | undefined)?.variables ?? {});
 
 interface Call {
   action: string;
@@ -74,13 +78,18 @@ describe("Lambda roles under iam-simulate", function () {
       inventory: tableArn("inventory"),
       payments: tableArn("payments"),
       key: String(only(all, "aws:kms/key:Key", "").state.arn),
-      queue: String(byType(all, "aws:sqs/queue:Queue").find((q) => !q.name.includes("dlq"))!.state.arn),
-      dlq: String(byType(all, "aws:sqs/queue:Queue").find((q) => q.name.includes("dlq"))!.state.arn),
-      topic: String(only(all, "aws:sns/topic:Topic", "").state.arn),
+      // The queue is the one the consumer's event source mapping reads; its DLQ is in its redrive policy.
+      queue: String(only(all, "aws:lambda/eventSourceMapping:EventSourceMapping", "").inputs.eventSourceArn),
+      dlq: "",
+      // The topic is the one send_notification is told to publish to.
+      topic: String(envOf(functionFor("sendNotification"))[ENV.topicArn]),
       stateMachine: String(only(all, "aws:sfn/stateMachine:StateMachine", "").state.arn),
       updateInventory: fnArn("updateInventory"),
       createOrder: fnArn("createOrder"),
     };
+    const queue = byType(all, "aws:sqs/queue:Queue").find((q) => q.state.arn === A.queue);
+    A.dlq = String(JSON.parse(String(queue?.inputs.redrivePolicy ?? "{}")).deadLetterTargetArn);
+    const otherTopics = byType(all, "aws:sns/topic:Topic").map((t) => String(t.state.arn)).filter((t) => t !== A.topic);
     const orderIndexes = ((only(all, "aws:dynamodb/table:Table", "-orders").inputs.globalSecondaryIndexes ?? []) as { name: string }[]).map(
       (i) => `${A.orders}/index/${i.name}`,
     );
@@ -165,6 +174,8 @@ describe("Lambda roles under iam-simulate", function () {
       { action: "sqs:ReceiveMessage", resource: A.dlq },
       { action: "sns:DeleteTopic", resource: A.topic },
       { action: "sns:Subscribe", resource: A.topic },
+      { action: "sns:Publish", resource: arn("sns", "another-app-topic") },
+      ...otherTopics.map((resource) => ({ action: "sns:Publish", resource })),
       { action: "lambda:UpdateFunctionCode", resource: A.updateInventory },
       { action: "lambda:AddPermission", resource: A.createOrder },
       { action: "lambda:InvokeFunction", resource: A.createOrder },
