@@ -145,7 +145,8 @@ export async function startApi(o: LocalApiOptions): Promise<LocalApiServer> {
     validationError = "",
   ): void {
     const specific: LocalGatewayResponse | undefined = o.api.gatewayResponses[type];
-    const fallback = RESPONSE_TYPES[type] >= 500 ? o.api.gatewayResponses.DEFAULT_5XX : o.api.gatewayResponses.DEFAULT_4XX;
+    const fallback =
+      RESPONSE_TYPES[type] >= 500 ? o.api.gatewayResponses.DEFAULT_5XX : o.api.gatewayResponses.DEFAULT_4XX;
     const chosen = specific ?? fallback;
     const status = specific?.statusCode ?? RESPONSE_TYPES[type];
     const template = chosen?.template ?? '{"message":$context.error.messageString}';
@@ -193,7 +194,13 @@ export async function startApi(o: LocalApiOptions): Promise<LocalApiServer> {
     const route = onResource.find((r) => r.method === method) ?? onResource.find((r) => r.method === "ANY");
     if (!route) {
       await readBody(req, MAX_PAYLOAD_BYTES).catch(() => undefined);
-      return gatewayResponse(res, req, "MISSING_AUTHENTICATION_TOKEN", "Missing Authentication Token", requestId);
+      return gatewayResponse(
+        res,
+        req,
+        "MISSING_AUTHENTICATION_TOKEN",
+        "Missing Authentication Token",
+        requestId,
+      );
     }
 
     if (route.integration.type === "MOCK") {
@@ -201,7 +208,8 @@ export async function startApi(o: LocalApiOptions): Promise<LocalApiServer> {
       const origin = req.headers.origin;
       const headers: Record<string, string> = { ...p.headers, "x-amzn-RequestId": requestId };
       if (p.allowedOrigins.includes("*")) headers["Access-Control-Allow-Origin"] = "*";
-      else if (typeof origin === "string" && p.allowedOrigins.includes(origin)) headers["Access-Control-Allow-Origin"] = origin;
+      else if (typeof origin === "string" && p.allowedOrigins.includes(origin))
+        headers["Access-Control-Allow-Origin"] = origin;
       res.writeHead(p.statusCode, headers);
       return void res.end();
     }
@@ -220,14 +228,18 @@ export async function startApi(o: LocalApiOptions): Promise<LocalApiServer> {
     try {
       raw = await readBody(req, MAX_PAYLOAD_BYTES);
     } catch (err) {
-      if (err instanceof BodyTooLargeError) return gatewayResponse(res, req, "REQUEST_TOO_LARGE", "Request Too Long", requestId);
+      if (err instanceof BodyTooLargeError)
+        return gatewayResponse(res, req, "REQUEST_TOO_LARGE", "Request Too Long", requestId);
       throw err;
     }
     const bodyText = raw.length > 0 ? raw.toString("utf8") : null;
 
     if (route.validate) {
       // The model is registered for application/json; API Gateway assumes it when no type is sent.
-      const contentType = String(req.headers["content-type"] ?? "application/json").split(";")[0].trim().toLowerCase();
+      const contentType = String(req.headers["content-type"] ?? "application/json")
+        .split(";")[0]
+        .trim()
+        .toLowerCase();
       if (contentType === "application/json") {
         let parsed: unknown;
         let invalid: string | undefined;
@@ -236,7 +248,8 @@ export async function startApi(o: LocalApiOptions): Promise<LocalApiServer> {
         } catch {
           invalid = "[Invalid request body: not JSON]";
         }
-        if (invalid === undefined && !route.validate(parsed)) invalid = validationErrorString(route.validate.errors);
+        if (invalid === undefined && !route.validate(parsed))
+          invalid = validationErrorString(route.validate.errors);
         if (invalid !== undefined) {
           o.log.debug("request body rejected by the model", { requestId, error: invalid });
           return gatewayResponse(res, req, "BAD_REQUEST_BODY", "Invalid request body", requestId, invalid);
@@ -304,7 +317,11 @@ export async function startApi(o: LocalApiOptions): Promise<LocalApiServer> {
     try {
       result = (await o.functions.invoke(route.integration.functionName, event)) as APIGatewayProxyResult;
     } catch (err) {
-      o.log.error("integration failed", { requestId, function: route.integration.functionName, error: (err as Error).name });
+      o.log.error("integration failed", {
+        requestId,
+        function: route.integration.functionName,
+        error: (err as Error).name,
+      });
       return gatewayResponse(res, req, "INTEGRATION_FAILURE", "Internal server error", requestId);
     }
     if (!result || typeof result !== "object" || !Number.isInteger(result.statusCode)) {
@@ -313,9 +330,13 @@ export async function startApi(o: LocalApiOptions): Promise<LocalApiServer> {
     }
     const out: Record<string, string | string[]> = { "x-amzn-RequestId": requestId };
     for (const [k, v] of Object.entries(result.headers ?? {})) out[k] = String(v);
-    for (const [k, v] of Object.entries(result.multiValueHeaders ?? {})) out[k] = (v as unknown[]).map(String);
-    const payload = result.isBase64Encoded ? Buffer.from(String(result.body ?? ""), "base64") : Buffer.from(String(result.body ?? ""));
-    if (!Object.keys(out).some((k) => k.toLowerCase() === "content-type")) out["Content-Type"] = "application/json";
+    for (const [k, v] of Object.entries(result.multiValueHeaders ?? {}))
+      out[k] = (v as unknown[]).map(String);
+    const payload = result.isBase64Encoded
+      ? Buffer.from(String(result.body ?? ""), "base64")
+      : Buffer.from(String(result.body ?? ""));
+    if (!Object.keys(out).some((k) => k.toLowerCase() === "content-type"))
+      out["Content-Type"] = "application/json";
     res.writeHead(result.statusCode, out);
     res.end(payload);
   }
@@ -323,7 +344,8 @@ export async function startApi(o: LocalApiOptions): Promise<LocalApiServer> {
   const server = http.createServer((req, res) => {
     handle(req, res).catch((err: Error) => {
       o.log.error("offline API fault", { error: err.message });
-      if (!res.headersSent) gatewayResponse(res, req, "API_CONFIGURATION_ERROR", "Internal server error", randomUUID());
+      if (!res.headersSent)
+        gatewayResponse(res, req, "API_CONFIGURATION_ERROR", "Internal server error", randomUUID());
       else res.end();
     });
   });

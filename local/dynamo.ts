@@ -40,7 +40,12 @@ export async function startDynamo(opts: {
   const server = dynalite({ path: opts.dataDir, createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
   const port = await listen(server, opts.port ?? 0);
   const endpoint = `http://127.0.0.1:${port}`;
-  const client = new DynamoDBClient({ endpoint, region: opts.region, credentials: opts.credentials, maxAttempts: 1 });
+  const client = new DynamoDBClient({
+    endpoint,
+    region: opts.region,
+    credentials: opts.credentials,
+    maxAttempts: 1,
+  });
 
   for (const table of opts.tables) await ensureTable(client, table);
 
@@ -61,7 +66,9 @@ export async function startDynamo(opts: {
     scanAll,
     count: async (table) => (await scanAll(table)).length,
     putPlain: async (table, item) => {
-      await client.send(new PutItemCommand({ TableName: table, Item: marshall(item, { removeUndefinedValues: true }) }));
+      await client.send(
+        new PutItemCommand({ TableName: table, Item: marshall(item, { removeUndefinedValues: true }) }),
+      );
     },
     stop: async () => {
       client.destroy();

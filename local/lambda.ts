@@ -52,7 +52,8 @@ export class LocalFunctions {
   ) {
     this.fallbacks = fallbacks;
     // Cold start for everyone up front: a missing setting fails `npm start`, not the first order.
-    for (const fn of functions) this.handlers.set(fn.name, { fn, handler: this.coldStart(fn, envFor(fn), loader) });
+    for (const fn of functions)
+      this.handlers.set(fn.name, { fn, handler: this.coldStart(fn, envFor(fn), loader) });
   }
 
   /**
@@ -65,18 +66,31 @@ export class LocalFunctions {
   /** Values the runtime may supply for a missing setting (by env var name). */
   fallbacks: Record<string, string> = {};
 
-  private coldStart(fn: LocalFunction, env: Record<string, string | undefined>, loader: HandlerLoader): Handler {
+  private coldStart(
+    fn: LocalFunction,
+    env: Record<string, string | undefined>,
+    loader: HandlerLoader,
+  ): Handler {
     for (;;) {
       try {
         return loader(fn, env);
       } catch (err) {
         const e = err as Error;
         const setting = /Missing environment variable (\w+)/.exec(e.message)?.[1];
-        if (e.name !== "MissingSettingError" || !setting || env[setting] !== undefined || !this.fallbacks[setting]) throw err;
-        this.log.warn("PROGRAM BUG: the function needs a setting its registered environment lacks; supplied locally", {
-          function: fn.handler,
-          setting,
-        });
+        if (
+          e.name !== "MissingSettingError" ||
+          !setting ||
+          env[setting] !== undefined ||
+          !this.fallbacks[setting]
+        )
+          throw err;
+        this.log.warn(
+          "PROGRAM BUG: the function needs a setting its registered environment lacks; supplied locally",
+          {
+            function: fn.handler,
+            setting,
+          },
+        );
         this.supplied.push({ function: fn.handler, setting });
         env = { ...env, [setting]: this.fallbacks[setting] };
       }
@@ -94,7 +108,8 @@ export class LocalFunctions {
   /** Runs a function like Lambda: a fresh context, the configured timeout, errors as `{errorType, errorMessage}`. */
   async invoke(name: string, event: unknown): Promise<unknown> {
     const entry = this.handlers.get(name);
-    if (!entry) throw Object.assign(new Error(`Function not found: ${name}`), { name: "ResourceNotFoundException" });
+    if (!entry)
+      throw Object.assign(new Error(`Function not found: ${name}`), { name: "ResourceNotFoundException" });
     const { fn, handler } = entry;
     const requestId = randomUUID();
     const deadline = Date.now() + fn.timeoutSeconds * 1000;
@@ -118,7 +133,12 @@ export class LocalFunctions {
         Promise.resolve().then(() => handler(payload, context)),
         new Promise<never>((_, reject) => {
           timer = setTimeout(
-            () => reject(Object.assign(new Error(`Task timed out after ${fn.timeoutSeconds}.00 seconds`), { name: "Sandbox.Timedout" })),
+            () =>
+              reject(
+                Object.assign(new Error(`Task timed out after ${fn.timeoutSeconds}.00 seconds`), {
+                  name: "Sandbox.Timedout",
+                }),
+              ),
             fn.timeoutSeconds * 1000,
           );
         }),
@@ -150,19 +170,34 @@ export async function startLambdaServer(
   const server = http.createServer(async (req, res) => {
     const m = /^\/2015-03-31\/functions\/([^/]+)\/invocations/.exec(req.url ?? "");
     if (req.method !== "POST" || !m) {
-      return sendJson(res, 404, { Type: "User", message: "Unknown operation" }, { "x-amzn-ErrorType": "UnknownOperationException" });
+      return sendJson(
+        res,
+        404,
+        { Type: "User", message: "Unknown operation" },
+        { "x-amzn-ErrorType": "UnknownOperationException" },
+      );
     }
     const name = resolveName(decodeURIComponent(m[1]));
     const functions = getFunctions();
     if (!functions || !functions.has(name)) {
-      return sendJson(res, 404, { Type: "User", message: `Function not found: ${m[1]}` }, { "x-amzn-ErrorType": "ResourceNotFoundException" });
+      return sendJson(
+        res,
+        404,
+        { Type: "User", message: `Function not found: ${m[1]}` },
+        { "x-amzn-ErrorType": "ResourceNotFoundException" },
+      );
     }
     let event: unknown;
     try {
       const raw = (await readBody(req, 6 * 1024 * 1024)).toString("utf8");
       event = raw ? JSON.parse(raw) : {};
     } catch {
-      return sendJson(res, 400, { Type: "User", message: "Could not parse request body into json" }, { "x-amzn-ErrorType": "InvalidRequestContentException" });
+      return sendJson(
+        res,
+        400,
+        { Type: "User", message: "Could not parse request body into json" },
+        { "x-amzn-ErrorType": "InvalidRequestContentException" },
+      );
     }
     const type = String(req.headers["x-amz-invocation-type"] ?? "RequestResponse");
     if (type === "DryRun") return sendJson(res, 204, "");
@@ -174,8 +209,14 @@ export async function startLambdaServer(
       const result = await functions.invoke(name, event);
       sendJson(res, 200, JSON.stringify(result), { "X-Amz-Executed-Version": "$LATEST" });
     } catch (err) {
-      const payload = err instanceof InvocationError ? err.payload : { errorType: "Error", errorMessage: String(err) };
-      sendJson(res, 200, { ...payload, trace: [] }, { "X-Amz-Function-Error": "Unhandled", "X-Amz-Executed-Version": "$LATEST" });
+      const payload =
+        err instanceof InvocationError ? err.payload : { errorType: "Error", errorMessage: String(err) };
+      sendJson(
+        res,
+        200,
+        { ...payload, trace: [] },
+        { "X-Amz-Function-Error": "Unhandled", "X-Amz-Executed-Version": "$LATEST" },
+      );
     }
   });
   const bound = await listen(server, port);

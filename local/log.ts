@@ -9,11 +9,18 @@ export interface Logger {
   error(msg: string, fields?: Record<string, unknown>): void;
 }
 
-export function createLogger(level: Level | "silent", write: (line: string) => void = (l) => process.stderr.write(l + "\n")): Logger {
+export function createLogger(
+  level: Level | "silent",
+  write: (line: string) => void = (l) => process.stderr.write(l + "\n"),
+): Logger {
   const min = level === "silent" ? Infinity : ORDER[level];
-  const at = (lvl: Level) => (msg: string, fields: Record<string, unknown> = {}) => {
-    if (ORDER[lvl] < min) return;
-    write(JSON.stringify({ level: lvl, time: new Date().toISOString(), source: "offline", msg, ...fields }));
-  };
+  const at =
+    (lvl: Level) =>
+    (msg: string, fields: Record<string, unknown> = {}) => {
+      if (ORDER[lvl] < min) return;
+      write(
+        JSON.stringify({ level: lvl, time: new Date().toISOString(), source: "offline", msg, ...fields }),
+      );
+    };
   return { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
 }

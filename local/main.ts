@@ -44,7 +44,8 @@ async function main(): Promise<void> {
   const root = path.join(__dirname, "..");
   const notificationsFile = path.join(root, ".orderflow", "notifications.jsonl");
   const port = Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port: not a port: ${values.port}`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new Error(`--port: not a port: ${values.port}`);
 
   const system: OfflineSystem = await startOfflineSystem({
     port,
@@ -67,7 +68,9 @@ async function main(): Promise<void> {
     payment: { token: "tok_visa" },
   });
   const sm = system.topology.stateMachines[0];
-  const callback = sm ? Object.values(sm.definition.States).find((s) => s.HeartbeatSeconds !== undefined) : undefined;
+  const callback = sm
+    ? Object.values(sm.definition.States).find((s) => s.HeartbeatSeconds !== undefined)
+    : undefined;
   process.stdout.write(
     [
       "",
@@ -115,8 +118,7 @@ async function main(): Promise<void> {
 
 function firstSku(system: OfflineSystem): string | undefined {
   const item = system.topology.seedItems.find((s) => s.tableName === system.tables.inventory)?.item as
-    | { sku?: { S?: string } }
-    | undefined;
+    { sku?: { S?: string } } | undefined;
   return item?.sku?.S;
 }
 

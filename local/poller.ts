@@ -95,12 +95,18 @@ export class QueuePoller {
     this.batches++;
     const records = messages.filter((m) => m.Body !== undefined).map((m) => this.toRecord(m));
     const handles = new Map<string, string[]>();
-    for (const m of messages) handles.set(String(m.MessageId), [...(handles.get(String(m.MessageId)) ?? []), String(m.ReceiptHandle)]);
+    for (const m of messages)
+      handles.set(String(m.MessageId), [
+        ...(handles.get(String(m.MessageId)) ?? []),
+        String(m.ReceiptHandle),
+      ]);
 
     let failed: Set<string>;
     try {
       const event: SQSEvent = { Records: records };
-      const result = (await this.o.functions.invoke(this.o.functionName, event)) as { batchItemFailures?: { itemIdentifier?: string }[] } | null;
+      const result = (await this.o.functions.invoke(this.o.functionName, event)) as {
+        batchItemFailures?: { itemIdentifier?: string }[];
+      } | null;
       failed = this.failuresOf(result, records);
     } catch (err) {
       // The function failed: nothing is deleted; every record comes back after the visibility timeout.
@@ -108,9 +114,13 @@ export class QueuePoller {
       return true;
     }
     const done = records.filter((r) => !failed.has(r.messageId));
-    const entries = done.flatMap((r, i) => (handles.get(r.messageId) ?? []).map((h, j) => ({ Id: `m${i}_${j}`, ReceiptHandle: h })));
+    const entries = done.flatMap((r, i) =>
+      (handles.get(r.messageId) ?? []).map((h, j) => ({ Id: `m${i}_${j}`, ReceiptHandle: h })),
+    );
     for (let i = 0; i < entries.length; i += 10) {
-      await this.o.sqs.send(new DeleteMessageBatchCommand({ QueueUrl: this.o.queueUrl, Entries: entries.slice(i, i + 10) }));
+      await this.o.sqs.send(
+        new DeleteMessageBatchCommand({ QueueUrl: this.o.queueUrl, Entries: entries.slice(i, i + 10) }),
+      );
     }
     return true;
   }
@@ -168,8 +178,12 @@ export class QueuePoller {
   }
 
   /** Lambda's rules for a partial batch response: an unknown or empty identifier fails the whole batch. */
-  private failuresOf(result: { batchItemFailures?: { itemIdentifier?: string }[] } | null, records: SQSRecord[]): Set<string> {
-    if (!this.o.reportBatchItemFailures || !result || !Array.isArray(result.batchItemFailures)) return new Set();
+  private failuresOf(
+    result: { batchItemFailures?: { itemIdentifier?: string }[] } | null,
+    records: SQSRecord[],
+  ): Set<string> {
+    if (!this.o.reportBatchItemFailures || !result || !Array.isArray(result.batchItemFailures))
+      return new Set();
     const ids = new Set(records.map((r) => r.messageId));
     const failed = new Set<string>();
     for (const f of result.batchItemFailures) {

@@ -49,17 +49,26 @@ export async function startSns(opts: {
     try {
       const form = new URLSearchParams((await readBody(req, 512 * 1024)).toString("utf8"));
       const action = form.get("Action");
-      if (action !== "Publish") return reply(400, errorXml("InvalidAction", `Action ${action} is not served offline`));
+      if (action !== "Publish")
+        return reply(400, errorXml("InvalidAction", `Action ${action} is not served offline`));
       const topicArn = form.get("TopicArn") ?? form.get("TargetArn") ?? undefined;
       const phoneNumber = form.get("PhoneNumber") ?? undefined;
-      if (topicArn && !opts.topics.some((t) => t.arn === topicArn)) return reply(404, errorXml("NotFound", "Topic does not exist"));
-      if (!topicArn && !phoneNumber) return reply(400, errorXml("InvalidParameter", "Invalid parameter: TopicArn or PhoneNumber"));
+      if (topicArn && !opts.topics.some((t) => t.arn === topicArn))
+        return reply(404, errorXml("NotFound", "Topic does not exist"));
+      if (!topicArn && !phoneNumber)
+        return reply(400, errorXml("InvalidParameter", "Invalid parameter: TopicArn or PhoneNumber"));
       const message = form.get("Message");
-      if (message === null) return reply(400, errorXml("ValidationError", "1 validation error detected: Message must not be null"));
+      if (message === null)
+        return reply(
+          400,
+          errorXml("ValidationError", "1 validation error detected: Message must not be null"),
+        );
       const attributes: Record<string, string> = {};
       for (let i = 1; form.has(`MessageAttributes.entry.${i}.Name`); i++) {
         attributes[String(form.get(`MessageAttributes.entry.${i}.Name`))] = String(
-          form.get(`MessageAttributes.entry.${i}.Value.StringValue`) ?? form.get(`MessageAttributes.entry.${i}.Value.BinaryValue`) ?? "",
+          form.get(`MessageAttributes.entry.${i}.Value.StringValue`) ??
+            form.get(`MessageAttributes.entry.${i}.Value.BinaryValue`) ??
+            "",
         );
       }
       const n: Notification = {

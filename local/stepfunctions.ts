@@ -19,7 +19,11 @@ import { randomBytes } from "node:crypto";
 import * as http from "node:http";
 import { SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { StateMachine } from "aws-local-stepfunctions";
-import { CALLBACK_RESOURCE, LAMBDA_INVOKE_RESOURCE, type StateMachineDefinition } from "../workflow/definition";
+import {
+  CALLBACK_RESOURCE,
+  LAMBDA_INVOKE_RESOURCE,
+  type StateMachineDefinition,
+} from "../workflow/definition";
 import { close, listen, readBody, sendJson } from "./net";
 import type { LocalFunctions } from "./lambda";
 import { functionNameOf, queueNameOf, type LocalStateMachine } from "./topology";
@@ -104,9 +108,11 @@ export class LocalStepFunctions {
   startExecution(stateMachineArn: string, name: string | undefined, input = "{}"): Execution {
     if (this.stopped) throw new SfnApiError("ServiceUnavailable", "The local runtime is stopping", 503);
     const machine = this.machines.get(stateMachineArn);
-    if (!machine) throw new SfnApiError("StateMachineDoesNotExist", `State Machine Does Not Exist: '${stateMachineArn}'`);
+    if (!machine)
+      throw new SfnApiError("StateMachineDoesNotExist", `State Machine Does Not Exist: '${stateMachineArn}'`);
     const execName = name ?? randomBytes(16).toString("hex");
-    if (!/^[A-Za-z0-9_-]{1,80}$/.test(execName)) throw new SfnApiError("InvalidName", `Invalid Name: '${execName}'`);
+    if (!/^[A-Za-z0-9_-]{1,80}$/.test(execName))
+      throw new SfnApiError("InvalidName", `Invalid Name: '${execName}'`);
     let parsed: unknown;
     try {
       parsed = JSON.parse(input);
@@ -128,7 +134,9 @@ export class LocalStepFunctions {
         StateMachine: { Id: machine.sm.arn, Name: machine.sm.name },
         Task: { Token: TOKEN_PLACEHOLDER },
       },
-      overrides: { taskResourceLocalHandlers: this.taskHandlers(machine.sm.definition, executionArn) as never },
+      overrides: {
+        taskResourceLocalHandlers: this.taskHandlers(machine.sm.definition, executionArn) as never,
+      },
     });
     const execution: Execution = {
       executionArn,
@@ -141,31 +149,33 @@ export class LocalStepFunctions {
       abort: run.abort,
       done: Promise.resolve(),
     };
-    execution.done = run.result.then(
-      (output) => {
-        if (execution.status !== "RUNNING") return;
-        execution.status = output === null && this.stopped ? "ABORTED" : "SUCCEEDED";
-        execution.output = JSON.stringify(output);
-      },
-      (err: Error) => {
-        if (err.name === "ExecutionTimeoutError") execution.status = "TIMED_OUT";
-        else {
-          execution.status = "FAILED";
-          const cause = (err as Error & { cause?: Error }).cause;
-          execution.error = cause?.name ?? err.name;
-          execution.cause = cause?.message ?? err.message;
-        }
-      },
-    ).finally(() => {
-      execution.stopDate = new Date();
-      this.dropTasksOf(executionArn);
-      this.opts.log.info("execution ended", {
-        orderId: execName,
-        status: execution.status,
-        error: execution.error,
-        states: execution.states.join(" > "),
+    execution.done = run.result
+      .then(
+        (output) => {
+          if (execution.status !== "RUNNING") return;
+          execution.status = output === null && this.stopped ? "ABORTED" : "SUCCEEDED";
+          execution.output = JSON.stringify(output);
+        },
+        (err: Error) => {
+          if (err.name === "ExecutionTimeoutError") execution.status = "TIMED_OUT";
+          else {
+            execution.status = "FAILED";
+            const cause = (err as Error & { cause?: Error }).cause;
+            execution.error = cause?.name ?? err.name;
+            execution.cause = cause?.message ?? err.message;
+          }
+        },
+      )
+      .finally(() => {
+        execution.stopDate = new Date();
+        this.dropTasksOf(executionArn);
+        this.opts.log.info("execution ended", {
+          orderId: execName,
+          status: execution.status,
+          error: execution.error,
+          states: execution.states.join(" > "),
+        });
       });
-    });
     void this.follow(run.eventLogs as AsyncGenerator<{ type: string; state?: { name: string } }>, execution);
     this.executions.set(executionArn, execution);
     return execution;
@@ -220,7 +230,8 @@ export class LocalStepFunctions {
   async stop(): Promise<void> {
     this.stopped = true;
     for (const e of this.executions.values()) if (e.status === "RUNNING") e.abort();
-    for (const token of [...this.tasks.keys()]) this.endTask(token, "timedOut")?.reject(namedError("States.Runtime", "stopped"));
+    for (const token of [...this.tasks.keys()])
+      this.endTask(token, "timedOut")?.reject(namedError("States.Runtime", "stopped"));
     await Promise.race([this.drain(), new Promise((r) => setTimeout(r, 2000).unref())]);
   }
 
@@ -232,7 +243,10 @@ export class LocalStepFunctions {
       if (state.Type !== "Task") continue;
       if (state.Resource === CALLBACK_RESOURCE) {
         handlers[stateName] = (input) => this.callbackTask(executionArn, stateName, state, input);
-      } else if (state.Resource === LAMBDA_INVOKE_RESOURCE || String(state.Resource).startsWith("arn:aws:lambda:")) {
+      } else if (
+        state.Resource === LAMBDA_INVOKE_RESOURCE ||
+        String(state.Resource).startsWith("arn:aws:lambda:")
+      ) {
         handlers[stateName] = (input) => this.lambdaTask(state, input);
       }
     }
@@ -249,27 +263,41 @@ export class LocalStepFunctions {
     return this.opts.functions.invokeForWorkflow(functionNameOf(String(state.Resource)), input);
   }
 
-  private callbackTask(executionArn: string, stateName: string, state: Record<string, unknown>, input: unknown): Promise<unknown> {
+  private callbackTask(
+    executionArn: string,
+    stateName: string,
+    state: Record<string, unknown>,
+    input: unknown,
+  ): Promise<unknown> {
     const token = TOKEN_PREFIX + randomBytes(24).toString("base64url");
-    const params = replaceDeep(input, TOKEN_PLACEHOLDER, token) as { QueueUrl?: string; MessageBody?: unknown };
+    const params = replaceDeep(input, TOKEN_PLACEHOLDER, token) as {
+      QueueUrl?: string;
+      MessageBody?: unknown;
+    };
     const timeoutSeconds = Number(state.TimeoutSeconds ?? 99_999_999);
-    const heartbeatSeconds = state.HeartbeatSeconds === undefined ? undefined : Number(state.HeartbeatSeconds);
+    const heartbeatSeconds =
+      state.HeartbeatSeconds === undefined ? undefined : Number(state.HeartbeatSeconds);
 
     return new Promise<unknown>((resolve, reject) => {
       const task: PendingTask = { executionArn, stateName, resolve, reject };
       this.tasks.set(token, task);
       task.timeoutTimer = setTimeout(
-        () => this.endTask(token, "timedOut")?.reject(namedError("States.Timeout", `Task timed out after ${timeoutSeconds} s`)),
+        () =>
+          this.endTask(token, "timedOut")?.reject(
+            namedError("States.Timeout", `Task timed out after ${timeoutSeconds} s`),
+          ),
         timeoutSeconds * 1000,
       );
       if (heartbeatSeconds !== undefined) {
         task.heartbeatMs = heartbeatSeconds * 1000;
         task.heartbeatTimer = this.heartbeatTimer(token, task.heartbeatMs);
       }
-      const body = typeof params.MessageBody === "string" ? params.MessageBody : JSON.stringify(params.MessageBody);
+      const body =
+        typeof params.MessageBody === "string" ? params.MessageBody : JSON.stringify(params.MessageBody);
       const queueUrl = this.opts.localQueueUrl(String(params.QueueUrl));
       this.opts.sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body })).then(
-        () => this.opts.log.debug("callback message sent", { state: stateName, queue: queueNameOf(queueUrl) }),
+        () =>
+          this.opts.log.debug("callback message sent", { state: stateName, queue: queueNameOf(queueUrl) }),
         (err: Error) => {
           // Step Functions reports SDK faults of an integration as `<Service>.<ErrorName>`.
           const name = err.name && err.name !== "Error" ? `SQS.${err.name}` : "SQS.SdkClientException";
@@ -281,7 +309,10 @@ export class LocalStepFunctions {
 
   private heartbeatTimer(token: string, ms: number): NodeJS.Timeout {
     return setTimeout(
-      () => this.endTask(token, "timedOut")?.reject(namedError("States.HeartbeatTimeout", `No heartbeat for ${ms / 1000} s`)),
+      () =>
+        this.endTask(token, "timedOut")?.reject(
+          namedError("States.HeartbeatTimeout", `No heartbeat for ${ms / 1000} s`),
+        ),
       ms,
     );
   }
@@ -317,7 +348,10 @@ export class LocalStepFunctions {
     }
   }
 
-  private async follow(events: AsyncGenerator<{ type: string; state?: { name: string } }>, execution: Execution) {
+  private async follow(
+    events: AsyncGenerator<{ type: string; state?: { name: string } }>,
+    execution: Execution,
+  ) {
     try {
       for await (const event of events) {
         if (event.type === "StateEntered" && event.state) execution.states.push(event.state.name);
@@ -348,7 +382,8 @@ export async function startSfnServer(
   port = 0,
 ): Promise<{ endpoint: string; stop(): Promise<void> }> {
   const server = http.createServer(async (req, res) => {
-    const reply = (status: number, body: unknown) => sendJson(res, status, body, {}, "application/x-amz-json-1.0");
+    const reply = (status: number, body: unknown) =>
+      sendJson(res, status, body, {}, "application/x-amz-json-1.0");
     try {
       const sfn = getSfn();
       if (!sfn) throw new SfnApiError("ServiceUnavailable", "Starting", 503);
@@ -390,11 +425,15 @@ export async function startSfnServer(
           sfn.sendTaskHeartbeat(String(body.taskToken));
           return reply(200, {});
         default:
-          return reply(400, { __type: "UnknownOperationException", message: `Unsupported operation ${target}` });
+          return reply(400, {
+            __type: "UnknownOperationException",
+            message: `Unsupported operation ${target}`,
+          });
       }
     } catch (err) {
       if (err instanceof SfnApiError) return reply(err.status, { __type: err.type, message: err.message });
-      if (err instanceof SyntaxError) return reply(400, { __type: "SerializationException", message: "Malformed JSON" });
+      if (err instanceof SyntaxError)
+        return reply(400, { __type: "SerializationException", message: "Malformed JSON" });
       return reply(500, { __type: "InternalFailure", message: (err as Error).message });
     }
   });

@@ -21,7 +21,14 @@ import { QueuePoller } from "./poller";
 import { startSns, type LocalSns, type Notification } from "./sns";
 import { startSqs, type LocalSqs } from "./sqs";
 import { LocalStepFunctions, startSfnServer } from "./stepfunctions";
-import { buildTopology, functionNameOf, queueNameOf, withTimings, type LocalTopology, type TimingOverrides } from "./topology";
+import {
+  buildTopology,
+  functionNameOf,
+  queueNameOf,
+  withTimings,
+  type LocalTopology,
+  type TimingOverrides,
+} from "./topology";
 import { ENV } from "../functions/shared/settings";
 import type { CatalogueItem } from "../functions/shared/types";
 
@@ -82,11 +89,19 @@ const CREDENTIALS = { accessKeyId: "offline", secretAccessKey: "offline" };
  * CallbackFunctions is most of the capture time (measured: 10.5 s -> 4.4 s here). Only for a
  * process that does nothing else with the program (`npm start`); specs capture the real thing.
  */
-export async function captureTopology(stack = "dev", opts: { skipCodePackaging?: boolean } = {}): Promise<LocalTopology> {
+export async function captureTopology(
+  stack = "dev",
+  opts: { skipCodePackaging?: boolean } = {},
+): Promise<LocalTopology> {
   if (opts.skipCodePackaging) {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const runtime = (require("@pulumi/pulumi") as typeof import("@pulumi/pulumi")).runtime as unknown as Record<string, unknown>;
-    runtime.serializeFunction = async () => ({ text: "// not packaged offline\n", exportName: "handler", containsSecrets: false });
+    const runtime = (require("@pulumi/pulumi") as typeof import("@pulumi/pulumi"))
+      .runtime as unknown as Record<string, unknown>;
+    runtime.serializeFunction = async () => ({
+      text: "// not packaged offline\n",
+      exportName: "handler",
+      containsSecrets: false,
+    });
     runtime.computeCodePaths = async () => new Map();
   }
   // Required lazily: loading the program costs most of the start-up time.
@@ -105,7 +120,9 @@ function catalogueItemBuilder(): (c: CatalogueItem) => Record<string, AttributeV
 export async function startOfflineSystem(options: OfflineOptions = {}): Promise<OfflineSystem> {
   const t0 = Date.now();
   const log = createLogger(options.logLevel ?? "info");
-  let topology = options.topology ?? (await captureTopology(options.stack, { skipCodePackaging: options.skipCodePackaging }));
+  let topology =
+    options.topology ??
+    (await captureTopology(options.stack, { skipCodePackaging: options.skipCodePackaging }));
   const captureMs = Date.now() - t0;
   if (options.timings) topology = withTimings(topology, options.timings);
 
@@ -123,11 +140,20 @@ export async function startOfflineSystem(options: OfflineOptions = {}): Promise<
 
   try {
     const { region, accountId } = topology;
-    const dynamo = await startDynamo({ tables: topology.tables, dataDir: options.dataDir, credentials: CREDENTIALS, region });
+    const dynamo = await startDynamo({
+      tables: topology.tables,
+      dataDir: options.dataDir,
+      credentials: CREDENTIALS,
+      region,
+    });
     cleanups.push(() => dynamo.stop());
     const sqs = await startSqs({ queues: topology.queues, region, accountId, credentials: CREDENTIALS });
     cleanups.push(() => sqs.stop());
-    const sns = await startSns({ topics: topology.topics, file: options.notificationsFile, print: options.onNotification });
+    const sns = await startSns({
+      topics: topology.topics,
+      file: options.notificationsFile,
+      print: options.onNotification,
+    });
     cleanups.push(() => sns.stop());
 
     const localQueueUrl = (deployedUrl: string) => sqs.urlOf(queueNameOf(deployedUrl));
@@ -266,20 +292,32 @@ export function tableNames(topology: LocalTopology): OfflineSystem["tables"] {
     for (const fn of topology.functions) if (fn.environment[name]) return fn.environment[name];
     throw new Error(`No function has ${name} in its environment`);
   };
-  return { orders: find(ENV.ordersTable), inventory: find(ENV.inventoryTable), payments: find(ENV.paymentsTable) };
+  return {
+    orders: find(ENV.ordersTable),
+    inventory: find(ENV.inventoryTable),
+    payments: find(ENV.paymentsTable),
+  };
 }
 
 /**
  * Seed data is written once, like the program's TableItems at creation: an item that exists
  * (a `--data-dir` store from an earlier run) keeps its stock.
  */
-async function seed(dynamo: LocalDynamo, topology: LocalTopology, inventoryTable: string, catalogue?: CatalogueItem[]) {
+async function seed(
+  dynamo: LocalDynamo,
+  topology: LocalTopology,
+  inventoryTable: string,
+  catalogue?: CatalogueItem[],
+) {
   const items: { tableName: string; item: Record<string, AttributeValue> }[] = catalogue
     ? (() => {
         const build = catalogueItemBuilder();
         return catalogue.map((c) => ({ tableName: inventoryTable, item: build(c) }));
       })()
-    : topology.seedItems.map((s) => ({ tableName: s.tableName, item: s.item as Record<string, AttributeValue> }));
+    : topology.seedItems.map((s) => ({
+        tableName: s.tableName,
+        item: s.item as Record<string, AttributeValue>,
+      }));
   for (const { tableName, item } of items) {
     const key = topology.tables.find((t) => t.name === tableName)!.hashKey;
     try {

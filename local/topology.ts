@@ -153,10 +153,12 @@ type Rec = Record<string, unknown>;
 const str = (value: unknown): string | undefined => (typeof value === "string" ? value : undefined);
 const num = (value: unknown): number | undefined => {
   if (typeof value === "number") return value;
-  if (typeof value === "string" && value.trim() !== "" && Number.isFinite(Number(value))) return Number(value);
+  if (typeof value === "string" && value.trim() !== "" && Number.isFinite(Number(value)))
+    return Number(value);
   return undefined;
 };
-const rec = (value: unknown): Rec => (value && typeof value === "object" && !Array.isArray(value) ? (value as Rec) : {});
+const rec = (value: unknown): Rec =>
+  value && typeof value === "object" && !Array.isArray(value) ? (value as Rec) : {};
 const arr = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
 
 /** Physical name: the registered name input, else what the mocks resolved. */
@@ -196,7 +198,9 @@ export function buildTopology(resources: readonly RegisteredResource[]): LocalTo
     return fn;
   };
   const findQueue = (arnOrUrl: string): LocalQueue => {
-    const q = queues.find((x) => x.arn === arnOrUrl || x.deployedUrl === arnOrUrl || x.name === queueNameOf(arnOrUrl));
+    const q = queues.find(
+      (x) => x.arn === arnOrUrl || x.deployedUrl === arnOrUrl || x.name === queueNameOf(arnOrUrl),
+    );
     if (!q) throw new TopologyError(`No registered queue for ${arnOrUrl}`);
     return q;
   };
@@ -208,7 +212,8 @@ export function buildTopology(resources: readonly RegisteredResource[]): LocalTo
   const eventSourceMappings = of(T.esm).map((r): LocalEventSourceMapping => {
     const source = str(r.inputs.eventSourceArn);
     const target = str(r.inputs.functionName);
-    if (!source || !target) throw new TopologyError(`Event source mapping ${r.name} lacks eventSourceArn or functionName`);
+    if (!source || !target)
+      throw new TopologyError(`Event source mapping ${r.name} lacks eventSourceArn or functionName`);
     const types = arr(r.inputs.functionResponseTypes).map(String);
     return {
       queueName: findQueue(source).name,
@@ -231,12 +236,17 @@ export function buildTopology(resources: readonly RegisteredResource[]): LocalTo
       const params = rec(state.Parameters);
       if (state.Resource === CALLBACK_RESOURCE) findQueue(String(params.QueueUrl));
       else if (typeof params.FunctionName === "string") findFunction(params.FunctionName);
-      else throw new TopologyError(`Task ${stateName} uses ${String(state.Resource)}, which the offline runtime does not serve`);
+      else
+        throw new TopologyError(
+          `Task ${stateName} uses ${String(state.Resource)}, which the offline runtime does not serve`,
+        );
     }
     return { name: physicalName(r), arn: String(r.state.arn ?? r.state.id), definition };
   });
 
-  const arnParts = (functions[0]?.arn ?? stateMachines[0]?.arn ?? "arn:aws:x:us-east-1:123456789012:").split(":");
+  const arnParts = (functions[0]?.arn ?? stateMachines[0]?.arn ?? "arn:aws:x:us-east-1:123456789012:").split(
+    ":",
+  );
 
   return {
     region: arnParts[3] || "us-east-1",
@@ -250,7 +260,8 @@ export function buildTopology(resources: readonly RegisteredResource[]): LocalTo
     api: apiOf(resources, functions),
     seedItems: of(T.tableItem).map((r) => {
       const tableName = String(r.inputs.tableName);
-      if (!tables.some((t) => t.name === tableName)) throw new TopologyError(`TableItem ${r.name} targets unknown table ${tableName}`);
+      if (!tables.some((t) => t.name === tableName))
+        throw new TopologyError(`TableItem ${r.name} targets unknown table ${tableName}`);
       const item = r.inputs.item;
       return { tableName, item: rec(typeof item === "string" ? JSON.parse(item) : item) };
     }),
@@ -290,7 +301,8 @@ function queueOf(r: RegisteredResource): LocalQueue {
     const policy = rec(typeof redriveRaw === "string" ? JSON.parse(redriveRaw) : redriveRaw);
     const target = str(policy.deadLetterTargetArn);
     const maxReceiveCount = num(policy.maxReceiveCount);
-    if (!target || !maxReceiveCount) throw new TopologyError(`Queue ${r.name} has an incomplete redrivePolicy`);
+    if (!target || !maxReceiveCount)
+      throw new TopologyError(`Queue ${r.name} has an incomplete redrivePolicy`);
     redrive = { deadLetterQueueName: queueNameOf(target), maxReceiveCount };
   }
   return {
@@ -306,7 +318,8 @@ function queueOf(r: RegisteredResource): LocalQueue {
 
 function functionOf(r: RegisteredResource): LocalFunction {
   const handler = str(rec(r.inputs.tags)[HANDLER_TAG]);
-  if (!handler) throw new TopologyError(`Function ${r.name} has no ${HANDLER_TAG} tag naming its module in functions/`);
+  if (!handler)
+    throw new TopologyError(`Function ${r.name} has no ${HANDLER_TAG} tag naming its module in functions/`);
   const variables = rec(rec(r.inputs.environment).variables);
   const name = physicalName(r);
   return {
@@ -336,7 +349,8 @@ function headerMappings(params: Rec, prefix: string): Record<string, HeaderMappi
 
 function staticHeaders(params: Rec, prefix: string): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [name, m] of Object.entries(headerMappings(params, prefix))) if ("value" in m) out[name] = m.value;
+  for (const [name, m] of Object.entries(headerMappings(params, prefix)))
+    if ("value" in m) out[name] = m.value;
   return out;
 }
 
@@ -367,7 +381,10 @@ function apiOf(resources: readonly RegisteredResource[], functions: LocalFunctio
   const models = new Map<string, Record<string, unknown>>();
   for (const m of of(T.model)) {
     const schema = m.inputs.schema;
-    models.set(String(m.inputs.name ?? m.state.name), rec(typeof schema === "string" ? JSON.parse(schema) : schema));
+    models.set(
+      String(m.inputs.name ?? m.state.name),
+      rec(typeof schema === "string" ? JSON.parse(schema) : schema),
+    );
   }
   const validators = new Map<string, boolean>();
   for (const v of of(T.validator)) validators.set(idOf(v), v.inputs.validateRequestBody === true);
@@ -379,12 +396,14 @@ function apiOf(resources: readonly RegisteredResource[], functions: LocalFunctio
     if (!resource) throw new TopologyError(`Method ${m.name} is on an unknown API resource ${resourceId}`);
     const method = String(m.inputs.httpMethod).toUpperCase() as HttpMethod;
     const integ = integrations.find(
-      (i) => String(i.inputs.resourceId) === resourceId && String(i.inputs.httpMethod).toUpperCase() === method,
+      (i) =>
+        String(i.inputs.resourceId) === resourceId && String(i.inputs.httpMethod).toUpperCase() === method,
     );
     let integration: LocalRoute["integration"];
     if (!integ || String(integ.inputs.type) === "MOCK") {
       const response = of(T.integrationResponse).find(
-        (i) => String(i.inputs.resourceId) === resourceId && String(i.inputs.httpMethod).toUpperCase() === method,
+        (i) =>
+          String(i.inputs.resourceId) === resourceId && String(i.inputs.httpMethod).toUpperCase() === method,
       );
       const headers = staticHeaders(rec(response?.inputs.responseParameters), "method.response.header.");
       const template = str(rec(response?.inputs.responseTemplates)["application/json"]);
@@ -399,10 +418,15 @@ function apiOf(resources: readonly RegisteredResource[], functions: LocalFunctio
     } else if (String(integ.inputs.type) === "AWS_PROXY") {
       const fnName = functionNameFromInvokeUri(String(integ.inputs.uri));
       const fn = functions.find((f) => f.name === fnName);
-      if (!fn) throw new TopologyError(`Integration ${integ.name} targets unknown function ${String(integ.inputs.uri)}`);
+      if (!fn)
+        throw new TopologyError(
+          `Integration ${integ.name} targets unknown function ${String(integ.inputs.uri)}`,
+        );
       integration = { type: "AWS_PROXY", functionName: fn.name };
     } else {
-      throw new TopologyError(`Integration ${integ.name} is of type ${String(integ.inputs.type)}, which the offline API does not serve`);
+      throw new TopologyError(
+        `Integration ${integ.name} is of type ${String(integ.inputs.type)}, which the offline API does not serve`,
+      );
     }
     const modelName = str(rec(m.inputs.requestModels)["application/json"]);
     return {
@@ -472,7 +496,9 @@ export function withTimings(topology: LocalTopology, t: TimingOverrides): LocalT
     return { ...sm, definition };
   });
   const queues = topology.queues.map((q) =>
-    q.redrive && t.visibilityTimeoutSeconds !== undefined ? { ...q, visibilityTimeoutSeconds: t.visibilityTimeoutSeconds } : q,
+    q.redrive && t.visibilityTimeoutSeconds !== undefined
+      ? { ...q, visibilityTimeoutSeconds: t.visibilityTimeoutSeconds }
+      : q,
   );
   return { ...topology, stateMachines, queues };
 }

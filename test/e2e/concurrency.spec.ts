@@ -6,7 +6,17 @@
 import { expect } from "chai";
 import type { OfflineSystem } from "../../local/system";
 import type { OrderView } from "../../functions/shared/types";
-import { call, items, orderBody, recentLogs, startForTest, stockOf, stopForTest, waitForExecutions, waitForTerminal } from "./support/offline";
+import {
+  call,
+  items,
+  orderBody,
+  recentLogs,
+  startForTest,
+  stockOf,
+  stopForTest,
+  waitForExecutions,
+  waitForTerminal,
+} from "./support/offline";
 
 const ORDERS = 200;
 const STOCK = 50;
@@ -27,7 +37,12 @@ describe("concurrency: 200 orders racing for a SKU with stock 50", function () {
     system = await startForTest({
       catalogue: [{ sku: "HOT-1", name: "Hot", price: PRICE, stock: STOCK }],
       // Generous timings: a backlog must not time out here; the timeout paths have their own specs.
-      timings: { callbackTimeoutSeconds: 120, heartbeatSeconds: 60, visibilityTimeoutSeconds: 30, maxRetryIntervalSeconds: 1 },
+      timings: {
+        callbackTimeoutSeconds: 120,
+        heartbeatSeconds: 60,
+        visibilityTimeoutSeconds: 30,
+        maxRetryIntervalSeconds: 1,
+      },
     });
   });
   after(async () => stopForTest(system));
@@ -39,7 +54,9 @@ describe("concurrency: 200 orders racing for a SKU with stock 50", function () {
     const started = Date.now();
     const created = await Promise.all(
       Array.from({ length: ORDERS }, (_, i) =>
-        call<OrderView>(system, "POST", "/orders", { body: orderBody([{ sku: "HOT-1", quantity: 1 }], "tok_visa", `buyer${i}@example.com`) }),
+        call<OrderView>(system, "POST", "/orders", {
+          body: orderBody([{ sku: "HOT-1", quantity: 1 }], "tok_visa", `buyer${i}@example.com`),
+        }),
       ),
     );
     const acceptedAt = Date.now();
@@ -63,16 +80,24 @@ describe("concurrency: 200 orders racing for a SKU with stock 50", function () {
     );
     expect(completed).to.have.length(STOCK);
     expect(failed).to.have.length(ORDERS - STOCK);
-    expect(new Set(reasons)).to.deep.equal(new Set([JSON.stringify({ reason: "OutOfStock", refunded: false, restocked: false })]));
+    expect(new Set(reasons)).to.deep.equal(
+      new Set([JSON.stringify({ reason: "OutOfStock", refunded: false, restocked: false })]),
+    );
     expect(await stockOf(system, "HOT-1")).to.equal(0);
 
-    const ledger = (await items<LedgerRow>(system, system.tables.payments)).filter((r) => ids.includes(r.orderId));
-    const sum = (entry: LedgerRow["entry"]) => ledger.filter((r) => r.entry === entry).reduce((a, r) => a + r.amount, 0);
+    const ledger = (await items<LedgerRow>(system, system.tables.payments)).filter((r) =>
+      ids.includes(r.orderId),
+    );
+    const sum = (entry: LedgerRow["entry"]) =>
+      ledger.filter((r) => r.entry === entry).reduce((a, r) => a + r.amount, 0);
     const completedTotal = completed.reduce((a, o) => a + o.total.amount, 0);
     expect(completedTotal).to.equal(STOCK * PRICE);
     expect(sum("CHARGE") - sum("REFUND")).to.equal(completedTotal);
     // Out of stock is never charged: every charge belongs to a completed order, once.
-    const charged = ledger.filter((r) => r.entry === "CHARGE").map((r) => r.orderId).sort();
+    const charged = ledger
+      .filter((r) => r.entry === "CHARGE")
+      .map((r) => r.orderId)
+      .sort();
     expect(charged).to.deep.equal(completed.map((o) => o.orderId).sort());
 
     const executions = [...system.sfn.executions.values()].filter((e) => ids.includes(e.name));

@@ -44,16 +44,33 @@ const badQuantity = fc.oneof(
 const badSku = fc.oneof(
   fc.constant(""),
   fc.string({ minLength: 65, maxLength: 200, unit: fc.constantFrom("A", "b", "9", "_", "-") }),
-  fc.tuple(fc.string({ maxLength: 10 }), fc.constantFrom(" ", "/", ".", "é", "💥", "\u0000", "'", '"', "<"), fc.string({ maxLength: 10 })).map(
-    ([a, c, b]) => a + c + b,
-  ),
+  fc
+    .tuple(
+      fc.string({ maxLength: 10 }),
+      fc.constantFrom(" ", "/", ".", "é", "💥", "\u0000", "'", '"', "<"),
+      fc.string({ maxLength: 10 }),
+    )
+    .map(([a, c, b]) => a + c + b),
   fc.integer(),
   fc.constant(null),
 );
 // Valid pattern, not in the catalogue: 422 UnknownSku.
-const unknownSku = fc.string({ minLength: 1, maxLength: 60, unit: fc.constantFrom("A", "Z", "q", "7", "_", "-") }).map((s) => `ZZ${s}`);
-const wrongType = fc.oneof(fc.string(), fc.integer(), fc.boolean(), fc.constant(null), fc.array(fc.integer(), { maxLength: 3 }));
-const oddKey = fc.string({ minLength: 1, maxLength: 20 }).filter((k) => !["customer", "items", "payment", "email", "phone", "name", "sku", "quantity", "token"].includes(k));
+const unknownSku = fc
+  .string({ minLength: 1, maxLength: 60, unit: fc.constantFrom("A", "Z", "q", "7", "_", "-") })
+  .map((s) => `ZZ${s}`);
+const wrongType = fc.oneof(
+  fc.string(),
+  fc.integer(),
+  fc.boolean(),
+  fc.constant(null),
+  fc.array(fc.integer(), { maxLength: 3 }),
+);
+const oddKey = fc
+  .string({ minLength: 1, maxLength: 20 })
+  .filter(
+    (k) =>
+      !["customer", "items", "payment", "email", "phone", "name", "sku", "quantity", "token"].includes(k),
+  );
 const unicode = fc.string({ minLength: 1, maxLength: 40, unit: "grapheme" });
 
 /** One breaking change to a valid order; each case is invalid for the model or the handler. */
@@ -70,12 +87,14 @@ const brokenOrder: fc.Arbitrary<{ kind: string; body: Json }> = fc.oneof(
     delete parent[c ?? b];
     return { kind: `missing ${path}`, body: o };
   }),
-  fc.tuple(fc.constantFrom("root", "customer", "item", "payment"), oddKey, fc.jsonValue()).map(([where, key, value]) => {
-    const o = validOrder();
-    const target = where === "root" ? o : where === "item" ? (o.items as Json[])[0] : (o[where] as Json);
-    target[key] = value;
-    return { kind: `extra field in ${where}`, body: o };
-  }),
+  fc
+    .tuple(fc.constantFrom("root", "customer", "item", "payment"), oddKey, fc.jsonValue())
+    .map(([where, key, value]) => {
+      const o = validOrder();
+      const target = where === "root" ? o : where === "item" ? (o.items as Json[])[0] : (o[where] as Json);
+      target[key] = value;
+      return { kind: `extra field in ${where}`, body: o };
+    }),
   badQuantity.map((q) => {
     const o = validOrder();
     (o.items as Json[])[0].quantity = q;
@@ -91,42 +110,65 @@ const brokenOrder: fc.Arbitrary<{ kind: string; body: Json }> = fc.oneof(
     o.items = skus.map((sku) => ({ sku, quantity: 1 }));
     return { kind: "unknown sku", body: o };
   }),
-  fc.oneof(unicode.filter((s) => !s.includes("@")), fc.constantFrom("a@", "@b.c", "a b@c.d", "ada@example", "x".repeat(250) + "@e.co")).map((email) => {
-    const o = validOrder();
-    (o.customer as Json).email = email;
-    return { kind: "bad email", body: o };
-  }),
-  fc.oneof(unicode, fc.constantFrom("555", "+0123456", "+1 555 555", "15555550100")).filter((p) => !/^\+[1-9][0-9]{6,14}$/.test(p)).map((phone) => {
-    const o = validOrder();
-    (o.customer as Json).phone = phone;
-    return { kind: "bad phone", body: o };
-  }),
-  fc.oneof(fc.constant(""), unicode.filter((t) => !/^[A-Za-z0-9_-]{1,128}$/.test(t)), fc.constant("t".repeat(129))).map((token) => {
-    const o = validOrder();
-    (o.payment as Json).token = token;
-    return { kind: "bad token", body: o };
-  }),
-  fc.oneof(
-    fc.constant([]),
-    fc.integer({ min: 51, max: 80 }).map((n) => Array.from({ length: n }, (_, i) => ({ sku: `S-${i}`, quantity: 1 }))),
-    fc.constant([
-      { sku: "SKU-1", quantity: 1 },
-      { sku: "SKU-1", quantity: 1 },
-    ]),
-  ).map((list) => {
-    const o = validOrder();
-    o.items = list;
-    return { kind: "bad item list", body: o };
-  }),
-  fc.tuple(fc.constantFrom("customer", "items", "payment", "items.0", "customer.email", "customer.name"), wrongType).map(([path, value]) => {
-    const o = validOrder();
-    const [a, b] = path.split(".");
-    if (b === undefined) o[a] = value;
-    else if (a === "items") (o.items as unknown[])[0] = value;
-    // A string is the right type for email and name: use a number there instead.
-    else (o[a] as Json)[b] = typeof value === "string" ? 7 : value;
-    return { kind: `wrong type at ${path}`, body: o };
-  }),
+  fc
+    .oneof(
+      unicode.filter((s) => !s.includes("@")),
+      fc.constantFrom("a@", "@b.c", "a b@c.d", "ada@example", "x".repeat(250) + "@e.co"),
+    )
+    .map((email) => {
+      const o = validOrder();
+      (o.customer as Json).email = email;
+      return { kind: "bad email", body: o };
+    }),
+  fc
+    .oneof(unicode, fc.constantFrom("555", "+0123456", "+1 555 555", "15555550100"))
+    .filter((p) => !/^\+[1-9][0-9]{6,14}$/.test(p))
+    .map((phone) => {
+      const o = validOrder();
+      (o.customer as Json).phone = phone;
+      return { kind: "bad phone", body: o };
+    }),
+  fc
+    .oneof(
+      fc.constant(""),
+      unicode.filter((t) => !/^[A-Za-z0-9_-]{1,128}$/.test(t)),
+      fc.constant("t".repeat(129)),
+    )
+    .map((token) => {
+      const o = validOrder();
+      (o.payment as Json).token = token;
+      return { kind: "bad token", body: o };
+    }),
+  fc
+    .oneof(
+      fc.constant([]),
+      fc
+        .integer({ min: 51, max: 80 })
+        .map((n) => Array.from({ length: n }, (_, i) => ({ sku: `S-${i}`, quantity: 1 }))),
+      fc.constant([
+        { sku: "SKU-1", quantity: 1 },
+        { sku: "SKU-1", quantity: 1 },
+      ]),
+    )
+    .map((list) => {
+      const o = validOrder();
+      o.items = list;
+      return { kind: "bad item list", body: o };
+    }),
+  fc
+    .tuple(
+      fc.constantFrom("customer", "items", "payment", "items.0", "customer.email", "customer.name"),
+      wrongType,
+    )
+    .map(([path, value]) => {
+      const o = validOrder();
+      const [a, b] = path.split(".");
+      if (b === undefined) o[a] = value;
+      else if (a === "items") (o.items as unknown[])[0] = value;
+      // A string is the right type for email and name: use a number there instead.
+      else (o[a] as Json)[b] = typeof value === "string" ? 7 : value;
+      return { kind: `wrong type at ${path}`, body: o };
+    }),
   fc.string({ minLength: 101, maxLength: 300 }).map((name) => {
     const o = validOrder();
     (o.customer as Json).name = name;
@@ -134,7 +176,13 @@ const brokenOrder: fc.Arbitrary<{ kind: string; body: Json }> = fc.oneof(
   }),
 );
 
-const contentType = fc.constantFrom("application/json", "application/json; charset=utf-8", "text/plain", "application/xml", "");
+const contentType = fc.constantFrom(
+  "application/json",
+  "application/json; charset=utf-8",
+  "text/plain",
+  "application/xml",
+  "",
+);
 const oddHeaders = fc.record(
   {
     "x-forwarded-for": fc.constantFrom("1.2.3.4", "::1, 10.0.0.1"),
@@ -144,23 +192,73 @@ const oddHeaders = fc.record(
   { requiredKeys: [] },
 );
 
+const ct = (type: string): Record<string, string> => (type ? { "content-type": type } : {});
+
 const hostileRequest: fc.Arbitrary<HostileRequest> = fc.oneof(
-  { weight: 10, arbitrary: fc.tuple(brokenOrder, contentType, oddHeaders).map(([b, type, headers]) => ({
-    kind: b.kind,
-    body: JSON.stringify(b.body),
-    headers: { ...headers, ...(type ? { "content-type": type } : {}) },
-    apiKey: "valid" as const,
-  })) },
+  {
+    weight: 10,
+    arbitrary: fc.tuple(brokenOrder, contentType, oddHeaders).map(([b, type, headers]): HostileRequest => ({
+      kind: b.kind,
+      body: JSON.stringify(b.body),
+      headers: { ...(headers as Record<string, string>), ...(type ? { "content-type": type } : {}) },
+      apiKey: "valid" as const,
+    })),
+  },
   // Any JSON value at all: never an order (a random object lacks the required fields).
-  { weight: 2, arbitrary: fc.jsonValue().map((v) => ({ kind: "any json", body: JSON.stringify(v) ?? "null", headers: { "content-type": "application/json" }, apiKey: "valid" as const })) },
+  {
+    weight: 2,
+    arbitrary: fc
+      .jsonValue()
+      .map((v) => ({
+        kind: "any json",
+        body: JSON.stringify(v) ?? "null",
+        headers: { "content-type": "application/json" },
+        apiKey: "valid" as const,
+      })),
+  },
   // Not JSON.
-  { weight: 2, arbitrary: fc.tuple(fc.string({ unit: "grapheme" }), contentType).map(([s, type]) => ({ kind: "not json", body: `<${s}`, headers: type ? { "content-type": type } : {}, apiKey: "valid" as const })) },
+  {
+    weight: 2,
+    arbitrary: fc
+      .tuple(fc.string({ unit: "grapheme" }), contentType)
+      .map(([s, type]) => ({ kind: "not json", body: `<${s}`, headers: ct(type), apiKey: "valid" as const })),
+  },
   // Valid JSON for the model but over the handler's 16 KB limit (whitespace padding).
-  { weight: 1, arbitrary: fc.integer({ min: 17 * 1024, max: 64 * 1024 }).map((pad) => ({ kind: "oversized", body: JSON.stringify(validOrder()).replace("{", "{" + " ".repeat(pad)), headers: { "content-type": "application/json" }, apiKey: "valid" as const })) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .integer({ min: 17 * 1024, max: 64 * 1024 })
+      .map((pad) => ({
+        kind: "oversized",
+        body: JSON.stringify(validOrder()).replace("{", "{" + " ".repeat(pad)),
+        headers: { "content-type": "application/json" },
+        apiKey: "valid" as const,
+      })),
+  },
   // Bad Idempotency-Key on an otherwise valid body (over 128 characters).
-  { weight: 1, arbitrary: fc.integer({ min: 129, max: 300 }).map((n) => ({ kind: "bad idempotency key", body: JSON.stringify({ ...validOrder(), items: [{ sku: "SKU-1", quantity: 1 }] }), headers: { "content-type": "application/json", "idempotency-key": "k".repeat(n) }, apiKey: "valid" as const })) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .integer({ min: 129, max: 300 })
+      .map((n) => ({
+        kind: "bad idempotency key",
+        body: JSON.stringify({ ...validOrder(), items: [{ sku: "SKU-1", quantity: 1 }] }),
+        headers: { "content-type": "application/json", "idempotency-key": "k".repeat(n) },
+        apiKey: "valid" as const,
+      })),
+  },
   // A valid order without a usable key.
-  { weight: 1, arbitrary: fc.constantFrom("missing" as const, "wrong" as const).map((apiKey) => ({ kind: `${apiKey} key`, body: JSON.stringify(validOrder()), headers: { "content-type": "application/json" }, apiKey })) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .constantFrom("missing" as const, "wrong" as const)
+      .map((apiKey) => ({
+        kind: `${apiKey} key`,
+        body: JSON.stringify(validOrder()),
+        headers: { "content-type": "application/json" },
+        apiKey,
+      })),
+  },
 );
 
 describe("hostile input: generated bad requests", function () {

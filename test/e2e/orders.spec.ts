@@ -50,15 +50,26 @@ describe("offline order system, end to end over HTTP", function () {
     (await items<LedgerRow>(system, system.tables.payments)).filter((r) => r.orderId === orderId);
 
   it("runs every registered function with exactly its registered environment (nothing supplied locally)", () => {
-    expect(system.topology.functions.map((f) => f.handler).sort()).to.deep.equal(
-      ["compensateOrder", "createOrder", "getOrder", "listOrders", "processPayment", "sendNotification", "updateInventory"],
-    );
+    expect(system.topology.functions.map((f) => f.handler).sort()).to.deep.equal([
+      "compensateOrder",
+      "createOrder",
+      "getOrder",
+      "listOrders",
+      "processPayment",
+      "sendNotification",
+      "updateInventory",
+    ]);
     expect(system.functions.supplied).to.deep.equal([]);
   });
 
   it("creates an order that reaches COMPLETED, charged once, stock taken, customer notified", async () => {
     const before = await stockOf(system, "SKU-A");
-    const r = await call<OrderView>(system, "POST", "/orders", { body: orderBody([{ sku: "SKU-A", quantity: 2 }, { sku: "SKU-B", quantity: 1 }]) });
+    const r = await call<OrderView>(system, "POST", "/orders", {
+      body: orderBody([
+        { sku: "SKU-A", quantity: 2 },
+        { sku: "SKU-B", quantity: 1 },
+      ]),
+    });
     expect(r.status).to.equal(201);
     expect(r.headers.get("location")).to.equal(`/orders/${r.json.orderId}`);
     expect(r.json).to.include({ status: "NEW" });
@@ -69,7 +80,8 @@ describe("offline order system, end to end over HTTP", function () {
     expect(await stockOf(system, "SKU-A")).to.equal(before - 2);
     const ledger = await ledgerOf(r.json.orderId);
     expect(ledger.map((l) => [l.entry, l.amount])).to.deep.equal([["CHARGE", 2250]]);
-    for (let i = 0; i < 50 && !system.sns.notifications.some((n) => n.message.includes(r.json.orderId)); i++) await sleep(100);
+    for (let i = 0; i < 50 && !system.sns.notifications.some((n) => n.message.includes(r.json.orderId)); i++)
+      await sleep(100);
     expect(system.sns.notifications.some((n) => n.message.includes(r.json.orderId))).to.equal(true);
     const execution = [...system.sfn.executions.values()].find((e) => e.name === r.json.orderId)!;
     expect(execution.states).to.deep.equal(["ProcessPayment", "NotifyCustomer"]);
@@ -105,10 +117,14 @@ describe("offline order system, end to end over HTTP", function () {
       const url = system.sqs.urlOf(system.queues.work);
       let lost = false;
       for (let i = 0; i < 50 && !lost; i++) {
-        const got = await system.sqs.client.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 1, WaitTimeSeconds: 0 }));
+        const got = await system.sqs.client.send(
+          new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 1, WaitTimeSeconds: 0 }),
+        );
         for (const m of got.Messages ?? []) {
           expect(m.Body).to.contain(order.orderId);
-          await system.sqs.client.send(new DeleteMessageCommand({ QueueUrl: url, ReceiptHandle: m.ReceiptHandle }));
+          await system.sqs.client.send(
+            new DeleteMessageCommand({ QueueUrl: url, ReceiptHandle: m.ReceiptHandle }),
+          );
           lost = true;
         }
         if (!lost) await sleep(50);
@@ -179,7 +195,11 @@ describe("offline order system, end to end over HTTP", function () {
         ["POST", "/orders"],
         ["GET", "/orders/00000000-0000-4000-8000-000000000000"],
       ]) {
-        const r = await call(system, method, path, { apiKey, headers: { origin: "http://localhost:3000" }, body: method === "POST" ? orderBody([{ sku: "SKU-A", quantity: 1 }]) : undefined });
+        const r = await call(system, method, path, {
+          apiKey,
+          headers: { origin: "http://localhost:3000" },
+          body: method === "POST" ? orderBody([{ sku: "SKU-A", quantity: 1 }]) : undefined,
+        });
         expect(r.status, `${method} ${path} key=${apiKey}`).to.equal(403);
         expect(r.json).to.deep.equal({ message: "Forbidden" });
         expect(r.headers.get("access-control-allow-origin")).to.equal("http://localhost:3000");
@@ -194,19 +214,42 @@ describe("offline order system, end to end over HTTP", function () {
       ["{", "application/json"],
       [JSON.stringify({ ...orderBody([{ sku: "SKU-A", quantity: 0 }]) }), "application/json"],
       [JSON.stringify({ ...orderBody([{ sku: "SKU-A", quantity: 1 }]), extra: true }), "application/json"],
-      [JSON.stringify(orderBody([{ sku: "SKU-A", quantity: 1 }, { sku: "SKU-A", quantity: 2 }])), "application/json"],
+      [
+        JSON.stringify(
+          orderBody([
+            { sku: "SKU-A", quantity: 1 },
+            { sku: "SKU-A", quantity: 2 },
+          ]),
+        ),
+        "application/json",
+      ],
       [JSON.stringify(orderBody([{ sku: "SKU-A", quantity: 1.5 }])), "application/json"],
-      [JSON.stringify({ customer: { email: "not-an-email" }, items: [{ sku: "SKU-A", quantity: 1 }], payment: { token: "tok_visa" } }), "application/json"],
+      [
+        JSON.stringify({
+          customer: { email: "not-an-email" },
+          items: [{ sku: "SKU-A", quantity: 1 }],
+          payment: { token: "tok_visa" },
+        }),
+        "application/json",
+      ],
       ["customer=ada", "text/plain"],
-      [JSON.stringify({ ...orderBody([{ sku: "SKU-A", quantity: 1 }]), pad: "x".repeat(20_000) }), "text/plain"],
+      [
+        JSON.stringify({ ...orderBody([{ sku: "SKU-A", quantity: 1 }]), pad: "x".repeat(20_000) }),
+        "text/plain",
+      ],
     ];
     for (const [rawBody, type] of bad) {
-      const r = await call<{ error: string; message: string }>(system, "POST", "/orders", { rawBody, headers: type ? { "content-type": type } : {} });
+      const r = await call<{ error: string; message: string }>(system, "POST", "/orders", {
+        rawBody,
+        headers: type ? { "content-type": type } : {},
+      });
       expect(r.status, rawBody.slice(0, 80)).to.equal(400);
       expect(r.json.error, rawBody.slice(0, 80)).to.equal("ValidationError");
       expect(r.json.message).to.be.a("string").and.not.equal("");
     }
-    const unknown = await call<{ error: string; skus: string[] }>(system, "POST", "/orders", { body: orderBody([{ sku: "NOPE-1", quantity: 1 }]) });
+    const unknown = await call<{ error: string; skus: string[] }>(system, "POST", "/orders", {
+      body: orderBody([{ sku: "NOPE-1", quantity: 1 }]),
+    });
     expect(unknown.status).to.equal(422);
     expect(unknown.json).to.deep.equal({ error: "UnknownSku", skus: ["NOPE-1"] });
     expect(await tableCounts(system)).to.deep.equal(before);
@@ -214,18 +257,27 @@ describe("offline order system, end to end over HTTP", function () {
   });
 
   it("refuses a body over API Gateway's 10 MB limit with 413 before any handler runs", async () => {
-    const r = await call<{ message: string }>(system, "POST", "/orders", { rawBody: Buffer.alloc(10 * 1024 * 1024 + 1, 97), headers: { "content-type": "application/json" } });
+    const r = await call<{ message: string }>(system, "POST", "/orders", {
+      rawBody: Buffer.alloc(10 * 1024 * 1024 + 1, 97),
+      headers: { "content-type": "application/json" },
+    });
     expect(r.status).to.equal(413);
     expect(r.json).to.have.property("message").that.is.a("string");
   });
 
   it("answers the CORS preflight without a key, echoing only an allowed origin", async () => {
-    const ok = await call(system, "OPTIONS", "/orders", { apiKey: null, headers: { origin: "http://localhost:3000", "access-control-request-method": "POST" } });
+    const ok = await call(system, "OPTIONS", "/orders", {
+      apiKey: null,
+      headers: { origin: "http://localhost:3000", "access-control-request-method": "POST" },
+    });
     expect(ok.status).to.equal(204);
     expect(ok.headers.get("access-control-allow-origin")).to.equal("http://localhost:3000");
     expect(ok.headers.get("access-control-allow-methods")).to.contain("POST");
     expect(ok.headers.get("access-control-allow-headers")?.toLowerCase()).to.contain("x-api-key");
-    const other = await call(system, "OPTIONS", "/orders/abc", { apiKey: null, headers: { origin: "https://evil.example" } });
+    const other = await call(system, "OPTIONS", "/orders/abc", {
+      apiKey: null,
+      headers: { origin: "https://evil.example" },
+    });
     expect(other.status).to.equal(204);
     expect(other.headers.get("access-control-allow-origin")).to.equal(null);
   });
@@ -249,10 +301,15 @@ describe("offline order system, end to end over HTTP", function () {
     expect(first.status).to.equal(201);
     expect([200, 201]).to.include(again.status);
     expect(again.json.orderId).to.equal(first.json.orderId);
-    const conflict = await call(system, "POST", "/orders", { body: orderBody([{ sku: "SKU-B", quantity: 2 }]), headers });
+    const conflict = await call(system, "POST", "/orders", {
+      body: orderBody([{ sku: "SKU-B", quantity: 2 }]),
+      headers,
+    });
     expect(conflict.status).to.equal(409);
     expect(conflict.json).to.deep.equal({ error: "IdempotencyConflict" });
     expect((await waitForTerminal(system, first.json.orderId)).status).to.equal("COMPLETED");
-    expect([...system.sfn.executions.values()].filter((e) => e.name === first.json.orderId)).to.have.length(1);
+    expect([...system.sfn.executions.values()].filter((e) => e.name === first.json.orderId)).to.have.length(
+      1,
+    );
   });
 });

@@ -39,7 +39,9 @@ describe("recovery, offline: DLQ redrive and the sweeper", function () {
   before(async () => {
     // The callback waits long enough for a poisoned message to reach the DLQ and be redriven;
     // the heartbeat likewise (process_payment no longer heartbeats once the message is dead).
-    system = await startForTest({ timings: { ...E2E_TIMINGS, callbackTimeoutSeconds: 40, heartbeatSeconds: 30 } });
+    system = await startForTest({
+      timings: { ...E2E_TIMINGS, callbackTimeoutSeconds: 40, heartbeatSeconds: 30 },
+    });
   });
   after(async () => stopForTest(system));
   afterEach(function () {
@@ -66,7 +68,10 @@ describe("recovery, offline: DLQ redrive and the sweeper", function () {
   it("redrive recovers an order whose payment message died while the provider failed", async () => {
     const order = await placeOrder(system, [{ sku: "SKU-3", quantity: 1 }], "tok_fail");
     await until("the payment message in the DLQ", async () => (await dlqDepth()) === 1);
-    expect((await call<Order>(system, "GET", `/orders/${order.orderId}`)).json.status).to.be.oneOf(["PROCESSING", "NEW"]);
+    expect((await call<Order>(system, "GET", `/orders/${order.orderId}`)).json.status).to.be.oneOf([
+      "PROCESSING",
+      "NEW",
+    ]);
 
     // The provider recovers (here: the order's token now charges).
     await system.dynamo.client.send(
@@ -115,7 +120,11 @@ describe("recovery, offline: DLQ redrive and the sweeper", function () {
     const fn = system.topology.functions.find((f) => f.handler === "compensateOrder")!;
     const stored = (await items<Order>(system, system.tables.orders)).find((o) => o.orderId === orderId)!;
     await system.functions.invoke(fn.name, {
-      order: { orderId, items: stored.items.map(({ sku, quantity }) => ({ sku, quantity })), total: stored.total },
+      order: {
+        orderId,
+        items: stored.items.map(({ sku, quantity }) => ({ sku, quantity })),
+        total: stored.total,
+      },
       error: { Error: "States.Timeout", Cause: "test" },
     });
   }
@@ -138,7 +147,9 @@ describe("recovery, offline: DLQ redrive and the sweeper", function () {
       updatedAt: createdAt,
     };
     // create_order stored the order and crashed before StartExecution.
-    await system.dynamo.client.send(new PutItemCommand({ TableName: system.tables.orders, Item: marshall(stuck) }));
+    await system.dynamo.client.send(
+      new PutItemCommand({ TableName: system.tables.orders, Item: marshall(stuck) }),
+    );
 
     const first = (await system.functions.invoke(sweeper!.name, { source: "aws.events" })) as SweepReport;
     expect(first.entries).to.deep.equal([{ orderId, status: "NEW", action: "started" }]);

@@ -49,21 +49,36 @@ function fakeLoader(seen: Seen): HandlerLoader {
               input: JSON.stringify({ order: { orderId, items: [], total: { amount, currency: "USD" } } }),
             }),
           );
-          return { statusCode: 201, headers: { "Content-Type": "application/json" }, body: JSON.stringify({ orderId }) };
+          return {
+            statusCode: 201,
+            headers: { "Content-Type": "application/json" },
+            body: JSON.stringify({ orderId }),
+          };
         };
       case "processPayment":
         return async (e) => {
           const failures: { itemIdentifier: string }[] = [];
           for (const r of (e as SQSEvent).Records) {
-            const { order, taskToken } = JSON.parse(r.body) as { order: { orderId: string; total: { amount: number } }; taskToken: string };
+            const { order, taskToken } = JSON.parse(r.body) as {
+              order: { orderId: string; total: { amount: number } };
+              taskToken: string;
+            };
             const amount = order.total.amount;
-            seen.payments.push({ amount, token: taskToken, receiveCount: r.attributes.ApproximateReceiveCount });
+            seen.payments.push({
+              amount,
+              token: taskToken,
+              receiveCount: r.attributes.ApproximateReceiveCount,
+            });
             if (amount === 3) failures.push({ itemIdentifier: r.messageId });
             else if (amount === 1) {
               await sfn.send(new SendTaskHeartbeatCommand({ taskToken }));
-              await sfn.send(new SendTaskSuccessCommand({ taskToken, output: JSON.stringify({ charged: amount }) }));
+              await sfn.send(
+                new SendTaskSuccessCommand({ taskToken, output: JSON.stringify({ charged: amount }) }),
+              );
             } else if (amount === 2) {
-              await sfn.send(new SendTaskFailureCommand({ taskToken, error: "PaymentDeclined", cause: "{}" }));
+              await sfn.send(
+                new SendTaskFailureCommand({ taskToken, error: "PaymentDeclined", cause: "{}" }),
+              );
             }
             // 4: acknowledged, never reported (a consumer that lost it).
           }
@@ -72,22 +87,31 @@ function fakeLoader(seen: Seen): HandlerLoader {
       case "sendNotification":
         return async (e) => {
           const input = e as { order: { orderId: string } };
-          await new SNSClient({}).send(new PublishCommand({ TopicArn: String(env.NOTIFICATION_TOPIC_ARN), Subject: "done", Message: input.order.orderId }));
+          await new SNSClient({}).send(
+            new PublishCommand({
+              TopicArn: String(env.NOTIFICATION_TOPIC_ARN),
+              Subject: "done",
+              Message: input.order.orderId,
+            }),
+          );
           return { notified: true };
         };
       case "compensateOrder":
         return async (e) => {
           seen.compensateCalls++;
           const input = e as { order: { orderId: string }; error: { Error: string; Cause?: string } };
-          seen.compensateCallsByOrder[input.order.orderId] = (seen.compensateCallsByOrder[input.order.orderId] ?? 0) + 1;
-          if (seen.compensateCalls === 1) throw Object.assign(new Error("first call fails"), { name: "Transient.Boom" });
+          seen.compensateCallsByOrder[input.order.orderId] =
+            (seen.compensateCallsByOrder[input.order.orderId] ?? 0) + 1;
+          if (seen.compensateCalls === 1)
+            throw Object.assign(new Error("first call fails"), { name: "Transient.Boom" });
           seen.compensations.push({ orderId: input.order.orderId, error: input.error });
           return { compensated: true };
         };
       case "updateInventory":
         return async (e) => {
           const input = e as { action: string };
-          if (input.action === "explode") throw Object.assign(new Error("no such action"), { name: "InvalidAction" });
+          if (input.action === "explode")
+            throw Object.assign(new Error("no such action"), { name: "InvalidAction" });
           return { action: input.action, ok: true };
         };
       default:
@@ -107,7 +131,12 @@ describe("offline runtime: emulators, adapters and front ends", function () {
     system = await startOfflineSystem({
       topology: buildTopology(fixtureResources()),
       loader: fakeLoader(seen),
-      timings: { callbackTimeoutSeconds: 4, heartbeatSeconds: 2, visibilityTimeoutSeconds: 1, maxRetryIntervalSeconds: 1 },
+      timings: {
+        callbackTimeoutSeconds: 4,
+        heartbeatSeconds: 2,
+        visibilityTimeoutSeconds: 1,
+        maxRetryIntervalSeconds: 1,
+      },
       logLevel: "silent",
       throttle: true,
       notificationsFile: notifications,
@@ -138,7 +167,9 @@ describe("offline runtime: emulators, adapters and front ends", function () {
   };
 
   it("installs Promise.withResolvers on Node 20", () => {
-    const { promise, resolve } = (Promise as unknown as { withResolvers: <T>() => { promise: Promise<T>; resolve: (v: T) => void } }).withResolvers<number>();
+    const { promise, resolve } = (
+      Promise as unknown as { withResolvers: <T>() => { promise: Promise<T>; resolve: (v: T) => void } }
+    ).withResolvers<number>();
     resolve(7);
     return promise.then((v) => expect(v).to.equal(7));
   });
@@ -154,7 +185,9 @@ describe("offline runtime: emulators, adapters and front ends", function () {
     expect(system.sns.notifications.map((n) => n.message)).to.include(orderId);
     expect(readFileSync(notifications, "utf8")).to.contain(orderId);
     // A used token is gone.
-    const err = await sfn.send(new SendTaskSuccessCommand({ taskToken: token, output: "{}" })).catch((x: Error) => x);
+    const err = await sfn
+      .send(new SendTaskSuccessCommand({ taskToken: token, output: "{}" }))
+      .catch((x: Error) => x);
     expect((err as Error).name).to.equal("TaskDoesNotExist");
   });
 
@@ -172,9 +205,13 @@ describe("offline runtime: emulators, adapters and front ends", function () {
     const orderId = await start(4);
     const e = await ended(orderId);
     expect(e.states).to.deep.equal(["ProcessPayment", "Compensate"]);
-    expect(seen.compensations.find((c) => c.orderId === orderId)!.error.Error).to.equal("States.HeartbeatTimeout");
+    expect(seen.compensations.find((c) => c.orderId === orderId)!.error.Error).to.equal(
+      "States.HeartbeatTimeout",
+    );
     const token = seen.payments.find((p) => p.amount === 4)!.token;
-    const err = await sfn.send(new SendTaskSuccessCommand({ taskToken: token, output: "{}" })).catch((x: Error) => x);
+    const err = await sfn
+      .send(new SendTaskSuccessCommand({ taskToken: token, output: "{}" }))
+      .catch((x: Error) => x);
     expect((err as Error).name).to.equal("TaskTimedOut");
   });
 
@@ -182,7 +219,9 @@ describe("offline runtime: emulators, adapters and front ends", function () {
     const orderId = await start(3);
     const e = await ended(orderId);
     expect(e.states).to.deep.equal(["ProcessPayment", "Compensate"]);
-    expect(seen.compensations.find((c) => c.orderId === orderId)!.error.Error).to.match(/^States\.(Heartbeat)?Timeout$/);
+    expect(seen.compensations.find((c) => c.orderId === orderId)!.error.Error).to.match(
+      /^States\.(Heartbeat)?Timeout$/,
+    );
     // The heartbeat timeout may end the execution before the last delivery: wait for the DLQ.
     let dlq = await system.sqs.depth(FIXTURE.dlq);
     for (let i = 0; i < 50 && dlq.visible === 0; i++) {
@@ -190,42 +229,77 @@ describe("offline runtime: emulators, adapters and front ends", function () {
       dlq = await system.sqs.depth(FIXTURE.dlq);
     }
     expect(dlq.visible).to.equal(1);
-    expect(seen.payments.filter((p) => p.amount === 3).map((p) => p.receiveCount)).to.deep.equal(["1", "2", "3"]);
+    expect(seen.payments.filter((p) => p.amount === 3).map((p) => p.receiveCount)).to.deep.equal([
+      "1",
+      "2",
+      "3",
+    ]);
   });
 
   it("answers task calls with bad tokens like Step Functions", async () => {
-    const garbage = await sfn.send(new SendTaskHeartbeatCommand({ taskToken: "not-a-token" })).catch((x: Error) => x);
+    const garbage = await sfn
+      .send(new SendTaskHeartbeatCommand({ taskToken: "not-a-token" }))
+      .catch((x: Error) => x);
     expect((garbage as Error).name).to.equal("InvalidToken");
-    const unknown = await sfn.send(new SendTaskFailureCommand({ taskToken: "lt1.unknown", error: "X" })).catch((x: Error) => x);
+    const unknown = await sfn
+      .send(new SendTaskFailureCommand({ taskToken: "lt1.unknown", error: "X" }))
+      .catch((x: Error) => x);
     expect((unknown as Error).name).to.equal("TaskDoesNotExist");
   });
 
   it("makes StartExecution idempotent by name and input; other input is ExecutionAlreadyExists", async () => {
-    const input = JSON.stringify({ order: { orderId: "idem-1", items: [], total: { amount: 4, currency: "USD" } } });
-    const a = await sfn.send(new StartExecutionCommand({ stateMachineArn: FIXTURE.stateMachineArn, name: "idem-1", input }));
-    const b = await sfn.send(new StartExecutionCommand({ stateMachineArn: FIXTURE.stateMachineArn, name: "idem-1", input }));
+    const input = JSON.stringify({
+      order: { orderId: "idem-1", items: [], total: { amount: 4, currency: "USD" } },
+    });
+    const a = await sfn.send(
+      new StartExecutionCommand({ stateMachineArn: FIXTURE.stateMachineArn, name: "idem-1", input }),
+    );
+    const b = await sfn.send(
+      new StartExecutionCommand({ stateMachineArn: FIXTURE.stateMachineArn, name: "idem-1", input }),
+    );
     expect(b.executionArn).to.equal(a.executionArn);
     const err = await sfn
-      .send(new StartExecutionCommand({ stateMachineArn: FIXTURE.stateMachineArn, name: "idem-1", input: input.replace('"amount":4', '"amount":5') }))
+      .send(
+        new StartExecutionCommand({
+          stateMachineArn: FIXTURE.stateMachineArn,
+          name: "idem-1",
+          input: input.replace('"amount":4', '"amount":5'),
+        }),
+      )
       .catch((x: Error) => x);
     expect((err as Error).name).to.equal("ExecutionAlreadyExists");
     const d = await sfn.send(new DescribeExecutionCommand({ executionArn: a.executionArn }));
     expect(d).to.include({ status: "RUNNING", name: "idem-1" });
-    const missing = await sfn.send(new StartExecutionCommand({ stateMachineArn: `${FIXTURE.stateMachineArn}-nope`, name: "x" })).catch((x: Error) => x);
+    const missing = await sfn
+      .send(new StartExecutionCommand({ stateMachineArn: `${FIXTURE.stateMachineArn}-nope`, name: "x" }))
+      .catch((x: Error) => x);
     expect((missing as Error).name).to.equal("StateMachineDoesNotExist");
   });
 
   it("serves Lambda Invoke: results, Unhandled errors with errorType, unknown functions", async () => {
     const lambda = new LambdaClient({});
-    const ok = await lambda.send(new InvokeCommand({ FunctionName: FIXTURE.fn.updateInventory, Payload: JSON.stringify({ action: "reserve" }) }));
+    const ok = await lambda.send(
+      new InvokeCommand({
+        FunctionName: FIXTURE.fn.updateInventory,
+        Payload: JSON.stringify({ action: "reserve" }),
+      }),
+    );
     expect(JSON.parse(Buffer.from(ok.Payload!).toString())).to.deep.equal({ action: "reserve", ok: true });
     expect(ok.FunctionError).to.equal(undefined);
     const bad = await lambda.send(
-      new InvokeCommand({ FunctionName: `arn:aws:lambda:us-east-1:123456789012:function:${FIXTURE.fn.updateInventory}`, Payload: JSON.stringify({ action: "explode" }) }),
+      new InvokeCommand({
+        FunctionName: `arn:aws:lambda:us-east-1:123456789012:function:${FIXTURE.fn.updateInventory}`,
+        Payload: JSON.stringify({ action: "explode" }),
+      }),
     );
     expect(bad.FunctionError).to.equal("Unhandled");
-    expect(JSON.parse(Buffer.from(bad.Payload!).toString())).to.include({ errorType: "InvalidAction", errorMessage: "no such action" });
-    const missing = await lambda.send(new InvokeCommand({ FunctionName: "nope", Payload: "{}" })).catch((x: Error) => x);
+    expect(JSON.parse(Buffer.from(bad.Payload!).toString())).to.include({
+      errorType: "InvalidAction",
+      errorMessage: "no such action",
+    });
+    const missing = await lambda
+      .send(new InvokeCommand({ FunctionName: "nope", Payload: "{}" }))
+      .catch((x: Error) => x);
     expect((missing as Error).name).to.equal("ResourceNotFoundException");
   });
 
@@ -238,7 +312,9 @@ describe("offline runtime: emulators, adapters and front ends", function () {
     expect(body.message).to.contain("amount").and.contain("extra");
     expect(bad.headers.get("access-control-allow-origin")).to.equal("http://localhost:3000");
     // Burst 3, rate 5/s: a quick run of 10 must see 429s.
-    const statuses = await Promise.all(Array.from({ length: 10 }, () => post({ amount: 0 }).then((r) => r.status)));
+    const statuses = await Promise.all(
+      Array.from({ length: 10 }, () => post({ amount: 0 }).then((r) => r.status)),
+    );
     expect(statuses).to.include(429);
     expect(statuses.filter((s) => s !== 429 && s !== 400)).to.deep.equal([]);
     const forbidden = await post({ amount: 1 }, null);

@@ -11,7 +11,13 @@ describe("local topology from registered resources", () => {
     const orders = topology.tables.find((t) => t.name === FIXTURE.ordersTable)!;
     expect(orders.hashKey).to.equal("orderId");
     expect(orders.globalSecondaryIndexes).to.deep.equal([
-      { name: "byCreatedAt", hashKey: "entity", rangeKey: "createdAt", projectionType: "ALL", nonKeyAttributes: undefined },
+      {
+        name: "byCreatedAt",
+        hashKey: "entity",
+        rangeKey: "createdAt",
+        projectionType: "ALL",
+        nonKeyAttributes: undefined,
+      },
     ]);
     expect(topology.tables.find((t) => t.name === FIXTURE.paymentsTable)!.rangeKey).to.equal("entry");
   });
@@ -32,7 +38,13 @@ describe("local topology from registered resources", () => {
 
   it("reads the event source mapping's batch settings", () => {
     expect(topology.eventSourceMappings).to.deep.equal([
-      { queueName: FIXTURE.queue, functionName: FIXTURE.fn.processPayment, batchSize: 10, reportBatchItemFailures: true, maximumConcurrency: 2 },
+      {
+        queueName: FIXTURE.queue,
+        functionName: FIXTURE.fn.processPayment,
+        batchSize: 10,
+        reportBatchItemFailures: true,
+        maximumConcurrency: 2,
+      },
     ]);
   });
 
@@ -48,7 +60,9 @@ describe("local topology from registered resources", () => {
     expect(options.integration.preflight.allowedOrigins).to.deep.equal(["http://localhost:3000"]);
     expect(options.integration.preflight.statusCode).to.equal(204);
     expect(topology.api.gatewayResponses.BAD_REQUEST_BODY.statusCode).to.equal(400);
-    expect(topology.api.gatewayResponses.DEFAULT_4XX.headers["Access-Control-Allow-Origin"]).to.deep.equal({ value: "http://localhost:3000" });
+    expect(topology.api.gatewayResponses.DEFAULT_4XX.headers["Access-Control-Allow-Origin"]).to.deep.equal({
+      value: "http://localhost:3000",
+    });
     expect(topology.api.throttle).to.deep.equal({ rateLimit: 5, burstLimit: 3 });
   });
 
@@ -59,13 +73,21 @@ describe("local topology from registered resources", () => {
   });
 
   it("shortens only the timings it is asked to", () => {
-    const fast = withTimings(topology, { callbackTimeoutSeconds: 6, heartbeatSeconds: 3, visibilityTimeoutSeconds: 1 });
-    const callback = Object.values(fast.stateMachines[0].definition.States).find((s) => s.Resource === CALLBACK_RESOURCE)!;
+    const fast = withTimings(topology, {
+      callbackTimeoutSeconds: 6,
+      heartbeatSeconds: 3,
+      visibilityTimeoutSeconds: 1,
+    });
+    const callback = Object.values(fast.stateMachines[0].definition.States).find(
+      (s) => s.Resource === CALLBACK_RESOURCE,
+    )!;
     expect(callback).to.include({ TimeoutSeconds: 6, HeartbeatSeconds: 3 });
     expect(fast.queues.find((q) => q.name === FIXTURE.queue)!.visibilityTimeoutSeconds).to.equal(1);
     expect(fast.queues.find((q) => q.name === FIXTURE.dlq)!.visibilityTimeoutSeconds).to.equal(30);
     // The input is not modified.
-    const original = Object.values(topology.stateMachines[0].definition.States).find((s) => s.Resource === CALLBACK_RESOURCE)!;
+    const original = Object.values(topology.stateMachines[0].definition.States).find(
+      (s) => s.Resource === CALLBACK_RESOURCE,
+    )!;
     expect(original.TimeoutSeconds).to.equal(900);
   });
 
@@ -79,14 +101,22 @@ describe("local topology from registered resources", () => {
   it("refuses a definition that names an unknown function", () => {
     const resources = fixtureResources().map((r): RegisteredResource =>
       r.type === "aws:sfn/stateMachine:StateMachine"
-        ? { ...r, inputs: { ...r.inputs, definition: String(r.inputs.definition).replace(FIXTURE.fn.compensateOrder, "nope") } }
+        ? {
+            ...r,
+            inputs: {
+              ...r.inputs,
+              definition: String(r.inputs.definition).replace(FIXTURE.fn.compensateOrder, "nope"),
+            },
+          }
         : r,
     );
     expect(() => buildTopology(resources)).to.throw(TopologyError, /nope/);
   });
 
   it("refuses a redrive policy to an unregistered queue", () => {
-    const resources = fixtureResources().filter((r) => !(r.type === "aws:sqs/queue:Queue" && r.state.name === FIXTURE.dlq));
+    const resources = fixtureResources().filter(
+      (r) => !(r.type === "aws:sqs/queue:Queue" && r.state.name === FIXTURE.dlq),
+    );
     expect(() => buildTopology(resources)).to.throw(TopologyError, /payments-dlq/);
   });
 });

@@ -29,12 +29,22 @@ export const FIXTURE = {
   },
 };
 
-function fn(handler: keyof typeof FIXTURE.fn, environment: Record<string, string>, timeout = 10): RegisteredResource {
+function fn(
+  handler: keyof typeof FIXTURE.fn,
+  environment: Record<string, string>,
+  timeout = 10,
+): RegisteredResource {
   const name = FIXTURE.fn[handler];
   return {
     type: "aws:lambda/function:Function",
     name: `logical-${name}`,
-    inputs: { name, timeout, memorySize: 256, environment: { variables: environment }, tags: { "orderflow:handler": handler } },
+    inputs: {
+      name,
+      timeout,
+      memorySize: 256,
+      environment: { variables: environment },
+      tags: { "orderflow:handler": handler },
+    },
     state: {
       name,
       arn: fnArn(name),
@@ -43,7 +53,9 @@ function fn(handler: keyof typeof FIXTURE.fn, environment: Record<string, string
   };
 }
 
-export function fixtureResources(opts: { callbackTimeoutSeconds?: number; heartbeatSeconds?: number } = {}): RegisteredResource[] {
+export function fixtureResources(
+  opts: { callbackTimeoutSeconds?: number; heartbeatSeconds?: number } = {},
+): RegisteredResource[] {
   const f = FIXTURE;
   const queueUrl = `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/${f.queue}`;
   const env = {
@@ -65,10 +77,21 @@ export function fixtureResources(opts: { callbackTimeoutSeconds?: number; heartb
   const table = (name: string, hashKey: string, extra: Record<string, unknown> = {}): RegisteredResource => ({
     type: "aws:dynamodb/table:Table",
     name: `logical-${name}`,
-    inputs: { name, hashKey, attributes: [{ name: hashKey, type: "S" }], billingMode: "PAY_PER_REQUEST", ...extra },
+    inputs: {
+      name,
+      hashKey,
+      attributes: [{ name: hashKey, type: "S" }],
+      billingMode: "PAY_PER_REQUEST",
+      ...extra,
+    },
     state: { name, arn: arn("dynamodb", `table/${name}`) },
   });
-  const method = (id: string, resourceId: string, httpMethod: string, extra: Record<string, unknown> = {}): RegisteredResource => ({
+  const method = (
+    id: string,
+    resourceId: string,
+    httpMethod: string,
+    extra: Record<string, unknown> = {},
+  ): RegisteredResource => ({
     type: "aws:apigateway/method:Method",
     name: id,
     inputs: { restApi: f.apiId, resourceId, httpMethod, authorization: "NONE", ...extra },
@@ -85,21 +108,37 @@ export function fixtureResources(opts: { callbackTimeoutSeconds?: number; heartb
         { name: "entity", type: "S" },
         { name: "createdAt", type: "S" },
       ],
-      globalSecondaryIndexes: [{ name: "byCreatedAt", hashKey: "entity", rangeKey: "createdAt", projectionType: "ALL" }],
+      globalSecondaryIndexes: [
+        { name: "byCreatedAt", hashKey: "entity", rangeKey: "createdAt", projectionType: "ALL" },
+      ],
     }),
     table(f.inventoryTable, "sku"),
-    table(f.paymentsTable, "orderId", { rangeKey: "entry", attributes: [{ name: "orderId", type: "S" }, { name: "entry", type: "S" }] }),
+    table(f.paymentsTable, "orderId", {
+      rangeKey: "entry",
+      attributes: [
+        { name: "orderId", type: "S" },
+        { name: "entry", type: "S" },
+      ],
+    }),
     {
       type: "aws:dynamodb/tableItem:TableItem",
       name: "seed-1",
-      inputs: { tableName: f.inventoryTable, hashKey: "sku", item: JSON.stringify({ sku: { S: "SKU-1" }, price: { N: "1000" }, stock: { N: "5" } }) },
+      inputs: {
+        tableName: f.inventoryTable,
+        hashKey: "sku",
+        item: JSON.stringify({ sku: { S: "SKU-1" }, price: { N: "1000" }, stock: { N: "5" } }),
+      },
       state: {},
     },
     {
       type: "aws:sqs/queue:Queue",
       name: "logical-dlq",
       inputs: { messageRetentionSeconds: 1_209_600 },
-      state: { name: f.dlq, arn: arn("sqs", f.dlq), url: `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/${f.dlq}` },
+      state: {
+        name: f.dlq,
+        arn: arn("sqs", f.dlq),
+        url: `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/${f.dlq}`,
+      },
     },
     {
       type: "aws:sqs/queue:Queue",
@@ -111,7 +150,12 @@ export function fixtureResources(opts: { callbackTimeoutSeconds?: number; heartb
       },
       state: { name: f.queue, arn: arn("sqs", f.queue), url: queueUrl },
     },
-    { type: "aws:sns/topic:Topic", name: "logical-topic", inputs: {}, state: { name: "notify-t", arn: f.topicArn } },
+    {
+      type: "aws:sns/topic:Topic",
+      name: "logical-topic",
+      inputs: {},
+      state: { name: "notify-t", arn: f.topicArn },
+    },
     fn("createOrder", env),
     fn("processPayment", env, 30),
     fn("updateInventory", env),
@@ -135,10 +179,30 @@ export function fixtureResources(opts: { callbackTimeoutSeconds?: number; heartb
       inputs: { type: "STANDARD", definition: JSON.stringify(definition) },
       state: { name: "orders-sm", arn: f.stateMachineArn },
     },
-    { type: "aws:apigateway/restApi:RestApi", name: "api", inputs: {}, state: { id: f.apiId, rootResourceId: "root-x" } },
-    { type: "aws:apigateway/resource:Resource", name: "orders", inputs: { restApi: f.apiId, parentId: "root-x", pathPart: "orders" }, state: { id: "res-orders" } },
-    { type: "aws:apigateway/resource:Resource", name: "order", inputs: { restApi: f.apiId, parentId: "res-orders", pathPart: "{orderId}" }, state: { id: "res-order" } },
-    { type: "aws:apigateway/requestValidator:RequestValidator", name: "validator", inputs: { validateRequestBody: true }, state: { id: "val-1" } },
+    {
+      type: "aws:apigateway/restApi:RestApi",
+      name: "api",
+      inputs: {},
+      state: { id: f.apiId, rootResourceId: "root-x" },
+    },
+    {
+      type: "aws:apigateway/resource:Resource",
+      name: "orders",
+      inputs: { restApi: f.apiId, parentId: "root-x", pathPart: "orders" },
+      state: { id: "res-orders" },
+    },
+    {
+      type: "aws:apigateway/resource:Resource",
+      name: "order",
+      inputs: { restApi: f.apiId, parentId: "res-orders", pathPart: "{orderId}" },
+      state: { id: "res-order" },
+    },
+    {
+      type: "aws:apigateway/requestValidator:RequestValidator",
+      name: "validator",
+      inputs: { validateRequestBody: true },
+      state: { id: "val-1" },
+    },
     {
       type: "aws:apigateway/model:Model",
       name: "model",
@@ -155,15 +219,29 @@ export function fixtureResources(opts: { callbackTimeoutSeconds?: number; heartb
       },
       state: { name: "Ping" },
     },
-    method("m-post", "res-orders", "POST", { apiKeyRequired: true, requestValidatorId: "val-1", requestModels: { "application/json": "Ping" } }),
+    method("m-post", "res-orders", "POST", {
+      apiKeyRequired: true,
+      requestValidatorId: "val-1",
+      requestModels: { "application/json": "Ping" },
+    }),
     {
       type: "aws:apigateway/integration:Integration",
       name: "i-post",
-      inputs: { resourceId: "res-orders", httpMethod: "POST", type: "AWS_PROXY", uri: `arn:aws:apigateway:${REGION}:lambda:path/2015-03-31/functions/${fnArn(f.fn.createOrder)}/invocations` },
+      inputs: {
+        resourceId: "res-orders",
+        httpMethod: "POST",
+        type: "AWS_PROXY",
+        uri: `arn:aws:apigateway:${REGION}:lambda:path/2015-03-31/functions/${fnArn(f.fn.createOrder)}/invocations`,
+      },
       state: {},
     },
     method("m-options", "res-orders", "OPTIONS", { apiKeyRequired: false }),
-    { type: "aws:apigateway/integration:Integration", name: "i-options", inputs: { resourceId: "res-orders", httpMethod: "OPTIONS", type: "MOCK" }, state: {} },
+    {
+      type: "aws:apigateway/integration:Integration",
+      name: "i-options",
+      inputs: { resourceId: "res-orders", httpMethod: "OPTIONS", type: "MOCK" },
+      state: {},
+    },
     {
       type: "aws:apigateway/integrationResponse:IntegrationResponse",
       name: "ir-options",
@@ -182,7 +260,11 @@ export function fixtureResources(opts: { callbackTimeoutSeconds?: number; heartb
     {
       type: "aws:apigateway/response:Response",
       name: "r-4xx",
-      inputs: { responseType: "DEFAULT_4XX", responseParameters: cors, responseTemplates: { "application/json": '{"message":$context.error.messageString}' } },
+      inputs: {
+        responseType: "DEFAULT_4XX",
+        responseParameters: cors,
+        responseTemplates: { "application/json": '{"message":$context.error.messageString}' },
+      },
       state: {},
     },
     {
@@ -192,11 +274,24 @@ export function fixtureResources(opts: { callbackTimeoutSeconds?: number; heartb
         responseType: "BAD_REQUEST_BODY",
         statusCode: "400",
         responseParameters: cors,
-        responseTemplates: { "application/json": '{"error":"ValidationError","message":$context.error.validationErrorString,"issues":[]}' },
+        responseTemplates: {
+          "application/json":
+            '{"error":"ValidationError","message":$context.error.validationErrorString,"issues":[]}',
+        },
       },
       state: {},
     },
-    { type: "aws:apigateway/apiKey:ApiKey", name: "key", inputs: { enabled: true }, state: { value: "fixture-key" } },
-    { type: "aws:apigateway/usagePlan:UsagePlan", name: "plan", inputs: { throttleSettings: { rateLimit: 5, burstLimit: 3 } }, state: {} },
+    {
+      type: "aws:apigateway/apiKey:ApiKey",
+      name: "key",
+      inputs: { enabled: true },
+      state: { value: "fixture-key" },
+    },
+    {
+      type: "aws:apigateway/usagePlan:UsagePlan",
+      name: "plan",
+      inputs: { throttleSettings: { rateLimit: 5, burstLimit: 3 } },
+      state: {},
+    },
   ];
 }

@@ -69,7 +69,12 @@ export async function call<T = unknown>(
   system: OfflineSystem,
   method: string,
   path: string,
-  opts: { body?: unknown; rawBody?: string | Buffer; headers?: Record<string, string>; apiKey?: string | null } = {},
+  opts: {
+    body?: unknown;
+    rawBody?: string | Buffer;
+    headers?: Record<string, string>;
+    apiKey?: string | null;
+  } = {},
 ): Promise<Reply<T>> {
   const headers: Record<string, string> = { ...(opts.headers ?? {}) };
   const key = opts.apiKey === undefined ? system.apiKey : opts.apiKey;
@@ -90,11 +95,19 @@ export async function call<T = unknown>(
   return { status: res.status, headers: res.headers, text, json: json as T };
 }
 
-export function orderBody(items: { sku: string; quantity: number }[], token = "tok_visa", email = "ada@example.com") {
+export function orderBody(
+  items: { sku: string; quantity: number }[],
+  token = "tok_visa",
+  email = "ada@example.com",
+) {
   return { customer: { email, name: "Ada" }, items, payment: { token } };
 }
 
-export async function placeOrder(system: OfflineSystem, items: { sku: string; quantity: number }[], token = "tok_visa"): Promise<OrderView> {
+export async function placeOrder(
+  system: OfflineSystem,
+  items: { sku: string; quantity: number }[],
+  token = "tok_visa",
+): Promise<OrderView> {
   const r = await call<OrderView>(system, "POST", "/orders", { body: orderBody(items, token) });
   if (r.status !== 201) throw new Error(`POST /orders answered ${r.status}: ${r.text}`);
   return r.json;
@@ -103,12 +116,17 @@ export async function placeOrder(system: OfflineSystem, items: { sku: string; qu
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Polls GET /orders/{id} until the order is COMPLETED or FAILED. */
-export async function waitForTerminal(system: OfflineSystem, orderId: string, timeoutMs = 30_000): Promise<OrderView> {
+export async function waitForTerminal(
+  system: OfflineSystem,
+  orderId: string,
+  timeoutMs = 30_000,
+): Promise<OrderView> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const r = await call<OrderView>(system, "GET", `/orders/${orderId}`);
     if (r.status === 200 && (r.json.status === "COMPLETED" || r.json.status === "FAILED")) return r.json;
-    if (Date.now() > deadline) throw new Error(`order ${orderId} still ${r.json?.status ?? r.status} after ${timeoutMs} ms`);
+    if (Date.now() > deadline)
+      throw new Error(`order ${orderId} still ${r.json?.status ?? r.status} after ${timeoutMs} ms`);
     await sleep(100);
   }
 }
@@ -120,7 +138,10 @@ export async function waitForExecutions(system: OfflineSystem, timeoutMs = 60_00
     await Promise.race([
       system.sfn.drain(),
       new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`executions still running after ${timeoutMs} ms`)), timeoutMs);
+        timer = setTimeout(
+          () => reject(new Error(`executions still running after ${timeoutMs} ms`)),
+          timeoutMs,
+        );
       }),
     ]);
   } finally {
@@ -129,7 +150,9 @@ export async function waitForExecutions(system: OfflineSystem, timeoutMs = 60_00
 }
 
 export async function items<T = Record<string, unknown>>(system: OfflineSystem, table: string): Promise<T[]> {
-  return (await system.dynamo.scanAll(table)).map((i) => unmarshall(i as Record<string, AttributeValue>) as T);
+  return (await system.dynamo.scanAll(table)).map(
+    (i) => unmarshall(i as Record<string, AttributeValue>) as T,
+  );
 }
 
 export async function stockOf(system: OfflineSystem, sku: string): Promise<number> {
