@@ -80,6 +80,10 @@ async function main(): Promise<void> {
       `  API key   ${system.apiKey}`,
       `  Data      ${values["data-dir"] ? path.resolve(values["data-dir"]) : "in memory"}`,
       `  Notices   ${path.relative(process.cwd(), notificationsFile)}`,
+      ...system.topology.schedules.map(
+        (sch) =>
+          `  Schedule  ${system.topology.functions.find((f) => f.name === sch.functionName)?.handler} ${sch.expression}`,
+      ),
       `  Timings   callback ${String(callback?.TimeoutSeconds)} s, heartbeat ${String(callback?.HeartbeatSeconds)} s${values.fast ? " (--fast)" : ""}`,
       "",
       "Place an order:",

@@ -38,6 +38,7 @@ export class QueuePoller {
   private running = false;
   private paused = false;
   private workers: Promise<void>[] = [];
+  private active = 0;
   /** Batches handed to the function, for tests and the banner. */
   batches = 0;
 
@@ -49,9 +50,10 @@ export class QueuePoller {
     for (let i = 0; i < this.o.concurrency; i++) this.workers.push(this.work());
   }
 
-  /** Stops taking new batches (messages wait in the queue) until `resume`. */
-  pause(): void {
+  /** Stops taking new batches (messages wait in the queue) until `resume`; resolves once no batch is in flight. */
+  async pause(): Promise<void> {
     this.paused = true;
+    while (this.active > 0) await sleep(10);
   }
 
   resume(): void {
@@ -73,6 +75,7 @@ export class QueuePoller {
         await sleep(idle);
         continue;
       }
+      this.active++;
       try {
         const got = await this.pollOnce();
         if (got) wait = idle;
@@ -84,6 +87,8 @@ export class QueuePoller {
         if (!this.running) return;
         this.o.log.warn("poller error", { queue: this.o.queueUrl, error: (err as Error).message });
         await sleep(idle * 4);
+      } finally {
+        this.active--;
       }
     }
   }

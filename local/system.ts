@@ -237,6 +237,27 @@ export async function startOfflineSystem(options: OfflineOptions = {}): Promise<
     for (const p of pollers) p.start();
     cleanups.push(() => Promise.all(pollers.map((p) => p.stop())).then(() => undefined));
 
+    // EventBridge schedules (the sweeper): a scheduled event every `rate(...)`, like the rule.
+    const timers = topology.schedules.map((sch) =>
+      setInterval(() => {
+        const event = {
+          version: "0",
+          id: randomBytes(16).toString("hex"),
+          "detail-type": "Scheduled Event",
+          source: "aws.events",
+          account: accountId,
+          time: new Date().toISOString(),
+          region,
+          resources: [`arn:aws:events:${region}:${accountId}:rule/${sch.rule}`],
+          detail: {},
+        };
+        functions
+          .invoke(sch.functionName, event)
+          .catch((err: Error) => log.warn("scheduled run failed", { rule: sch.rule, error: err.name }));
+      }, sch.everySeconds * 1000).unref(),
+    );
+    cleanups.push(() => timers.forEach((t) => clearInterval(t)));
+
     const apiKey = options.apiKey ?? `local-${randomBytes(18).toString("base64url")}`;
     const throttle = options.throttle === false ? false : (topology.api.throttle ?? false);
     const api = await startApi({

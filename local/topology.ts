@@ -107,6 +107,21 @@ export interface LocalApi {
   gatewayResponses: Record<string, LocalGatewayResponse>;
 }
 
+export interface LocalSchedule {
+  rule: string;
+  expression: string;
+  everySeconds: number;
+  functionName: string;
+}
+
+/** `rate(5 minutes)` -> 300; cron expressions are not run offline (undefined). */
+export function rateSeconds(expression: string): number | undefined {
+  const m = /^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$/.exec(expression.trim());
+  if (!m) return undefined;
+  const unit = m[2].startsWith("minute") ? 60 : m[2].startsWith("hour") ? 3600 : 86_400;
+  return Number(m[1]) * unit;
+}
+
 export interface LocalTopology {
   region: string;
   accountId: string;
@@ -117,6 +132,8 @@ export interface LocalTopology {
   stateMachines: LocalStateMachine[];
   topics: LocalTopic[];
   api: LocalApi;
+  /** EventBridge schedule rules that target a function (`rate(...)` only). */
+  schedules: LocalSchedule[];
   /** Registered `TableItem`s (the dev catalogue seed), in DynamoDB JSON. */
   seedItems: { tableName: string; item: Record<string, unknown> }[];
 }
@@ -144,6 +161,8 @@ const T = {
   gatewayResponse: "aws:apigateway/response:Response",
   integrationResponse: "aws:apigateway/integrationResponse:IntegrationResponse",
   tableItem: "aws:dynamodb/tableItem:TableItem",
+  eventRule: "aws:cloudwatch/eventRule:EventRule",
+  eventTarget: "aws:cloudwatch/eventTarget:EventTarget",
   apiKey: "aws:apigateway/apiKey:ApiKey",
   usagePlan: "aws:apigateway/usagePlan:UsagePlan",
 } as const;
@@ -258,6 +277,17 @@ export function buildTopology(resources: readonly RegisteredResource[]): LocalTo
     stateMachines,
     topics,
     api: apiOf(resources, functions),
+    schedules: of(T.eventTarget).flatMap((target): LocalSchedule[] => {
+      const rule = of(T.eventRule).find(
+        (r) => physicalName(r) === String(target.inputs.rule) || r.state.arn === target.inputs.rule,
+      );
+      const expression = str(rule?.inputs.scheduleExpression);
+      const arnRef = String(target.inputs.arn);
+      const fn = functions.find((f) => f.arn === arnRef || f.name === functionNameOf(arnRef));
+      const everySeconds = expression ? rateSeconds(expression) : undefined;
+      if (!rule || !expression || !fn || everySeconds === undefined) return [];
+      return [{ rule: physicalName(rule), expression, everySeconds, functionName: fn.name }];
+    }),
     seedItems: of(T.tableItem).map((r) => {
       const tableName = String(r.inputs.tableName);
       if (!tables.some((t) => t.name === tableName))

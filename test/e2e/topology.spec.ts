@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { buildTopology, TopologyError, withTimings } from "../../local/topology";
+import { buildTopology, rateSeconds, TopologyError, withTimings } from "../../local/topology";
 import { CALLBACK_RESOURCE } from "../../workflow/definition";
 import { FIXTURE, fixtureResources } from "./support/fixture";
 import type { RegisteredResource } from "../../program/mocks";
@@ -70,6 +70,37 @@ describe("local topology from registered resources", () => {
     expect(topology.seedItems).to.have.length(1);
     expect(topology.seedItems[0].tableName).to.equal(FIXTURE.inventoryTable);
     expect(topology.stateMachines[0].arn).to.equal(FIXTURE.stateMachineArn);
+  });
+
+  it("reads rate() schedules and their target function", () => {
+    const resources: RegisteredResource[] = [
+      ...fixtureResources(),
+      {
+        type: "aws:cloudwatch/eventRule:EventRule",
+        name: "rule",
+        inputs: { scheduleExpression: "rate(5 minutes)" },
+        state: { name: "sweep-rule" },
+      },
+      {
+        type: "aws:cloudwatch/eventTarget:EventTarget",
+        name: "target",
+        inputs: {
+          rule: "sweep-rule",
+          arn: `arn:aws:lambda:us-east-1:123456789012:function:${FIXTURE.fn.compensateOrder}`,
+        },
+        state: {},
+      },
+    ];
+    expect(buildTopology(resources).schedules).to.deep.equal([
+      {
+        rule: "sweep-rule",
+        expression: "rate(5 minutes)",
+        everySeconds: 300,
+        functionName: FIXTURE.fn.compensateOrder,
+      },
+    ]);
+    expect(rateSeconds("rate(1 minute)")).to.equal(60);
+    expect(rateSeconds("cron(0 12 * * ? *)")).to.equal(undefined);
   });
 
   it("shortens only the timings it is asked to", () => {
