@@ -54,8 +54,10 @@ export interface MonitoringArgs {
 
 /** What each alarm catches, for docs/operations.md and the alarm descriptions. */
 export const ALARM_PURPOSE = {
-  dlqMessages: "payment messages gave up after maxReceiveCount deliveries (redrive with `npm run redrive-dlq`)",
-  executionsFailed: "an execution ended FAILED: compensation or notification failed after retries (declines end SUCCEEDED)",
+  dlqMessages:
+    "payment messages gave up after maxReceiveCount deliveries (redrive with `npm run redrive-dlq`)",
+  executionsFailed:
+    "an execution ended FAILED: compensation or notification failed after retries (declines end SUCCEEDED)",
   executionsTimedOut: "an execution hit its overall TimeoutSeconds",
   lambdaErrors: "a function invocation failed (unhandled error or timeout)",
   lambdaThrottles: "a function was throttled (concurrency limit)",
@@ -135,14 +137,29 @@ export class Monitoring extends pulumi.ComponentResource {
         statistic: "Sum",
         period,
       });
-    alarm("executions-failed", states("ExecutionsFailed"), t.executionsFailed, ALARM_PURPOSE.executionsFailed);
-    alarm("executions-timed-out", states("ExecutionsTimedOut"), t.executionsFailed, ALARM_PURPOSE.executionsTimedOut);
+    alarm(
+      "executions-failed",
+      states("ExecutionsFailed"),
+      t.executionsFailed,
+      ALARM_PURPOSE.executionsFailed,
+    );
+    alarm(
+      "executions-timed-out",
+      states("ExecutionsTimedOut"),
+      t.executionsFailed,
+      ALARM_PURPOSE.executionsTimedOut,
+    );
 
     // ---- functions ----
     for (const [id, fn] of Object.entries(args.functions)) {
       const label = kebab(id);
       const change = { function: fn, statistic: "Sum" as const, period };
-      alarm(`${label}-errors`, awsx.classic.lambda.metrics.errors(change), t.lambdaErrors, `${id}: ${ALARM_PURPOSE.lambdaErrors}`);
+      alarm(
+        `${label}-errors`,
+        awsx.classic.lambda.metrics.errors(change),
+        t.lambdaErrors,
+        `${id}: ${ALARM_PURPOSE.lambdaErrors}`,
+      );
       alarm(
         `${label}-throttles`,
         awsx.classic.lambda.metrics.throttles(change),
@@ -189,7 +206,12 @@ export class Monitoring extends pulumi.ComponentResource {
     }
 
     // ---- business metrics (EMF) ----
-    const business = (metricName: string, fn: aws.lambda.Function, statistic: "Sum" | "Maximum", label: string) =>
+    const business = (
+      metricName: string,
+      fn: aws.lambda.Function,
+      statistic: "Sum" | "Maximum",
+      label: string,
+    ) =>
       new cw.Metric({
         namespace: METRIC_NAMESPACE,
         name: metricName,
@@ -199,7 +221,12 @@ export class Monitoring extends pulumi.ComponentResource {
         label,
       });
     const src = args.metricSources;
-    const needingAttention = business("OrdersNeedingAttention", src.sweepOrders, "Maximum", "Stuck, needs a person");
+    const needingAttention = business(
+      "OrdersNeedingAttention",
+      src.sweepOrders,
+      "Maximum",
+      "Stuck, needs a person",
+    );
     alarm("stuck-orders", needingAttention, t.stuckOrders, ALARM_PURPOSE.stuckOrders);
 
     // ---- dashboard ----
@@ -242,9 +269,12 @@ export class Monitoring extends pulumi.ComponentResource {
           new cw.RowWidget(
             new cw.LineGraphMetricWidget({
               title: "Executions",
-              metrics: ["ExecutionsStarted", "ExecutionsSucceeded", "ExecutionsFailed", "ExecutionsTimedOut"].map((m) =>
-                states(m).withLabel(m.replace("Executions", "")),
-              ),
+              metrics: [
+                "ExecutionsStarted",
+                "ExecutionsSucceeded",
+                "ExecutionsFailed",
+                "ExecutionsTimedOut",
+              ].map((m) => states(m).withLabel(m.replace("Executions", ""))),
               width: 12,
             }),
             new cw.LineGraphMetricWidget({
@@ -260,7 +290,12 @@ export class Monitoring extends pulumi.ComponentResource {
           new cw.RowWidget(
             new cw.LineGraphMetricWidget({
               title: "API 5xx rate",
-              metrics: [awsx.classic.apigateway.metrics.error5XX({ ...api, statistic: "Average" }).withDimensions(apiStage).withLabel("5xx rate")],
+              metrics: [
+                awsx.classic.apigateway.metrics
+                  .error5XX({ ...api, statistic: "Average" })
+                  .withDimensions(apiStage)
+                  .withLabel("5xx rate"),
+              ],
               annotations: threshold(t.api5xxPercent / 100),
               width: 12,
             }),
@@ -291,6 +326,9 @@ export class Monitoring extends pulumi.ComponentResource {
 }
 
 const threshold = (value: number) =>
-  new awsx.classic.cloudwatch.HorizontalAnnotation({ aboveEdge: { value, label: "alarm threshold" }, fill: "above" });
+  new awsx.classic.cloudwatch.HorizontalAnnotation({
+    aboveEdge: { value, label: "alarm threshold" },
+    fill: "above",
+  });
 
 const kebab = (id: string) => id.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);

@@ -2,7 +2,13 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { COMPENSATE_FUNCTION_ENV, sweepOrdersFromEnv } from "../functions/sweepOrders";
 import { ENV } from "../functions/shared/settings";
-import { invokeFunctionStatement, keyUseStatement, PolicyStatement, startExecutionStatement, tableQueryStatement } from "./iam";
+import {
+  invokeFunctionStatement,
+  keyUseStatement,
+  PolicyStatement,
+  startExecutionStatement,
+  tableQueryStatement,
+} from "./iam";
 import { createOrderFunction } from "./orderFunction";
 
 export interface OrderSweeperArgs {
@@ -23,7 +29,8 @@ export interface OrderSweeperArgs {
  */
 export function executionsArnPattern(stateMachineArn: string): string {
   const parts = stateMachineArn.split(":");
-  if (parts.length !== 7 || parts[5] !== "stateMachine") throw new Error(`not a state machine ARN: ${stateMachineArn}`);
+  if (parts.length !== 7 || parts[5] !== "stateMachine")
+    throw new Error(`not a state machine ARN: ${stateMachineArn}`);
   return [...parts.slice(0, 5), "execution", parts[6], "*"].join(":");
 }
 
@@ -45,7 +52,12 @@ export function sweeperStatements(
   return [
     tableQueryStatement("QueryOrdersByStatus", ordersArn),
     keyUseStatement("EncryptedTable", keyArn, "decrypt"),
-    { Sid: "DescribeOrderExecutions", Effect: "Allow", Action: ["states:DescribeExecution"], Resource: [executionsArnPattern(stateMachineArn)] },
+    {
+      Sid: "DescribeOrderExecutions",
+      Effect: "Allow",
+      Action: ["states:DescribeExecution"],
+      Resource: [executionsArnPattern(stateMachineArn)],
+    },
     startExecutionStatement("StartMissingExecution", stateMachineArn),
     invokeFunctionStatement("Compensate", [compensateArn]),
   ];
@@ -101,7 +113,11 @@ export class OrderSweeper extends pulumi.ComponentResource {
     );
     new aws.cloudwatch.EventTarget(
       `${name}-sweep-target`,
-      { rule: this.rule.name, arn: sweeper.fn.arn, retryPolicy: { maximumRetryAttempts: 0, maximumEventAgeInSeconds: 60 } },
+      {
+        rule: this.rule.name,
+        arn: sweeper.fn.arn,
+        retryPolicy: { maximumRetryAttempts: 0, maximumEventAgeInSeconds: 60 },
+      },
       parent,
     );
     new aws.lambda.Permission(

@@ -34,7 +34,8 @@ export interface SweepOrderSource {
   count(status: OrderStatus): Promise<number>;
 }
 
-export type ExecutionStatus = "RUNNING" | "SUCCEEDED" | "FAILED" | "TIMED_OUT" | "ABORTED" | "PENDING_REDRIVE";
+export type ExecutionStatus =
+  "RUNNING" | "SUCCEEDED" | "FAILED" | "TIMED_OUT" | "ABORTED" | "PENDING_REDRIVE";
 
 export interface ExecutionReader {
   /** The order's execution (name = orderId), or undefined when none was ever started. */
@@ -120,12 +121,16 @@ export function sweepOrdersHandler(deps: SweepOrdersDeps): (event?: unknown) => 
       return entry(started === "started" ? "started" : "running");
     }
     const base = { execution: execution.status };
-    if (execution.status === "RUNNING" || execution.status === "PENDING_REDRIVE") return entry("running", base);
+    if (execution.status === "RUNNING" || execution.status === "PENDING_REDRIVE")
+      return entry("running", base);
     if (execution.status === "SUCCEEDED") {
       return entry("needsAttention", { ...base, why: "execution SUCCEEDED but the order is not terminal" });
     }
     if (execution.error === NOTIFICATION_FAILED) {
-      return entry("needsAttention", { ...base, why: "paid, customer not notified: re-notify, do not refund" });
+      return entry("needsAttention", {
+        ...base,
+        why: "paid, customer not notified: re-notify, do not refund",
+      });
     }
     try {
       await deps.compensator.compensate({
@@ -185,7 +190,11 @@ export function sweepOrdersHandler(deps: SweepOrdersDeps): (event?: unknown) => 
 // ---- adapters ---------------------------------------------------------------------------------
 
 /** Query on the byStatus index (hash status, range createdAt). One AWS call per method call. */
-export function dynamoSweepOrderSource(client: DynamoDBClient, tableName: string, pageSize = 50): SweepOrderSource {
+export function dynamoSweepOrderSource(
+  client: DynamoDBClient,
+  tableName: string,
+  pageSize = 50,
+): SweepOrderSource {
   return {
     async createdBefore(status, before, startKey) {
       const out = await client.send(

@@ -31,7 +31,10 @@ export const POSTMAN_FILE = path.join(ROOT, "postman", "orderflow.postman_collec
 type Json = Record<string, unknown>;
 
 const jsonSchema = (schema: Parameters<typeof toJsonSchema>[0]): Json => {
-  const { $schema: _ignored, ...rest } = toJsonSchema(schema, { target: "openapi-3.0", errorMode: "ignore" }) as Json;
+  const { $schema: _ignored, ...rest } = toJsonSchema(schema, {
+    target: "openapi-3.0",
+    errorMode: "ignore",
+  }) as Json;
   return rest;
 };
 
@@ -111,7 +114,11 @@ function schemas(): Record<string, Json> {
         issues: { type: "array", items: issue },
       },
     },
-    NotFound: { type: "object", required: ["error"], properties: { error: { type: "string", enum: ["NotFound"] } } },
+    NotFound: {
+      type: "object",
+      required: ["error"],
+      properties: { error: { type: "string", enum: ["NotFound"] } },
+    },
     IdempotencyConflict: {
       type: "object",
       required: ["error"],
@@ -120,7 +127,10 @@ function schemas(): Record<string, Json> {
     UnknownSku: {
       type: "object",
       required: ["error", "skus"],
-      properties: { error: { type: "string", enum: ["UnknownSku"] }, skus: { type: "array", items: { type: "string" } } },
+      properties: {
+        error: { type: "string", enum: ["UnknownSku"] },
+        skus: { type: "array", items: { type: "string" } },
+      },
     },
     InternalError: {
       type: "object",
@@ -151,11 +161,19 @@ function parameters(route: Route): Json[] {
       schema: jsonSchema(buildOrderIdSchema()),
     })),
     ...route.query.map((name) => {
-      if (!query[name]) throw new Error(`route ${route.method} ${route.path}: no schema for query parameter ${name}`);
-      return { name, in: "query", required: false, description: descriptions[name], schema: jsonSchema(query[name]) };
+      if (!query[name])
+        throw new Error(`route ${route.method} ${route.path}: no schema for query parameter ${name}`);
+      return {
+        name,
+        in: "query",
+        required: false,
+        description: descriptions[name],
+        schema: jsonSchema(query[name]),
+      };
     }),
     ...route.headers.map((name) => {
-      if (name !== "Idempotency-Key") throw new Error(`route ${route.method} ${route.path}: no schema for header ${name}`);
+      if (name !== "Idempotency-Key")
+        throw new Error(`route ${route.method} ${route.path}: no schema for header ${name}`);
       return {
         name,
         in: "header",
@@ -181,7 +199,10 @@ function responses(route: Route): Json {
         : { description: "The order", content: jsonContent(ref("Order")) };
   return {
     [String(route.successStatus)]: success,
-    "400": error("Invalid body, path, query or header (also a body that is not JSON or too large)", "ValidationError"),
+    "400": error(
+      "Invalid body, path, query or header (also a body that is not JSON or too large)",
+      "ValidationError",
+    ),
     "403": error("Missing or invalid x-api-key", "GatewayMessage"),
     ...(route.pathParams.length > 0 ? { "404": error("No such order", "NotFound") } : {}),
     ...(route.validatesBody
@@ -196,7 +217,10 @@ function responses(route: Route): Json {
 }
 
 export function buildOpenApiDocument(): Json {
-  const pkg = JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")) as { version: string; description: string };
+  const pkg = JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")) as {
+    version: string;
+    description: string;
+  };
   const paths: Record<string, Record<string, Json>> = {};
   for (const route of ROUTES) {
     const operation: Json = {

@@ -29,14 +29,23 @@ export function buildPostmanCollection(doc: Json): Json {
     for (const [method, op] of Object.entries(operations)) {
       const params = op.parameters ?? [];
       // Postman writes path parameters as `:name`.
-      const segments = route.split("/").filter(Boolean).map((s) => s.replace(/^\{(.+)\}$/, ":$1"));
+      const segments = route
+        .split("/")
+        .filter(Boolean)
+        .map((s) => s.replace(/^\{(.+)\}$/, ":$1"));
       const query = params.filter((p) => p.in === "query");
       const url: Json = {
         raw: `{{baseUrl}}/${segments.join("/")}${query.length ? `?${query.map((q) => `${q.name}=`).join("&")}` : ""}`,
         host: ["{{baseUrl}}"],
         path: segments,
       };
-      if (query.length) url.query = query.map((q) => ({ key: q.name, value: "", description: q.description, disabled: true }));
+      if (query.length)
+        url.query = query.map((q) => ({
+          key: q.name,
+          value: "",
+          description: q.description,
+          disabled: true,
+        }));
       const pathParams = params.filter((p) => p.in === "path");
       if (pathParams.length) url.variable = pathParams.map((p) => ({ key: p.name, value: `{{${p.name}}}` }));
       const header: Json[] = params
@@ -46,7 +55,11 @@ export function buildPostmanCollection(doc: Json): Json {
       const example = op.requestBody?.content["application/json"].example;
       if (example !== undefined) {
         header.unshift({ key: "Content-Type", value: "application/json" });
-        request.body = { mode: "raw", raw: JSON.stringify(example, null, 2), options: { raw: { language: "json" } } };
+        request.body = {
+          mode: "raw",
+          raw: JSON.stringify(example, null, 2),
+          options: { raw: { language: "json" } },
+        };
       }
       items.push({ name: op.summary, request });
     }

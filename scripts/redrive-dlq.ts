@@ -49,7 +49,9 @@ export function targetFromStackOutputs(outputs: Record<string, unknown>): Redriv
   const queueUrl = outputs.queueUrl;
   const deadLetterQueueUrl = outputs.deadLetterQueueUrl;
   if (typeof queueUrl !== "string" || typeof deadLetterQueueUrl !== "string") {
-    throw new Error("stack outputs must include queueUrl and deadLetterQueueUrl (pulumi stack output --json)");
+    throw new Error(
+      "stack outputs must include queueUrl and deadLetterQueueUrl (pulumi stack output --json)",
+    );
   }
   return { queueUrl, deadLetterQueueUrl };
 }
@@ -66,15 +68,19 @@ export async function discoverTarget(sqs: SQSClient): Promise<RedriveTarget> {
   const urls = (await sqs.send(new ListQueuesCommand({}))).QueueUrls ?? [];
   const found: RedriveTarget[] = [];
   for (const url of urls) {
-    const attrs = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ["RedrivePolicy"] })))
-      .Attributes;
+    const attrs = (
+      await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ["RedrivePolicy"] }))
+    ).Attributes;
     if (!attrs?.RedrivePolicy) continue;
-    const dlqArn = String((JSON.parse(attrs.RedrivePolicy) as { deadLetterTargetArn?: string }).deadLetterTargetArn);
+    const dlqArn = String(
+      (JSON.parse(attrs.RedrivePolicy) as { deadLetterTargetArn?: string }).deadLetterTargetArn,
+    );
     const dlqName = dlqArn.split(":").pop();
     const dlqUrl = urls.find((u) => u.split("/").pop() === dlqName);
     if (dlqUrl) found.push({ queueUrl: url, deadLetterQueueUrl: dlqUrl });
   }
-  if (found.length !== 1) throw new Error(`expected one queue with a DLQ at this endpoint, found ${found.length}`);
+  if (found.length !== 1)
+    throw new Error(`expected one queue with a DLQ at this endpoint, found ${found.length}`);
   return found[0];
 }
 
@@ -105,7 +111,9 @@ async function copy(sqs: SQSClient, target: RedriveTarget, max: number, log: Log
           MessageAttributes: m.MessageAttributes,
         }),
       );
-      await sqs.send(new DeleteMessageCommand({ QueueUrl: target.deadLetterQueueUrl, ReceiptHandle: m.ReceiptHandle }));
+      await sqs.send(
+        new DeleteMessageCommand({ QueueUrl: target.deadLetterQueueUrl, ReceiptHandle: m.ReceiptHandle }),
+      );
       moved++;
     }
   }
@@ -114,17 +122,24 @@ async function copy(sqs: SQSClient, target: RedriveTarget, max: number, log: Log
 }
 
 async function move(sqs: SQSClient, target: RedriveTarget, wait: boolean, log: Log): Promise<RedriveResult> {
-  const [sourceArn, destinationArn] = [await arnOf(sqs, target.deadLetterQueueUrl), await arnOf(sqs, target.queueUrl)];
-  const { TaskHandle } = await sqs.send(new StartMessageMoveTaskCommand({ SourceArn: sourceArn, DestinationArn: destinationArn }));
+  const [sourceArn, destinationArn] = [
+    await arnOf(sqs, target.deadLetterQueueUrl),
+    await arnOf(sqs, target.queueUrl),
+  ];
+  const { TaskHandle } = await sqs.send(
+    new StartMessageMoveTaskCommand({ SourceArn: sourceArn, DestinationArn: destinationArn }),
+  );
   log(`started message move task from ${sourceArn} to ${destinationArn}`);
   let moved = 0;
   while (wait) {
     await new Promise((r) => setTimeout(r, 2000));
-    const task = (await sqs.send(new ListMessageMoveTasksCommand({ SourceArn: sourceArn, MaxResults: 1 }))).Results?.[0];
+    const task = (await sqs.send(new ListMessageMoveTasksCommand({ SourceArn: sourceArn, MaxResults: 1 })))
+      .Results?.[0];
     moved = Number(task?.ApproximateNumberOfMessagesMoved ?? 0);
     log(`task ${task?.Status ?? "?"}: ${moved} moved of ${task?.ApproximateNumberOfMessagesToMove ?? "?"}`);
     if (task?.Status !== "RUNNING") {
-      if (task?.Status === "FAILED") throw new Error(`message move task failed: ${task.FailureReason ?? "unknown"}`);
+      if (task?.Status === "FAILED")
+        throw new Error(`message move task failed: ${task.FailureReason ?? "unknown"}`);
       break;
     }
   }
@@ -143,7 +158,10 @@ export async function redriveDlq(
       return await move(sqs, target, opts.wait ?? false, log);
     } catch (e) {
       const name = (e as Error).name;
-      const unsupported = /UnsupportedOperation|InvalidAction|UnknownOperation|NotImplemented|InvalidParameterValue/.test(name) || /not (supported|implemented)/i.test((e as Error).message);
+      const unsupported =
+        /UnsupportedOperation|InvalidAction|UnknownOperation|NotImplemented|InvalidParameterValue/.test(
+          name,
+        ) || /not (supported|implemented)/i.test((e as Error).message);
       if (mode === "move" || !unsupported) throw e;
       log(`StartMessageMoveTask unavailable here (${name}); copying instead`);
     }
@@ -170,7 +188,9 @@ async function main(argv: string[]): Promise<number> {
   const offline = values.endpoint !== undefined;
   const sqs = new SQSClient({
     region: values.region ?? process.env.AWS_REGION ?? "us-east-1",
-    ...(offline ? { endpoint: values.endpoint, credentials: { accessKeyId: "offline", secretAccessKey: "offline" } } : {}),
+    ...(offline
+      ? { endpoint: values.endpoint, credentials: { accessKeyId: "offline", secretAccessKey: "offline" } }
+      : {}),
   });
   let target: RedriveTarget;
   if (values["stack-outputs"]) {

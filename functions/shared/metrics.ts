@@ -37,7 +37,11 @@ export function orderMetric(
     _aws: {
       Timestamp: now(),
       CloudWatchMetrics: [
-        { Namespace: METRIC_NAMESPACE, Dimensions: [[METRIC_DIMENSION]], Metrics: [{ Name: name, Unit: "Count" }] },
+        {
+          Namespace: METRIC_NAMESPACE,
+          Dimensions: [[METRIC_DIMENSION]],
+          Metrics: [{ Name: name, Unit: "Count" }],
+        },
       ],
     },
     [METRIC_DIMENSION]: env.AWS_LAMBDA_FUNCTION_NAME ?? "local",

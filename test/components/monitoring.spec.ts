@@ -2,7 +2,15 @@ import { expect } from "chai";
 import { DEFAULTS } from "../../config";
 import { MOCK_ACCOUNT, MOCK_REGION } from "../../program/mocks";
 import { executionsArnPattern } from "../../components/sweeper";
-import { byType, captureProgram, functionFor, one, RegisteredResource, statementsFor, T } from "../support/program";
+import {
+  byType,
+  captureProgram,
+  functionFor,
+  one,
+  RegisteredResource,
+  statementsFor,
+  T,
+} from "../support/program";
 
 const M = {
   alarm: "aws:cloudwatch/metricAlarm:MetricAlarm",
@@ -141,7 +149,12 @@ describe("operations under mocks: ops topic, alarms, dashboard, sweeper", functi
         ["write-throttles", "WriteThrottleEvents"],
       ]) {
         const a = alarm(`${table}-${suffix}`);
-        expect(a).to.include({ namespace: "AWS/DynamoDB", metricName, statistic: "Sum", threshold: DEFAULTS.alarmDynamoThrottles });
+        expect(a).to.include({
+          namespace: "AWS/DynamoDB",
+          metricName,
+          statistic: "Sum",
+          threshold: DEFAULTS.alarmDynamoThrottles,
+        });
         expect(a.dimensions).to.deep.equal({ TableName: name });
       }
     });
@@ -149,7 +162,12 @@ describe("operations under mocks: ops topic, alarms, dashboard, sweeper", functi
 
   it("stuck orders: the sweeper's OrdersNeedingAttention EMF metric", () => {
     const a = alarm("stuck-orders");
-    expect(a).to.include({ namespace: "Orderflow", metricName: "OrdersNeedingAttention", statistic: "Maximum", threshold: 1 });
+    expect(a).to.include({
+      namespace: "Orderflow",
+      metricName: "OrdersNeedingAttention",
+      statistic: "Maximum",
+      threshold: 1,
+    });
     expect(a.dimensions).to.deep.equal({ FunctionName: fnName("sweepOrders") });
   });
 
@@ -158,10 +176,12 @@ describe("operations under mocks: ops topic, alarms, dashboard, sweeper", functi
     let dashboard: RegisteredResource;
     const titled = (title: string) => {
       const w = widgets.find((x) => x.properties.title === title);
-      if (!w) throw new Error(`no widget titled ${title}: ${widgets.map((x) => x.properties.title).join(", ")}`);
+      if (!w)
+        throw new Error(`no widget titled ${title}: ${widgets.map((x) => x.properties.title).join(", ")}`);
       return w;
     };
-    const series = (w: Widget) => (w.properties.metrics ?? []).map((m) => m.filter((p) => typeof p === "string"));
+    const series = (w: Widget) =>
+      (w.properties.metrics ?? []).map((m) => m.filter((p) => typeof p === "string"));
 
     before(() => {
       dashboard = one(all, M.dashboard);
@@ -198,10 +218,17 @@ describe("operations under mocks: ops topic, alarms, dashboard, sweeper", functi
         "ExecutionsTimedOut",
       ]);
       const p99 = titled("p99 duration per function (ms)");
-      expect(series(p99).map((s) => s[3]).sort()).to.deep.equal(HANDLERS.map(fnName).sort());
+      expect(
+        series(p99)
+          .map((s) => s[3])
+          .sort(),
+      ).to.deep.equal(HANDLERS.map(fnName).sort());
       for (const m of p99.properties.metrics!) expect(m[m.length - 1]).to.include({ stat: "p99" });
       expect(series(titled("API 5xx rate"))[0].slice(0, 2)).to.deep.equal(["AWS/ApiGateway", "5XXError"]);
-      expect(series(titled("API p99 latency (ms)"))[0].slice(0, 2)).to.deep.equal(["AWS/ApiGateway", "Latency"]);
+      expect(series(titled("API p99 latency (ms)"))[0].slice(0, 2)).to.deep.equal([
+        "AWS/ApiGateway",
+        "Latency",
+      ]);
     });
   });
 
@@ -240,10 +267,25 @@ describe("operations under mocks: ops topic, alarms, dashboard, sweeper", functi
       const compensate = String(functionFor(all, "compensateOrder").state.arn);
       const logGroup = byType(all, T.logGroup).find((g) => g.name.endsWith("-sweep-orders-logs"))!;
       expect(statementsFor(all, fn)).to.deep.equal([
-        { Sid: "WriteOwnLogs", Effect: "Allow", Action: ["logs:CreateLogStream", "logs:PutLogEvents"], Resource: [`${logGroup.state.arn}:*`] },
-        { Sid: "Tracing", Effect: "Allow", Action: ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], Resource: ["*"] },
+        {
+          Sid: "WriteOwnLogs",
+          Effect: "Allow",
+          Action: ["logs:CreateLogStream", "logs:PutLogEvents"],
+          Resource: [`${logGroup.state.arn}:*`],
+        },
+        {
+          Sid: "Tracing",
+          Effect: "Allow",
+          Action: ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+          Resource: ["*"],
+        },
         { Sid: "DecryptEnvironment", Effect: "Allow", Action: ["kms:Decrypt"], Resource: [keyArn] },
-        { Sid: "QueryOrdersByStatus", Effect: "Allow", Action: ["dynamodb:Query"], Resource: [`${orders}/index/*`] },
+        {
+          Sid: "QueryOrdersByStatus",
+          Effect: "Allow",
+          Action: ["dynamodb:Query"],
+          Resource: [`${orders}/index/*`],
+        },
         { Sid: "EncryptedTable", Effect: "Allow", Action: ["kms:Decrypt"], Resource: [keyArn] },
         {
           Sid: "DescribeOrderExecutions",
@@ -251,14 +293,28 @@ describe("operations under mocks: ops topic, alarms, dashboard, sweeper", functi
           Action: ["states:DescribeExecution"],
           Resource: [`arn:aws:states:${MOCK_REGION}:${MOCK_ACCOUNT}:execution:${machine.split(":").pop()}:*`],
         },
-        { Sid: "StartMissingExecution", Effect: "Allow", Action: ["states:StartExecution"], Resource: [machine] },
-        { Sid: "Compensate", Effect: "Allow", Action: ["lambda:InvokeFunction"], Resource: [compensate, `${compensate}:*`] },
+        {
+          Sid: "StartMissingExecution",
+          Effect: "Allow",
+          Action: ["states:StartExecution"],
+          Resource: [machine],
+        },
+        {
+          Sid: "Compensate",
+          Effect: "Allow",
+          Action: ["lambda:InvokeFunction"],
+          Resource: [compensate, `${compensate}:*`],
+        },
       ]);
     });
 
     it("executionsArnPattern rejects what is not a state machine ARN", () => {
-      expect(() => executionsArnPattern("arn:aws:lambda:us-east-1:1:function:x")).to.throw(/not a state machine ARN/);
-      expect(executionsArnPattern("arn:aws:states:eu-west-1:1:stateMachine:m")).to.equal("arn:aws:states:eu-west-1:1:execution:m:*");
+      expect(() => executionsArnPattern("arn:aws:lambda:us-east-1:1:function:x")).to.throw(
+        /not a state machine ARN/,
+      );
+      expect(executionsArnPattern("arn:aws:states:eu-west-1:1:stateMachine:m")).to.equal(
+        "arn:aws:states:eu-west-1:1:execution:m:*",
+      );
     });
   });
 });

@@ -34,7 +34,10 @@ function source(orders: Order[], pageSize = 1): SweepOrderSource & { calls: stri
   };
 }
 
-function world(orders: Order[], executions: Record<string, { status: ExecutionStatus; error?: string }> = {}) {
+function world(
+  orders: Order[],
+  executions: Record<string, { status: ExecutionStatus; error?: string }> = {},
+) {
   const log = captureLogger();
   const deps = {
     orders: source(orders),
@@ -54,16 +57,27 @@ function world(orders: Order[], executions: Record<string, { status: ExecutionSt
   return { deps, log, run: sweepOrdersHandler(deps as SweepOrdersDeps) };
 }
 
-const old = (o: Partial<Order>) => makeOrder({ createdAt: new Date(NOW.getTime() - 2 * STUCK_AFTER * 1000).toISOString(), ...o });
-const young = (o: Partial<Order>) => makeOrder({ createdAt: new Date(NOW.getTime() - 10_000).toISOString(), ...o });
+const old = (o: Partial<Order>) =>
+  makeOrder({ createdAt: new Date(NOW.getTime() - 2 * STUCK_AFTER * 1000).toISOString(), ...o });
+const young = (o: Partial<Order>) =>
+  makeOrder({ createdAt: new Date(NOW.getTime() - 10_000).toISOString(), ...o });
 
 describe("sweep_orders", () => {
   it("starts the missing execution of an old NEW order, named after the order, with the workflow input", async () => {
     const w = world([old({ status: "NEW" })]);
     const report = await w.run({});
-    expect(w.deps.workflow.start.calledOnceWithExactly(ORDER_ID, {
-      order: { orderId: ORDER_ID, items: [{ sku: "SKU-1", quantity: 2 }, { sku: "SKU-2", quantity: 1 }], total: { amount: 3000, currency: "USD" } },
-    })).to.equal(true);
+    expect(
+      w.deps.workflow.start.calledOnceWithExactly(ORDER_ID, {
+        order: {
+          orderId: ORDER_ID,
+          items: [
+            { sku: "SKU-1", quantity: 2 },
+            { sku: "SKU-2", quantity: 1 },
+          ],
+          total: { amount: 3000, currency: "USD" },
+        },
+      }),
+    ).to.equal(true);
     expect(report.entries).to.deep.equal([{ orderId: ORDER_ID, status: "NEW", action: "started" }]);
     expect(w.deps.compensator.compensate.called).to.equal(false);
   });
@@ -94,7 +108,9 @@ describe("sweep_orders", () => {
   it("leaves an order whose execution is still RUNNING alone", async () => {
     const w = world([old({ status: "PROCESSING" })], { [ORDER_ID]: { status: "RUNNING" } });
     const report = await w.run({});
-    expect(report.entries).to.deep.equal([{ orderId: ORDER_ID, status: "PROCESSING", action: "running", execution: "RUNNING" }]);
+    expect(report.entries).to.deep.equal([
+      { orderId: ORDER_ID, status: "PROCESSING", action: "running", execution: "RUNNING" },
+    ]);
     expect(w.deps.compensator.compensate.called).to.equal(false);
     expect(w.deps.workflow.start.called).to.equal(false);
   });
@@ -105,7 +121,9 @@ describe("sweep_orders", () => {
     ["ABORTED", undefined],
   ] as const) {
     it(`runs compensation for a PAID order whose execution ended ${execution}${error ? ` (${error})` : ""}`, async () => {
-      const w = world([old({ status: "PAID", chargeId: "ch_1" })], { [ORDER_ID]: { status: execution, error } });
+      const w = world([old({ status: "PAID", chargeId: "ch_1" })], {
+        [ORDER_ID]: { status: execution, error },
+      });
       const report = await w.run({});
       expect(report.entries[0]).to.include({ action: "compensated", execution });
       const input = w.deps.compensator.compensate.firstCall.args[0];
@@ -116,7 +134,9 @@ describe("sweep_orders", () => {
   }
 
   it("reports, never refunds, a PAID order whose notification failed", async () => {
-    const w = world([old({ status: "PAID", chargeId: "ch_1" })], { [ORDER_ID]: { status: "FAILED", error: "NotificationFailed" } });
+    const w = world([old({ status: "PAID", chargeId: "ch_1" })], {
+      [ORDER_ID]: { status: "FAILED", error: "NotificationFailed" },
+    });
     const report = await w.run({});
     expect(report.entries[0]).to.include({ action: "needsAttention" });
     expect(report.entries[0].why).to.match(/re-notify/);
@@ -159,7 +179,11 @@ describe("sweep_orders", () => {
 
   it("pages through the index and stops at maxOrdersPerRun", async () => {
     const orders = Array.from({ length: 5 }, (_, i) =>
-      old({ orderId: `00000000-0000-4000-8000-00000000000${i}`, status: "NEW", createdAt: `2020-01-0${i + 1}T00:00:00.000Z` }),
+      old({
+        orderId: `00000000-0000-4000-8000-00000000000${i}`,
+        status: "NEW",
+        createdAt: `2020-01-0${i + 1}T00:00:00.000Z`,
+      }),
     );
     const w = world(orders);
     const deps = { ...w.deps, maxOrdersPerRun: 3 } as SweepOrdersDeps;
@@ -170,13 +194,19 @@ describe("sweep_orders", () => {
 
   it("emits OrdersInFlight and OrdersNeedingAttention as EMF on its log lines", async () => {
     const w = world(
-      [old({ status: "PAID", chargeId: "c" }), young({ orderId: OTHER_ORDER_ID, status: "NEW" }), old({ orderId: "x", status: "COMPLETED" })],
+      [
+        old({ status: "PAID", chargeId: "c" }),
+        young({ orderId: OTHER_ORDER_ID, status: "NEW" }),
+        old({ orderId: "x", status: "COMPLETED" }),
+      ],
       { [ORDER_ID]: { status: "SUCCEEDED" } },
     );
     await w.run({});
     const inFlight = w.log.lines.find((l) => l.msg === "orders in flight")!;
     expect(inFlight.OrdersInFlight).to.equal(2);
-    const emf = inFlight._aws as { CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string }[] }[] };
+    const emf = inFlight._aws as {
+      CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string }[] }[];
+    };
     expect(emf.CloudWatchMetrics[0]).to.deep.equal({
       Namespace: "Orderflow",
       Dimensions: [["FunctionName"]],
@@ -184,14 +214,18 @@ describe("sweep_orders", () => {
     });
     const finished = w.log.lines.find((l) => l.msg === "sweep finished")!;
     expect(finished.OrdersNeedingAttention).to.equal(1);
-    expect(w.log.lines.filter((l) => l.msg === "stuck order").every((l) => l.orderId !== undefined)).to.equal(true);
+    expect(w.log.lines.filter((l) => l.msg === "stuck order").every((l) => l.orderId !== undefined)).to.equal(
+      true,
+    );
   });
 
   it("derives the execution ARN from the state machine ARN", () => {
     expect(executionArnOf("arn:aws:states:us-east-1:123456789012:stateMachine:orders-1", ORDER_ID)).to.equal(
       `arn:aws:states:us-east-1:123456789012:execution:orders-1:${ORDER_ID}`,
     );
-    expect(() => executionArnOf("arn:aws:lambda:us-east-1:1:function:f", "x")).to.throw(/not a state machine ARN/);
+    expect(() => executionArnOf("arn:aws:lambda:us-east-1:1:function:f", "x")).to.throw(
+      /not a state machine ARN/,
+    );
   });
 
   it("fails at cold start when a setting is missing", () => {

@@ -4,7 +4,13 @@ import { Validator } from "@seriousme/openapi-schema-validator";
 import Ajv from "ajv-draft-04";
 import { ROUTES } from "../../components/routes";
 import { createOrderModelSchema } from "../../components/apiModel";
-import { buildOpenApiDocument, CREATE_ORDER_EXAMPLE, generatedFiles, OPENAPI_FILE, POSTMAN_FILE } from "../../scripts/openapi";
+import {
+  buildOpenApiDocument,
+  CREATE_ORDER_EXAMPLE,
+  generatedFiles,
+  OPENAPI_FILE,
+  POSTMAN_FILE,
+} from "../../scripts/openapi";
 import { POSTMAN_SCHEMA } from "../../scripts/postman";
 import { byType, captureProgram, RegisteredResource, T } from "../support/program";
 
@@ -33,7 +39,9 @@ describe("the API contract: openapi.json and the Postman collection", function (
   });
 
   it("every operation needs the x-api-key header", () => {
-    expect(doc.components.securitySchemes).to.deep.equal({ apiKey: { type: "apiKey", in: "header", name: "x-api-key" } });
+    expect(doc.components.securitySchemes).to.deep.equal({
+      apiKey: { type: "apiKey", in: "header", name: "x-api-key" },
+    });
     expect(doc.security).to.deep.equal([{ apiKey: [] }]);
   });
 
@@ -51,7 +59,13 @@ describe("the API contract: openapi.json and the Postman collection", function (
     expect(post.responses["201"].headers).to.have.property("Location");
     expect(Object.keys(doc.paths["/orders/{orderId}"].get.responses)).to.include("404");
     expect(doc.components.schemas.ValidationError.required).to.deep.equal(["error", "message", "issues"]);
-    expect(doc.components.schemas.Order.properties.status.enum).to.deep.equal(["NEW", "PROCESSING", "PAID", "COMPLETED", "FAILED"]);
+    expect(doc.components.schemas.Order.properties.status.enum).to.deep.equal([
+      "NEW",
+      "PROCESSING",
+      "PAID",
+      "COMPLETED",
+      "FAILED",
+    ]);
   });
 
   describe("matches the API Gateway resources the program registers", () => {
@@ -87,12 +101,12 @@ describe("the API contract: openapi.json and the Postman collection", function (
       const place: Record<string, string> = { querystring: "query", path: "path", header: "header" };
       for (const { path, method } of methods) {
         const op = doc.paths[path][String(method.inputs.httpMethod).toLowerCase()];
-        const deployed = Object.entries((method.inputs.requestParameters ?? {}) as Record<string, boolean>).map(
-          ([k, required]) => {
-            const [, , where, name] = k.split(".");
-            return `${place[where]}:${name}:${required}`;
-          },
-        );
+        const deployed = Object.entries(
+          (method.inputs.requestParameters ?? {}) as Record<string, boolean>,
+        ).map(([k, required]) => {
+          const [, , where, name] = k.split(".");
+          return `${place[where]}:${name}:${required}`;
+        });
         const documented = (op.parameters as Json[]).map((p) => `${p.in}:${p.name}:${p.required}`);
         expect(documented.sort(), path).to.deep.equal(deployed.sort());
         expect(method.inputs.apiKeyRequired).to.equal(true);
@@ -122,7 +136,9 @@ describe("the API contract: openapi.json and the Postman collection", function (
 
     it("has one request per route, on {{baseUrl}}, with the example body for POST /orders", () => {
       const requests = (collection.item as Json[]).map((i) => i.request);
-      const got = requests.map((r) => `${r.method} /${(r.url.path as string[]).join("/").replace(/:(\w+)/g, "{$1}")}`);
+      const got = requests.map(
+        (r) => `${r.method} /${(r.url.path as string[]).join("/").replace(/:(\w+)/g, "{$1}")}`,
+      );
       expect(got.sort()).to.deep.equal(ROUTES.map((r) => `${r.method} ${r.path}`).sort());
       for (const r of requests) expect(r.url.raw).to.match(/^\{\{baseUrl\}\}\/orders/);
       const post = requests.find((r) => r.method === "POST");

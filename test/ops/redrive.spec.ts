@@ -12,7 +12,10 @@ const arn = (url: string) => `arn:aws:sqs:us-east-1:123456789012:${url.split("/"
 function fakeSqs(onMove: (input: Record<string, unknown>) => unknown) {
   const client = new SQSClient({ region: "us-east-1" });
   const calls: { name: string; input: Record<string, unknown> }[] = [];
-  sinon.stub(client, "send").callsFake((async (command: { constructor: { name: string }; input: Record<string, unknown> }) => {
+  sinon.stub(client, "send").callsFake((async (command: {
+    constructor: { name: string };
+    input: Record<string, unknown>;
+  }) => {
     const name = command.constructor.name.replace(/Command$/, "");
     calls.push({ name, input: command.input });
     switch (name) {
@@ -40,7 +43,10 @@ describe("redrive-dlq", () => {
     const result = await redriveDlq(sqs.client, target, { log: () => undefined });
     expect(result).to.deep.equal({ mode: "move", moved: 0, taskHandle: "h-1" });
     const move = sqs.calls.find((c) => c.name === "StartMessageMoveTask")!;
-    expect(move.input).to.deep.equal({ SourceArn: arn(target.deadLetterQueueUrl), DestinationArn: arn(target.queueUrl) });
+    expect(move.input).to.deep.equal({
+      SourceArn: arn(target.deadLetterQueueUrl),
+      DestinationArn: arn(target.queueUrl),
+    });
   });
 
   it("falls back to copying where the move task is unsupported, but not in --mode move", async () => {
@@ -48,11 +54,16 @@ describe("redrive-dlq", () => {
       throw Object.assign(new Error("not supported"), { name: "UnsupportedOperation" });
     };
     const auto = fakeSqs(unsupported);
-    expect(await redriveDlq(auto.client, target, { log: () => undefined })).to.deep.equal({ mode: "copy", moved: 0 });
+    expect(await redriveDlq(auto.client, target, { log: () => undefined })).to.deep.equal({
+      mode: "copy",
+      moved: 0,
+    });
     expect(auto.calls.map((c) => c.name)).to.include("ReceiveMessage");
     const strict = fakeSqs(unsupported);
     let failed = false;
-    await redriveDlq(strict.client, target, { mode: "move", log: () => undefined }).catch(() => (failed = true));
+    await redriveDlq(strict.client, target, { mode: "move", log: () => undefined }).catch(
+      () => (failed = true),
+    );
     expect(failed).to.equal(true);
   });
 

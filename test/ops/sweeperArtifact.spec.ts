@@ -20,26 +20,49 @@ describe("sweep_orders: the serialized artifact", function () {
     const unpacked = await unpackFunction(fn, lambdaRuntimeRoot());
     const env = (fn.inputs.environment as { variables: Record<string, string> }).variables;
     const saved = process.env;
-    process.env = { ...saved, AWS_REGION: "us-east-1", AWS_ACCESS_KEY_ID: "t", AWS_SECRET_ACCESS_KEY: "t", ...env };
+    process.env = {
+      ...saved,
+      AWS_REGION: "us-east-1",
+      AWS_ACCESS_KEY_ID: "t",
+      AWS_SECRET_ACCESS_KEY: "t",
+      ...env,
+    };
     const queries: Record<string, unknown>[] = [];
-    (sandbox.stub(DynamoDBClient.prototype, "send") as sinon.SinonStub).callsFake(async (command: { input: Record<string, unknown> }) => {
-      queries.push(command.input);
-      return command.input.Select === "COUNT" ? { Count: 0 } : { Items: [] };
-    });
+    (sandbox.stub(DynamoDBClient.prototype, "send") as sinon.SinonStub).callsFake(
+      async (command: { input: Record<string, unknown> }) => {
+        queries.push(command.input);
+        return command.input.Select === "COUNT" ? { Count: 0 } : { Items: [] };
+      },
+    );
     const sfn = sandbox.stub(SFNClient.prototype, "send") as sinon.SinonStub;
     const lines: string[] = [];
     const write = process.stdout.write.bind(process.stdout);
-    process.stdout.write = ((chunk: string) => (lines.push(String(chunk)), true)) as typeof process.stdout.write;
+    process.stdout.write = ((chunk: string) => (
+      lines.push(String(chunk)),
+      true
+    )) as typeof process.stdout.write;
     try {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const mod = require(path.join(unpacked.dir, "__index.js")) as { handler: (e: unknown) => Promise<unknown> };
-      const report = (await mod.handler({ source: "aws.events" })) as { entries: unknown[]; inFlight: number; olderThanSeconds: number };
-      expect(report).to.deep.include({ entries: [], inFlight: 0, olderThanSeconds: Number(env.STUCK_AFTER_SECONDS) });
+      const mod = require(path.join(unpacked.dir, "__index.js")) as {
+        handler: (e: unknown) => Promise<unknown>;
+      };
+      const report = (await mod.handler({ source: "aws.events" })) as {
+        entries: unknown[];
+        inFlight: number;
+        olderThanSeconds: number;
+      };
+      expect(report).to.deep.include({
+        entries: [],
+        inFlight: 0,
+        olderThanSeconds: Number(env.STUCK_AFTER_SECONDS),
+      });
     } finally {
       process.env = saved;
       process.stdout.write = write;
     }
-    const inFlight = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === "orders in flight");
+    const inFlight = lines
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((l) => l.msg === "orders in flight");
     expect(inFlight, "an EMF line for OrdersInFlight").to.deep.include({ OrdersInFlight: 0 });
     expect(inFlight).to.have.property("_aws");
     expect(queries).to.have.length(6);

@@ -7,7 +7,13 @@ import { expect } from "chai";
 import { MOCK_ACCOUNT, MOCK_REGION } from "../../program/mocks";
 import { byType, captureProgram, functionFor, one, RegisteredResource, T } from "../support/program";
 
-async function decide(principal: string, policies: unknown[], action: string, resource: string, resourcePolicy?: unknown) {
+async function decide(
+  principal: string,
+  policies: unknown[],
+  action: string,
+  resource: string,
+  resourcePolicy?: unknown,
+) {
   const response = await runSimulation(
     {
       request: { principal, action, resource: { resource, accountId: MOCK_ACCOUNT }, contextVariables: {} },
@@ -18,7 +24,8 @@ async function decide(principal: string, policies: unknown[], action: string, re
     },
     {},
   );
-  if (response.resultType !== "single") throw new Error(`unexpected simulation result ${response.resultType}`);
+  if (response.resultType !== "single")
+    throw new Error(`unexpected simulation result ${response.resultType}`);
   return response.result.analysis?.result ?? "error";
 }
 
@@ -59,7 +66,16 @@ describe("sweep_orders role under iam-simulate", function () {
       ["lambda:InvokeFunction", A.compensate],
     ];
     for (const [action, resource] of calls) {
-      expect(await decide(principal, policies, action, resource, action.startsWith("kms:") ? keyPolicy : undefined), `${action} ${resource}`).to.equal("Allowed");
+      expect(
+        await decide(
+          principal,
+          policies,
+          action,
+          resource,
+          action.startsWith("kms:") ? keyPolicy : undefined,
+        ),
+        `${action} ${resource}`,
+      ).to.equal("Allowed");
     }
   });
 
@@ -84,7 +100,15 @@ describe("sweep_orders role under iam-simulate", function () {
     ];
     const allowed: string[] = [];
     for (const [action, resource] of denied) {
-      if ((await decide(principal, policies, action, resource, action.startsWith("kms:") ? keyPolicy : undefined)) === "Allowed") {
+      if (
+        (await decide(
+          principal,
+          policies,
+          action,
+          resource,
+          action.startsWith("kms:") ? keyPolicy : undefined,
+        )) === "Allowed"
+      ) {
         allowed.push(`${action} ${resource}`);
       }
     }
