@@ -112,6 +112,9 @@ async function main(): Promise<void> {
     skipCodePackaging: true,
     throttle: false,
     logLevel: "warn",
+    // As deployed: each event source mapping polls with its registered maximumConcurrency
+    // (the local default of 4 is a laptop-friendly cap, not what AWS runs).
+    pollerConcurrency: 1000,
     catalogue: [{ sku: BENCH_SKU, name: "Bench item", price: 1000, stock: 1_000_000_000 }],
   });
   const memory: Record<string, number> = {};
