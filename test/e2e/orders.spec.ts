@@ -143,14 +143,18 @@ describe("offline order system, end to end over HTTP", function () {
   it("a poison message (tok_fail) goes to the DLQ and the order still ends FAILED, compensated", async () => {
     const before = await stockOf(system, "SKU-B");
     const order = await placeOrder(system, [{ sku: "SKU-B", quantity: 4 }], "tok_fail");
+    const dlqDepth = async () => {
+      const d = await system.sqs.depth(system.queues.deadLetter);
+      return d.visible + d.inFlight;
+    };
+    for (let i = 0; i < 300 && (await dlqDepth()) === 0; i++) await sleep(100);
+    expect(await dlqDepth(), "the message reached the DLQ").to.equal(1);
     const done = await waitForTerminal(system, order.orderId, 45_000);
     expect(done.status).to.equal("FAILED");
     expect(done.failure?.reason).to.equal("Timeout");
     expect(done.failure?.refunded).to.equal(false);
     expect(await stockOf(system, "SKU-B")).to.equal(before);
     expect((await ledgerOf(order.orderId)).filter((l) => l.entry === "CHARGE")).to.deep.equal([]);
-    const dlq = await system.sqs.depth(system.queues.deadLetter);
-    expect(dlq.visible + dlq.inFlight).to.be.greaterThan(0);
   });
 
   it("GET /orders lists newest first with a working cursor and a status filter", async () => {

@@ -8,10 +8,15 @@ import type { AttributeValue } from "@aws-sdk/client-dynamodb";
 import { startOfflineSystem, type OfflineOptions, type OfflineSystem } from "../../../local/system";
 import type { OrderView } from "../../../functions/shared/types";
 
-/** Short timings: every timeout path finishes in seconds (design: callback > heartbeat > visibility). */
+/**
+ * Short timings: every timeout path finishes in seconds. The order matters as on AWS:
+ * heartbeat > visibility (a redelivery heartbeats in time), and callback timeout >
+ * visibility x maxReceiveCount (5), so a poison message reaches the DLQ before the workflow gives
+ * up (after that the consumer acknowledges it, as the order is FAILED).
+ */
 export const E2E_TIMINGS = {
-  callbackTimeoutSeconds: 10,
-  heartbeatSeconds: 4,
+  callbackTimeoutSeconds: 16,
+  heartbeatSeconds: 5,
   // 2 s, not 1: on a loaded 2-core machine a 1 s visibility redelivers messages still in work.
   visibilityTimeoutSeconds: 2,
   maxRetryIntervalSeconds: 1,
