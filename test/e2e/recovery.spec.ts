@@ -6,6 +6,9 @@ import { expect } from "chai";
 import { randomUUID } from "node:crypto";
 import { PutItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import { marshall } from "@aws-sdk/util-dynamodb";
+import Ajv from "ajv-draft-04";
+import { readFileSync } from "node:fs";
+import { OPENAPI_FILE } from "../../scripts/openapi";
 import { discoverTarget, redriveDlq } from "../../scripts/redrive-dlq";
 import type { SweepReport } from "../../functions/sweepOrders";
 import type { Order } from "../../functions/shared/types";
@@ -158,5 +161,55 @@ describe("recovery, offline: DLQ redrive and the sweeper", function () {
     const second = (await system.functions.invoke(sweeper!.name, {})) as SweepReport;
     expect(second.entries).to.deep.equal([]);
     expect(second.inFlight).to.equal(0);
+  });
+  it("the offline API answers what openapi.json documents, status and body, for each route", async () => {
+    const doc = JSON.parse(readFileSync(OPENAPI_FILE, "utf8")) as {
+      paths: Record<
+        string,
+        Record<
+          string,
+          { responses: Record<string, { content: { "application/json": { schema: { $ref: string } } } }> }
+        >
+      >;
+    };
+    const ajv = new Ajv({ strict: false, logger: false, validateFormats: false });
+    ajv.addSchema(doc, "openapi");
+    const check = async (
+      method: string,
+      route: string,
+      path: string,
+      status: number,
+      opts: Parameters<typeof call>[3] = {},
+    ) => {
+      const reply = await call(system, method, path, opts);
+      expect(reply.status, `${method} ${path}: ${reply.text}`).to.equal(status);
+      const documented = doc.paths[route][method.toLowerCase()].responses[String(status)];
+      expect(documented, `${method} ${route} documents ${status}`).to.not.equal(undefined);
+      const validate = ajv.getSchema(`openapi${documented.content["application/json"].schema.$ref}`)!;
+      expect(
+        validate(reply.json),
+        `${method} ${path} ${status}: ${JSON.stringify(validate.errors)}`,
+      ).to.equal(true);
+      return reply;
+    };
+    const body = {
+      customer: { email: "ada@example.com" },
+      items: [{ sku: "SKU-1", quantity: 1 }],
+      payment: { token: "tok_visa" },
+    };
+    const created = await check("POST", "/orders", "/orders", 201, { body });
+    expect(created.headers.get("location")).to.equal(`/orders/${(created.json as Order).orderId}`);
+    await check("POST", "/orders", "/orders", 400, {
+      body: { ...body, items: [{ sku: "SKU-1", quantity: 0 }] },
+    });
+    await check("POST", "/orders", "/orders", 422, {
+      body: { ...body, items: [{ sku: "NOPE", quantity: 1 }] },
+    });
+    await check("POST", "/orders", "/orders", 403, { body, apiKey: null });
+    await check("GET", "/orders/{orderId}", `/orders/${(created.json as Order).orderId}`, 200);
+    await check("GET", "/orders/{orderId}", `/orders/${randomUUID()}`, 404);
+    await check("GET", "/orders", "/orders?limit=2", 200);
+    await check("GET", "/orders", "/orders?limit=0", 400);
+    await waitForTerminal(system, (created.json as Order).orderId, 20_000);
   });
 });
