@@ -14,6 +14,7 @@ import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { startOfflineSystem, type OfflineSystem } from "./system";
 import type { Level } from "./log";
+import type { Notification } from "./sns";
 
 export const FAST_TIMINGS = {
   callbackTimeoutSeconds: 20,
@@ -57,8 +58,7 @@ async function main(): Promise<void> {
     throttle: !values["no-throttle"],
     notificationsFile,
     logLevel: values["log-level"] as Level,
-    onNotification: (n) =>
-      process.stdout.write(`\n📨 notification ${n.subject ? `"${n.subject}" ` : ""}${n.message}\n`),
+    onNotification: (n) => process.stdout.write(`\n📨 ${describeNotification(n)}\n\n`),
   });
 
   const sku = firstSku(system) ?? "SKU-1";
@@ -118,6 +118,19 @@ async function main(): Promise<void> {
   };
   process.on("SIGINT", () => shutdown("SIGINT"));
   process.on("SIGTERM", () => shutdown("SIGTERM"));
+}
+
+/** One readable line: the subject and the SMS text of a per-protocol (MessageStructure json) message. */
+function describeNotification(n: Notification): string {
+  let text = n.message;
+  try {
+    const parsed = JSON.parse(n.message) as Record<string, unknown>;
+    if (typeof parsed.sms === "string") text = parsed.sms;
+    else if (typeof parsed.default === "string") text = parsed.default;
+  } catch {
+    // A plain-text message.
+  }
+  return `${n.subject ? `${n.subject}: ` : ""}${text}  (all fields in .orderflow/notifications.jsonl)`;
 }
 
 function firstSku(system: OfflineSystem): string | undefined {
