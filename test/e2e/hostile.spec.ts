@@ -207,14 +207,12 @@ const hostileRequest: fc.Arbitrary<HostileRequest> = fc.oneof(
   // Any JSON value at all: never an order (a random object lacks the required fields).
   {
     weight: 2,
-    arbitrary: fc
-      .jsonValue()
-      .map((v) => ({
-        kind: "any json",
-        body: JSON.stringify(v) ?? "null",
-        headers: { "content-type": "application/json" },
-        apiKey: "valid" as const,
-      })),
+    arbitrary: fc.jsonValue().map((v) => ({
+      kind: "any json",
+      body: JSON.stringify(v) ?? "null",
+      headers: { "content-type": "application/json" },
+      apiKey: "valid" as const,
+    })),
   },
   // Not JSON.
   {
@@ -226,38 +224,32 @@ const hostileRequest: fc.Arbitrary<HostileRequest> = fc.oneof(
   // Valid JSON for the model but over the handler's 16 KB limit (whitespace padding).
   {
     weight: 1,
-    arbitrary: fc
-      .integer({ min: 17 * 1024, max: 64 * 1024 })
-      .map((pad) => ({
-        kind: "oversized",
-        body: JSON.stringify(validOrder()).replace("{", "{" + " ".repeat(pad)),
-        headers: { "content-type": "application/json" },
-        apiKey: "valid" as const,
-      })),
+    arbitrary: fc.integer({ min: 17 * 1024, max: 64 * 1024 }).map((pad) => ({
+      kind: "oversized",
+      body: JSON.stringify(validOrder()).replace("{", "{" + " ".repeat(pad)),
+      headers: { "content-type": "application/json" },
+      apiKey: "valid" as const,
+    })),
   },
   // Bad Idempotency-Key on an otherwise valid body (over 128 characters).
   {
     weight: 1,
-    arbitrary: fc
-      .integer({ min: 129, max: 300 })
-      .map((n) => ({
-        kind: "bad idempotency key",
-        body: JSON.stringify({ ...validOrder(), items: [{ sku: "SKU-1", quantity: 1 }] }),
-        headers: { "content-type": "application/json", "idempotency-key": "k".repeat(n) },
-        apiKey: "valid" as const,
-      })),
+    arbitrary: fc.integer({ min: 129, max: 300 }).map((n) => ({
+      kind: "bad idempotency key",
+      body: JSON.stringify({ ...validOrder(), items: [{ sku: "SKU-1", quantity: 1 }] }),
+      headers: { "content-type": "application/json", "idempotency-key": "k".repeat(n) },
+      apiKey: "valid" as const,
+    })),
   },
   // A valid order without a usable key.
   {
     weight: 1,
-    arbitrary: fc
-      .constantFrom("missing" as const, "wrong" as const)
-      .map((apiKey) => ({
-        kind: `${apiKey} key`,
-        body: JSON.stringify(validOrder()),
-        headers: { "content-type": "application/json" },
-        apiKey,
-      })),
+    arbitrary: fc.constantFrom("missing" as const, "wrong" as const).map((apiKey) => ({
+      kind: `${apiKey} key`,
+      body: JSON.stringify(validOrder()),
+      headers: { "content-type": "application/json" },
+      apiKey,
+    })),
   },
 );
 
