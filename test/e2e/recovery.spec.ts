@@ -7,7 +7,9 @@ import { randomUUID } from "node:crypto";
 import { PutItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import { marshall } from "@aws-sdk/util-dynamodb";
 import Ajv from "ajv-draft-04";
+import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
+import * as path from "node:path";
 import { OPENAPI_FILE } from "../../scripts/openapi";
 import { discoverTarget, redriveDlq } from "../../scripts/redrive-dlq";
 import type { SweepReport } from "../../functions/sweepOrders";
@@ -211,5 +213,24 @@ describe("recovery, offline: DLQ redrive and the sweeper", function () {
     await check("GET", "/orders", "/orders?limit=2", 200);
     await check("GET", "/orders", "/orders?limit=0", 400);
     await waitForTerminal(system, (created.json as Order).orderId, 20_000);
+  });
+  it("npm run redrive-dlq -- --endpoint <offline SQS> finds the queues and copies (CLI wiring)", async () => {
+    const out = await new Promise<string>((resolve, reject) =>
+      execFile(
+        process.execPath,
+        [
+          "-r",
+          "ts-node/register/transpile-only",
+          "scripts/redrive-dlq.ts",
+          "--endpoint",
+          system.sqs.endpoint,
+        ],
+        { cwd: path.join(__dirname, "..", ".."), timeout: 30_000 },
+        (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout)),
+      ),
+    );
+    const lines = out.trim().split("\n");
+    expect(lines[0]).to.match(/^copied 0 message\(s\) from .+ to .+/);
+    expect(JSON.parse(lines[lines.length - 1])).to.deep.equal({ mode: "copy", moved: 0 });
   });
 });
