@@ -52,7 +52,9 @@ function zipEntryBytes(name: string, content: Buffer): number {
 
 const ZIP_END_RECORD = 22;
 
+/** The files of an archive entry: a folder (FileArchive) or a single file (FileAsset). */
 function filesUnder(dir: string, prefix: string): { name: string; file: string }[] {
+  if (!fs.statSync(dir).isDirectory()) return [{ name: prefix, file: dir }];
   const out: { name: string; file: string }[] = [];
   for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
     const file = path.join(dir, entry.name);

@@ -8,7 +8,7 @@ import type { RegisteredResource } from "../../program/mocks";
 export interface UnpackedFunction {
   dir: string;
   indexJs: string;
-  /** Paths inside the archive besides __index.js (node_modules/...). */
+  /** Paths inside the archive besides __index.js (node_modules/..., folders or files). */
   packages: string[];
 }
 
@@ -33,10 +33,11 @@ export async function unpackFunction(fn: RegisteredResource, root: string): Prom
       fs.writeFileSync(path.join(dir, name), indexJs);
       continue;
     }
-    const source = path.resolve(String(await (value as asset.FileArchive).path));
+    const source = path.resolve(String(await (value as asset.FileArchive | asset.FileAsset).path));
     const target = path.join(dir, name);
     fs.mkdirSync(path.dirname(target), { recursive: true });
-    fs.symlinkSync(source, target, "dir");
+    if (fs.statSync(source).isDirectory()) fs.symlinkSync(source, target, "dir");
+    else fs.copyFileSync(source, target);
     packages.push(name);
   }
   return { dir, indexJs, packages };
@@ -45,7 +46,7 @@ export async function unpackFunction(fn: RegisteredResource, root: string): Prom
 /** A temp folder whose node_modules plays the runtime's preinstalled AWS SDK. */
 export function lambdaRuntimeRoot(): string {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), "orderflow-lambda-"));
-  for (const pkg of EXCLUDED_PACKAGES.filter((p) => p.startsWith("@aws-sdk/"))) {
+  for (const pkg of EXCLUDED_PACKAGES.filter((p) => p.startsWith("@aws-sdk/client-"))) {
     const target = path.join(root, "node_modules", pkg);
     fs.mkdirSync(path.dirname(target), { recursive: true });
     fs.symlinkSync(path.resolve("node_modules", pkg), target, "dir");
