@@ -10,7 +10,7 @@ import {
   call,
   items,
   orderBody,
-  recentLogs,
+  showRecentLogs,
   startForTest,
   stockOf,
   stopForTest,
@@ -47,7 +47,7 @@ describe("concurrency: 200 orders racing for a SKU with stock 50", function () {
   });
   after(async () => stopForTest(system));
   afterEach(function () {
-    if (this.currentTest?.state === "failed") console.log(recentLogs());
+    if (this.currentTest?.state === "failed") showRecentLogs();
   });
 
   it("completes exactly 50, fails the rest with nothing charged, leaves stock 0 and a balanced ledger", async () => {

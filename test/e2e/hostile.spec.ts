@@ -6,7 +6,7 @@
 import { expect } from "chai";
 import * as fc from "fast-check";
 import type { OfflineSystem } from "../../local/system";
-import { call, items, recentLogs, startForTest, stopForTest, tableCounts } from "./support/offline";
+import { call, items, showRecentLogs, startForTest, stopForTest, tableCounts } from "./support/offline";
 
 const CATALOGUE = [
   { sku: "SKU-1", name: "One", price: 1000, stock: 10 },
@@ -263,7 +263,7 @@ describe("hostile input: generated bad requests", function () {
   });
   after(async () => stopForTest(system));
   afterEach(function () {
-    if (this.currentTest?.state === "failed") console.log(recentLogs(20));
+    if (this.currentTest?.state === "failed") showRecentLogs(20);
   });
 
   it(`answers ${RUNS} invalid requests with a 4xx JSON error naming the problem, never a 5xx, and writes nothing`, async () => {

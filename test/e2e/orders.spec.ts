@@ -11,7 +11,7 @@ import {
   items,
   orderBody,
   placeOrder,
-  recentLogs,
+  showRecentLogs,
   sleep,
   startForTest,
   stockOf,
@@ -43,7 +43,7 @@ describe("offline order system, end to end over HTTP", function () {
   });
   after(async () => stopForTest(system));
   afterEach(function () {
-    if (this.currentTest?.state === "failed") console.log(recentLogs());
+    if (this.currentTest?.state === "failed") showRecentLogs();
   });
 
   const ledgerOf = async (orderId: string) =>

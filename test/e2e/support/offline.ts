@@ -54,6 +54,13 @@ export function recentLogs(n = 60): string {
   return held.slice(-n).join("\n");
 }
 
+/** Prints the last held log lines past the filter (afterEach of a failed test). */
+export function showRecentLogs(n = 60): void {
+  originalStdoutWrite(`--- last ${n} handler/runtime log lines ---\n${recentLogs(n)}\n`);
+}
+
+const originalStdoutWrite = process.stdout.write.bind(process.stdout);
+
 export async function startForTest(options: OfflineOptions = {}): Promise<OfflineSystem> {
   holdHandlerLogs();
   return startOfflineSystem({ logLevel: "warn", throttle: false, timings: E2E_TIMINGS, ...options });
@@ -121,7 +128,11 @@ export async function placeOrder(
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Polls GET /orders/{id} until the order is COMPLETED or FAILED. */
+/**
+ * Polls GET /orders/{id} until the order is COMPLETED or FAILED and its workflow execution has
+ * ended, then returns the order as the API shows it. compensate_order marks the order FAILED
+ * first and adds `refunded` / `restocked` as it undoes things, so FAILED alone is not settled.
+ */
 export async function waitForTerminal(
   system: OfflineSystem,
   orderId: string,
@@ -130,7 +141,11 @@ export async function waitForTerminal(
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const r = await call<OrderView>(system, "GET", `/orders/${orderId}`);
-    if (r.status === 200 && (r.json.status === "COMPLETED" || r.json.status === "FAILED")) return r.json;
+    const execution = [...system.sfn.executions.values()].find((e) => e.name === orderId);
+    const settled = !execution || execution.status !== "RUNNING";
+    if (r.status === 200 && (r.json.status === "COMPLETED" || r.json.status === "FAILED") && settled) {
+      return execution ? (await call<OrderView>(system, "GET", `/orders/${orderId}`)).json : r.json;
+    }
     if (Date.now() > deadline)
       throw new Error(`order ${orderId} still ${r.json?.status ?? r.status} after ${timeoutMs} ms`);
     await sleep(100);
