@@ -80,6 +80,7 @@ async function main(): Promise<void> {
       `  API key   ${system.apiKey}`,
       `  Data      ${values["data-dir"] ? path.resolve(values["data-dir"]) : "in memory"}`,
       `  Notices   ${path.relative(process.cwd(), notificationsFile)}`,
+      `  SQS       ${system.sqs.endpoint}  (npm run redrive-dlq -- --endpoint ${system.sqs.endpoint})`,
       ...system.topology.schedules.map(
         (sch) =>
           `  Schedule  ${system.topology.functions.find((f) => f.name === sch.functionName)?.handler} ${sch.expression}`,
