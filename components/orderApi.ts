@@ -352,7 +352,12 @@ export class OrderApi extends pulumi.ComponentResource {
         resourceId: resource.id,
         httpMethod: method.httpMethod,
         statusCode: "204",
-        responseParameters: Object.fromEntries(Object.keys(headers).map((h) => [h, false])),
+        // Declared even when the VTL template sets it per request (named origins).
+        responseParameters: Object.fromEntries(
+          [...new Set([...Object.keys(headers), "method.response.header.Access-Control-Allow-Origin"])].map(
+            (h) => [h, false],
+          ),
+        ),
       },
       parent,
     );

@@ -412,6 +412,13 @@ describe("the program under mocks", function () {
       const options = methods().filter((m) => m.inputs.httpMethod === "OPTIONS");
       expect(options).to.have.length(2);
       for (const m of options) expect(m.inputs.apiKeyRequired).to.equal(false);
+      for (const r of byType(all, T.methodResponse)) {
+        expect(r.inputs.statusCode).to.equal("204");
+        expect(r.inputs.responseParameters).to.have.property(
+          "method.response.header.Access-Control-Allow-Origin",
+          false,
+        );
+      }
       const mocks = byType(all, T.integration).filter((i) => i.inputs.type === "MOCK");
       expect(mocks).to.have.length(2);
       for (const r of byType(all, T.integrationResponse)) {

@@ -24,6 +24,7 @@ export const T = {
   method: "aws:apigateway/method:Method",
   integration: "aws:apigateway/integration:Integration",
   integrationResponse: "aws:apigateway/integrationResponse:IntegrationResponse",
+  methodResponse: "aws:apigateway/methodResponse:MethodResponse",
   validator: "aws:apigateway/requestValidator:RequestValidator",
   model: "aws:apigateway/model:Model",
   gatewayResponse: "aws:apigateway/response:Response",
