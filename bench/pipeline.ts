@@ -13,6 +13,7 @@
 import { fork, type ChildProcess } from "node:child_process";
 import * as path from "node:path";
 import { median, quantile, ratio, round } from "./stats";
+import type { Counters } from "./pipelineServer";
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const autocannon = require("autocannon") as (opts: Record<string, unknown>) => Promise<AutocannonResult>;
@@ -33,21 +34,8 @@ const DRAIN_MS = 45_000;
 const WRITE_OPS = ["PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"];
 const READ_OPS = ["GetItem", "Query", "Scan", "BatchGetItem"];
 
-interface Counts {
-  requests: Record<string, number>;
-  invocations: Record<string, number>;
-  durationsMs: Record<string, number[]>;
-  created: number;
-  completed: number;
-  failed: number;
-  invokeErrors: number;
-  latenciesMs: number[];
-  firstStart: number;
-  lastDone: number;
-  logBytes: number;
-  logLines: number;
-  inFlight: number;
-}
+/** What the offline system in the child process counted (see pipelineServer.ts), plus in-flight orders. */
+type Counts = Counters & { inFlight: number };
 
 export interface PathCounts {
   dynamoWrites: number;

@@ -18,7 +18,7 @@ const WRITE_PROBE_MS = 3000;
 const WRITE_PROBE_CONCURRENCY = 16;
 export const BENCH_SKU = "BENCH-1";
 
-interface Counters {
+export interface Counters {
   requests: Record<string, number>;
   invocations: Record<string, number>;
   durationsMs: Record<string, number[]>;

@@ -50,7 +50,9 @@ export function failureReason(error: string): FailureReason {
  * workflow never routes a completed order here, so this is a fault for an operator (the
  * execution ends in CompensationFailed), not something to undo silently.
  */
-export function compensateOrderHandler(deps: CompensateOrderDeps): (input: CompensateInput) => Promise<CompensateResult> {
+export function compensateOrderHandler(
+  deps: CompensateOrderDeps,
+): (input: CompensateInput) => Promise<CompensateResult> {
   const schema = buildCompensateInputSchema();
   return async (input) => {
     const parsed = v.safeParse(schema, input);
@@ -64,7 +66,10 @@ export function compensateOrderHandler(deps: CompensateOrderDeps): (input: Compe
     const log = deps.log.child({ orderId, reason, error: error.Error });
 
     const initial: OrderFailure = { reason, refunded: false, restocked: false };
-    const failed = await transitionOrder(deps.orders, orderId, "FAILED", { updatedAt: deps.now(), failure: initial });
+    const failed = await transitionOrder(deps.orders, orderId, "FAILED", {
+      updatedAt: deps.now(),
+      failure: initial,
+    });
     let stored: Order | undefined;
     if (failed.outcome === "rejected") {
       if (failed.order?.status === "COMPLETED") {

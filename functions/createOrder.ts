@@ -20,7 +20,12 @@ import { createLogger, type Logger } from "./shared/log";
 import { orderMetric } from "./shared/metrics";
 import { toOrderView, toWorkflowOrder } from "./shared/order";
 import { dynamoOrderStore, type OrderStore } from "./shared/orderStore";
-import { buildCreateOrderSchema, buildIdempotencyKeySchema, LIMITS, type CreateOrderRequest } from "./shared/schema";
+import {
+  buildCreateOrderSchema,
+  buildIdempotencyKeySchema,
+  LIMITS,
+  type CreateOrderRequest,
+} from "./shared/schema";
 import { ENV, requireEnv, type Env } from "./shared/settings";
 import { CURRENCY, type Order, type WorkflowInput } from "./shared/types";
 import { sfnWorkflowClient, type WorkflowClient } from "./shared/workflowClient";
@@ -42,7 +47,9 @@ export interface CreateOrderDeps {
 export const IDEMPOTENCY_HEADER = "Idempotency-Key";
 
 /** POST /orders (§8). Nothing is written unless the request is valid and every SKU is known. */
-export function createOrderHandler(deps: CreateOrderDeps): (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult> {
+export function createOrderHandler(
+  deps: CreateOrderDeps,
+): (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult> {
   const bodySchema = buildCreateOrderSchema();
   const keySchema = buildIdempotencyKeySchema();
 
@@ -74,7 +81,11 @@ export function createOrderHandler(deps: CreateOrderDeps): (event: APIGatewayPro
       const apiKeyId = event.requestContext?.identity?.apiKeyId ?? "";
       const orderId = key !== undefined ? uuidFromSeed(`${apiKeyId}:${key}`) : deps.newId();
       log = log.child({ orderId });
-      const items = request.items.map(({ sku, quantity }) => ({ sku, quantity, unitPrice: prices.get(sku)! }));
+      const items = request.items.map(({ sku, quantity }) => ({
+        sku,
+        quantity,
+        unitPrice: prices.get(sku)!,
+      }));
       const now = deps.now();
       const candidate: Order = {
         orderId,
@@ -100,7 +111,11 @@ export function createOrderHandler(deps: CreateOrderDeps): (event: APIGatewayPro
         log.info("idempotent replay", { status: existing.status });
         order = existing;
       } else {
-        log.info("order created", { total: order.total.amount, lines: order.items.length, ...orderMetric("OrdersPlaced") });
+        log.info("order created", {
+          total: order.total.amount,
+          lines: order.items.length,
+          ...orderMetric("OrdersPlaced"),
+        });
       }
 
       // Also on a replay: the first attempt may have stored the order and failed before the

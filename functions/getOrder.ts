@@ -24,7 +24,9 @@ export interface GetOrderDeps {
 }
 
 /** GET /orders/{orderId} */
-export function getOrderHandler(deps: GetOrderDeps): (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult> {
+export function getOrderHandler(
+  deps: GetOrderDeps,
+): (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult> {
   const orderIdSchema = buildOrderIdSchema();
   return async (event) => {
     const cors = corsHeaders(deps.allowedOrigins, headerValue(event.headers, "origin"));
@@ -34,7 +36,9 @@ export function getOrderHandler(deps: GetOrderDeps): (event: APIGatewayProxyEven
       const parsed = v.safeParse(orderIdSchema, raw);
       if (!parsed.success) {
         throw validationError(
-          raw === undefined ? [{ path: "pathParameters.orderId", message: "is required" }] : toIssues(parsed.issues, "pathParameters.orderId"),
+          raw === undefined
+            ? [{ path: "pathParameters.orderId", message: "is required" }]
+            : toIssues(parsed.issues, "pathParameters.orderId"),
         );
       }
       // The id goes into the log once it is known to be an id (not arbitrary client text).

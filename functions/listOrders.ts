@@ -54,7 +54,9 @@ export function decodeNextToken(token: string, status: OrderStatus | undefined):
 }
 
 /** GET /orders?status=&limit=&nextToken= (newest first). */
-export function listOrdersHandler(deps: ListOrdersDeps): (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult> {
+export function listOrdersHandler(
+  deps: ListOrdersDeps,
+): (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult> {
   const querySchema = buildListOrdersQuerySchema();
   return async (event) => {
     const cors = corsHeaders(deps.allowedOrigins, headerValue(event.headers, "origin"));
@@ -67,7 +69,12 @@ export function listOrdersHandler(deps: ListOrdersDeps): (event: APIGatewayProxy
       const page = await deps.orders.list({ status, limit, startKey });
       const body: OrderListBody = { items: page.items.map(toOrderView) };
       if (page.lastKey) body.nextToken = encodeNextToken(page.lastKey);
-      log.info("orders listed", { status, limit, count: body.items.length, more: body.nextToken !== undefined });
+      log.info("orders listed", {
+        status,
+        limit,
+        count: body.items.length,
+        more: body.nextToken !== undefined,
+      });
       return jsonResponse(200, body, cors);
     } catch (e) {
       return errorResponse(e, cors, log);

@@ -56,7 +56,9 @@ interface Delivery {
  * Records are handled one after another (a duplicate later in the batch sees the first's result);
  * the ones to retry are returned as batchItemFailures (ReportBatchItemFailures).
  */
-export function processPaymentHandler(deps: ProcessPaymentDeps): (event: SQSEvent) => Promise<SQSBatchResponse> {
+export function processPaymentHandler(
+  deps: ProcessPaymentDeps,
+): (event: SQSEvent) => Promise<SQSBatchResponse> {
   const schema = buildPaymentMessageSchema();
   const { orders, ledger, inventory, workflow } = deps;
 
@@ -110,9 +112,20 @@ export function processPaymentHandler(deps: ProcessPaymentDeps): (event: SQSEven
     return "ack";
   };
 
-  const reportFailure = async (d: Delivery, error: string, cause: Record<string, unknown>): Promise<Outcome> => {
+  const reportFailure = async (
+    d: Delivery,
+    error: string,
+    cause: Record<string, unknown>,
+  ): Promise<Outcome> => {
     d.log.info("reporting failure to the workflow", { error, ...cause });
-    if (!d.stale && (await tell(d, () => workflow.sendFailure(d.taskToken, error, JSON.stringify(cause)), "SendTaskFailure"))) {
+    if (
+      !d.stale &&
+      (await tell(
+        d,
+        () => workflow.sendFailure(d.taskToken, error, JSON.stringify(cause)),
+        "SendTaskFailure",
+      ))
+    ) {
       return "ack";
     }
     return afterStale(d);
@@ -121,7 +134,11 @@ export function processPaymentHandler(deps: ProcessPaymentDeps): (event: SQSEven
   /** PAID or COMPLETED: (re)send the recorded outcome, never charge again. */
   const reportPaid = async (d: Delivery, order: Order): Promise<Outcome> => {
     if (!order.chargeId) throw new Error(`order is ${order.status} without a chargeId`);
-    const result: PaymentResult = { orderId: order.orderId, chargeId: order.chargeId, amount: order.total.amount };
+    const result: PaymentResult = {
+      orderId: order.orderId,
+      chargeId: order.chargeId,
+      amount: order.total.amount,
+    };
     const delivered =
       !d.stale && (await tell(d, () => workflow.sendSuccess(d.taskToken, result), "SendTaskSuccess"));
     if (!delivered && order.status !== "COMPLETED") {
@@ -169,14 +186,18 @@ export function processPaymentHandler(deps: ProcessPaymentDeps): (event: SQSEven
 
     const lines = order.items.map(({ sku, quantity }) => ({ sku, quantity }));
     const reserved = await inventory.invoke({ action: "reserve", orderId: d.orderId, items: lines });
-    if (!reserved.ok) return reportFailure(d, TASK_ERRORS.outOfStock, { orderId: d.orderId, skus: reserved.skus });
+    if (!reserved.ok)
+      return reportFailure(d, TASK_ERRORS.outOfStock, { orderId: d.orderId, skus: reserved.skus });
 
     const charge = await ledger.chargeOnce(order);
     if (charge.status === "DECLINED") {
       return reportFailure(d, TASK_ERRORS.declined, { orderId: d.orderId, reason: charge.reason });
     }
 
-    const paid = await transitionOrder(orders, d.orderId, "PAID", { updatedAt: deps.now(), chargeId: charge.chargeId });
+    const paid = await transitionOrder(orders, d.orderId, "PAID", {
+      updatedAt: deps.now(),
+      chargeId: charge.chargeId,
+    });
     if (paid.outcome === "rejected") {
       if (paid.order?.status === "FAILED") {
         d.log.warn("order failed (compensation) while being charged: undoing");
@@ -219,7 +240,8 @@ export function processPaymentHandler(deps: ProcessPaymentDeps): (event: SQSEven
       }
       return await settle(d, order);
     } catch (e) {
-      if (isDomainError(e, "TransientPaymentError")) log.warn("payment failed transiently: will retry", { error: e });
+      if (isDomainError(e, "TransientPaymentError"))
+        log.warn("payment failed transiently: will retry", { error: e });
       else log.error("payment processing failed: will retry", { error: e });
       return "retry";
     }
@@ -228,7 +250,8 @@ export function processPaymentHandler(deps: ProcessPaymentDeps): (event: SQSEven
   return async (event) => {
     const batchItemFailures: SQSBatchResponse["batchItemFailures"] = [];
     for (const record of event.Records) {
-      if ((await processRecord(record)) === "retry") batchItemFailures.push({ itemIdentifier: record.messageId });
+      if ((await processRecord(record)) === "retry")
+        batchItemFailures.push({ itemIdentifier: record.messageId });
     }
     return { batchItemFailures };
   };

@@ -42,7 +42,8 @@ export function buildCompletionNotice(order: Order): Notice {
   const total = formatMoney(order.total.amount, currency);
   const units = order.items.reduce((n, i) => n + i.quantity, 0);
   const lines = order.items.map(
-    (i) => `  ${i.quantity} x ${i.sku} @ ${formatMoney(i.unitPrice, currency)} = ${formatMoney(i.unitPrice * i.quantity, currency)}`,
+    (i) =>
+      `  ${i.quantity} x ${i.sku} @ ${formatMoney(i.unitPrice, currency)} = ${formatMoney(i.unitPrice * i.quantity, currency)}`,
   );
   const email = [
     `Your order ${order.orderId} is complete.`,
@@ -53,7 +54,10 @@ export function buildCompletionNotice(order: Order): Notice {
     `Total: ${total}`,
     ...(order.chargeId ? [`Payment reference: ${order.chargeId}`] : []),
   ].join("\n");
-  const sms = `Order ${order.orderId} complete: ${units} item${units === 1 ? "" : "s"}, ${total}.`.slice(0, SMS_MAX);
+  const sms = `Order ${order.orderId} complete: ${units} item${units === 1 ? "" : "s"}, ${total}.`.slice(
+    0,
+    SMS_MAX,
+  );
   return {
     // SNS: at most 100 printable ASCII characters, no line breaks.
     subject: `Order ${order.orderId} completed`,
@@ -76,7 +80,9 @@ export function buildCompletionNotice(order: Order): Notice {
  * Publish and the write can repeat the message, which SNS standard topics allow anyway
  * (at-least-once delivery), so subscribers must tolerate a duplicate.
  */
-export function sendNotificationHandler(deps: SendNotificationDeps): (input: NotifyInput) => Promise<NotifyResult> {
+export function sendNotificationHandler(
+  deps: SendNotificationDeps,
+): (input: NotifyInput) => Promise<NotifyResult> {
   const schema = buildNotifyInputSchema();
   return async (input) => {
     const parsed = v.safeParse(schema, input);
@@ -91,7 +97,10 @@ export function sendNotificationHandler(deps: SendNotificationDeps): (input: Not
     if (completed.outcome === "rejected") {
       if (!completed.order) throw domainError("NotFound", `order ${orderId} not found`);
       log.error("order cannot complete", { status: completed.order.status });
-      throw domainError("InvalidTransition", `order ${orderId} is ${completed.order.status}, cannot complete`);
+      throw domainError(
+        "InvalidTransition",
+        `order ${orderId} is ${completed.order.status}, cannot complete`,
+      );
     }
     const order = completed.order;
     if (order.notifiedAt) {

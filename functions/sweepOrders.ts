@@ -1,9 +1,10 @@
 import * as v from "valibot";
 import { DynamoDBClient, QueryCommand } from "@aws-sdk/client-dynamodb";
-import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
+import { LambdaClient } from "@aws-sdk/client-lambda";
 import { DescribeExecutionCommand, SFNClient } from "@aws-sdk/client-sfn";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import { domainError, errorName } from "./shared/errors";
+import { invokeJson } from "./shared/lambdaInvoke";
 import { createLogger, type Logger } from "./shared/log";
 import { orderMetric } from "./shared/metrics";
 import { toWorkflowOrder } from "./shared/order";
@@ -13,7 +14,7 @@ import type { CompensateInput, CompensateResult, Order, OrderStatus, WorkflowInp
 import { sfnWorkflowClient, type WorkflowClient } from "./shared/workflowClient";
 
 /** The compensate_order function the sweeper runs for orders whose execution ended early. */
-export const COMPENSATE_FUNCTION_ENV = "COMPENSATE_FUNCTION_NAME";
+export const COMPENSATE_FUNCTION_ENV = ENV.compensateFunction;
 
 /** Statuses an order leaves only through its workflow execution. */
 export const NON_TERMINAL: readonly OrderStatus[] = ["NEW", "PROCESSING", "PAID"];
@@ -266,22 +267,11 @@ export function sfnExecutionReader(client: SFNClient, stateMachineArn: string): 
 export function lambdaCompensator(client: LambdaClient, functionName: string): Compensator {
   return {
     async compensate(input) {
-      const out = await client.send(
-        new InvokeCommand({
-          FunctionName: functionName,
-          InvocationType: "RequestResponse",
-          Payload: Buffer.from(JSON.stringify(input)),
-        }),
-      );
-      const text = out.Payload ? Buffer.from(out.Payload).toString("utf8") : "";
-      if (out.FunctionError) {
-        let type = "FunctionError";
-        try {
-          type = String((JSON.parse(text) as { errorType?: unknown }).errorType ?? type);
-        } catch {
-          // keep the generic name
-        }
-        throw Object.assign(new Error(`compensate_order failed: ${text.slice(0, 500)}`), { name: type });
+      const { text, functionError, errorType } = await invokeJson(client, functionName, input);
+      if (functionError) {
+        throw Object.assign(new Error(`compensate_order failed: ${text.slice(0, 500)}`), {
+          name: errorType ?? "FunctionError",
+        });
       }
       return JSON.parse(text) as CompensateResult;
     },
@@ -290,12 +280,7 @@ export function lambdaCompensator(client: LambdaClient, functionName: string): C
 
 export function sweepOrdersFromEnv(env: Env = process.env) {
   const stateMachineArn = requireEnv(env, ENV.stateMachineArn);
-  const compensateFunction = env[COMPENSATE_FUNCTION_ENV];
-  if (!compensateFunction) {
-    throw Object.assign(new Error(`Missing environment variable ${COMPENSATE_FUNCTION_ENV}`), {
-      name: "MissingSettingError",
-    });
-  }
+  const compensateFunction = requireEnv(env, ENV.compensateFunction);
   const sfn = new SFNClient({});
   return sweepOrdersHandler({
     orders: dynamoSweepOrderSource(new DynamoDBClient({}), requireEnv(env, ENV.ordersTable)),

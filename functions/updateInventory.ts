@@ -25,11 +25,16 @@ type Line = { sku: string; quantity: number };
  *    order can no longer be restocked by marker.
  * Stock never goes below zero: every decrement is conditional on `stock >= :q`.
  */
-export function updateInventoryHandler(deps: UpdateInventoryDeps): (request: InventoryRequest) => Promise<InventoryResult> {
+export function updateInventoryHandler(
+  deps: UpdateInventoryDeps,
+): (request: InventoryRequest) => Promise<InventoryResult> {
   const schema = buildInventoryRequestSchema();
   const { inventory } = deps;
 
-  const reserveLine = async (orderId: string, { sku, quantity }: Line): Promise<"reserved" | "held" | "short"> => {
+  const reserveLine = async (
+    orderId: string,
+    { sku, quantity }: Line,
+  ): Promise<"reserved" | "held" | "short"> => {
     if (await inventory.reserve(sku, orderId, quantity)) return "reserved";
     let record = await inventory.get(sku);
     if (record && record.reservations === undefined) {

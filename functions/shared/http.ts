@@ -17,7 +17,10 @@ export function parseAllowedOrigins(raw: string): AllowedOrigins {
 }
 
 /** Case-insensitive header lookup (API Gateway passes headers as the client sent them). */
-export function headerValue(headers: APIGatewayProxyEvent["headers"] | null | undefined, name: string): string | undefined {
+export function headerValue(
+  headers: APIGatewayProxyEvent["headers"] | null | undefined,
+  name: string,
+): string | undefined {
   if (!headers) return undefined;
   const wanted = name.toLowerCase();
   for (const [k, value] of Object.entries(headers)) {
@@ -43,7 +46,11 @@ export function corsHeaders(allowed: AllowedOrigins, origin: string | undefined)
   return headers;
 }
 
-export function jsonResponse(statusCode: number, body: unknown, headers: Headers = {}): APIGatewayProxyResult {
+export function jsonResponse(
+  statusCode: number,
+  body: unknown,
+  headers: Headers = {},
+): APIGatewayProxyResult {
   return {
     statusCode,
     headers: { ...headers, "Content-Type": "application/json" },
@@ -91,7 +98,10 @@ export function toIssues(issues: readonly v.BaseIssue<unknown>[], prefix = ""): 
 }
 
 /** The request body as JSON, refusing a missing, too large or non-JSON body (400). */
-export function parseJsonBody(event: Pick<APIGatewayProxyEvent, "body" | "isBase64Encoded">, maxBytes: number): unknown {
+export function parseJsonBody(
+  event: Pick<APIGatewayProxyEvent, "body" | "isBase64Encoded">,
+  maxBytes: number,
+): unknown {
   const invalid = (message: string) => validationError([{ path: "", message }], "Request body is invalid");
   if (event.body === null || event.body === undefined || event.body === "") throw invalid("is required");
   // Base64 is 4/3 of the bytes: refuse before decoding something huge.

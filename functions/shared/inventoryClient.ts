@@ -1,5 +1,6 @@
-import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
+import type { LambdaClient } from "@aws-sdk/client-lambda";
 import { domainError } from "./errors";
+import { invokeJson } from "./lambdaInvoke";
 import type { InventoryRequest, InventoryResult } from "./types";
 
 /** update_inventory, invoked synchronously. One Lambda Invoke per call. */
@@ -10,26 +11,21 @@ export interface InventoryClient {
 export function lambdaInventoryClient(client: LambdaClient, functionName: string): InventoryClient {
   return {
     async invoke(request) {
-      const out = await client.send(
-        new InvokeCommand({
-          FunctionName: functionName,
-          InvocationType: "RequestResponse",
-          Payload: Buffer.from(JSON.stringify(request)),
-        }),
-      );
-      const text = out.Payload ? Buffer.from(out.Payload).toString("utf8") : "";
-      if (out.FunctionError) {
+      const { text, functionError } = await invokeJson(client, functionName, request);
+      if (functionError) {
         let detail: unknown = text;
         try {
           detail = JSON.parse(text);
         } catch {
           // keep the raw text
         }
-        throw domainError("InventoryFunctionError", `update_inventory failed (${out.FunctionError})`, { detail });
+        throw domainError("InventoryFunctionError", `update_inventory failed (${functionError})`, { detail });
       }
       const result = JSON.parse(text) as InventoryResult;
       if (typeof result !== "object" || result === null || result.action !== request.action) {
-        throw domainError("InventoryFunctionError", "update_inventory returned an unexpected result", { detail: text });
+        throw domainError("InventoryFunctionError", "update_inventory returned an unexpected result", {
+          detail: text,
+        });
       }
       return result as never;
     },

@@ -32,7 +32,9 @@ export interface InventoryStore {
 
 export function dynamoInventoryStore(client: DynamoDBClient, tableName: string): InventoryStore {
   const key = (sku: string) => ({ sku: { S: sku } });
-  const conditional = async (input: Omit<ConstructorParameters<typeof UpdateItemCommand>[0], "TableName">) => {
+  const conditional = async (
+    input: Omit<ConstructorParameters<typeof UpdateItemCommand>[0], "TableName">,
+  ) => {
     try {
       await client.send(new UpdateItemCommand({ ...input, TableName: tableName }));
       return true;

@@ -34,7 +34,10 @@ export type LedgerEntryKind = LedgerEntry["entry"];
 
 /** The payments table. One AWS call per method. */
 export interface LedgerStore {
-  get<K extends LedgerEntryKind>(orderId: string, entry: K): Promise<Extract<LedgerEntry, { entry: K }> | undefined>;
+  get<K extends LedgerEntryKind>(
+    orderId: string,
+    entry: K,
+  ): Promise<Extract<LedgerEntry, { entry: K }> | undefined>;
   /** Conditional put; false when that entry already exists (nothing written). */
   put(entry: LedgerEntry): Promise<boolean>;
 }
@@ -77,8 +80,7 @@ export interface ChargeableOrder {
 }
 
 export type ChargeResult =
-  | { status: "CHARGED"; chargeId: string; amount: number }
-  | { status: "DECLINED"; reason: string };
+  { status: "CHARGED"; chargeId: string; amount: number } | { status: "DECLINED"; reason: string };
 
 export interface RefundResult {
   /** A charge existed and is refunded (now or by an earlier call). */
@@ -151,7 +153,11 @@ export function createLedger(deps: {
       if (await store.get(orderId, "REFUND")) return { refunded: true, refundedNow: false };
       const charge = await store.get(orderId, "CHARGE");
       if (!charge) return { refunded: false, refundedNow: false };
-      const { refundId } = await provider.refund({ orderId, chargeId: charge.chargeId, amount: charge.amount });
+      const { refundId } = await provider.refund({
+        orderId,
+        chargeId: charge.chargeId,
+        amount: charge.amount,
+      });
       const written = await store.put({
         orderId,
         entry: "REFUND",

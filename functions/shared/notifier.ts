@@ -26,7 +26,10 @@ export function snsNotifier(client: SNSClient, topicArn: string): Notifier {
           MessageStructure: "json",
           Message: JSON.stringify({ default: notice.default, email: notice.email, sms: notice.sms }),
           MessageAttributes: Object.fromEntries(
-            Object.entries(notice.attributes).map(([k, value]) => [k, { DataType: "String", StringValue: value }]),
+            Object.entries(notice.attributes).map(([k, value]) => [
+              k,
+              { DataType: "String", StringValue: value },
+            ]),
           ),
         }),
       );

@@ -78,7 +78,9 @@ export function dynamoOrderStore(client: DynamoDBClient, tableName: string): Ord
     input: Omit<ConstructorParameters<typeof UpdateItemCommand>[0], "TableName" | "ReturnValues">,
   ): Promise<Order | undefined> => {
     try {
-      const out = await client.send(new UpdateItemCommand({ ...input, TableName: tableName, ReturnValues: "ALL_NEW" }));
+      const out = await client.send(
+        new UpdateItemCommand({ ...input, TableName: tableName, ReturnValues: "ALL_NEW" }),
+      );
       return out.Attributes ? toOrder(out.Attributes) : undefined;
     } catch (e) {
       if (isConditionalCheckFailed(e)) return undefined;
@@ -89,7 +91,11 @@ export function dynamoOrderStore(client: DynamoDBClient, tableName: string): Ord
   return {
     async get(orderId, options = {}) {
       const out = await client.send(
-        new GetItemCommand({ TableName: tableName, Key: key(orderId), ConsistentRead: options.consistent === true }),
+        new GetItemCommand({
+          TableName: tableName,
+          Key: key(orderId),
+          ConsistentRead: options.consistent === true,
+        }),
       );
       return out.Item ? toOrder(out.Item) : undefined;
     },

@@ -9,6 +9,8 @@ export const ENV = {
   paymentsTable: "PAYMENTS_TABLE",
   stateMachineArn: "STATE_MACHINE_ARN",
   inventoryFunction: "INVENTORY_FUNCTION_NAME",
+  /** compensate_order, invoked by the sweeper. */
+  compensateFunction: "COMPENSATE_FUNCTION_NAME",
   topicArn: "NOTIFICATION_TOPIC_ARN",
   /** Payment simulator: an order total above this many cents is declined. */
   paymentDeclineAboveCents: "PAYMENT_DECLINE_ABOVE_CENTS",

@@ -24,7 +24,8 @@ export interface WorkflowClient {
 export function sfnWorkflowClient(client: SFNClient, stateMachineArn?: string): WorkflowClient {
   return {
     async start(name, input) {
-      if (!stateMachineArn) throw domainError("WorkflowNotConfigured", "this client has no state machine to start");
+      if (!stateMachineArn)
+        throw domainError("WorkflowNotConfigured", "this client has no state machine to start");
       try {
         await client.send(new StartExecutionCommand({ stateMachineArn, name, input: JSON.stringify(input) }));
         return "started";
