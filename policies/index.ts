@@ -10,7 +10,8 @@ import { PolicyPack } from "@pulumi/policy";
 import { allPolicies } from "./rules";
 
 new PolicyPack("orderflow", {
-  description: "orderflow: encryption with the CMK, least-privilege IAM, API Gateway, SQS, Step Functions and logging guardrails",
+  description:
+    "orderflow: encryption with the CMK, least-privilege IAM, API Gateway, SQS, Step Functions and logging guardrails",
   enforcementLevel: "mandatory",
   policies: allPolicies,
 });

@@ -73,7 +73,12 @@ function mockState(type: string, name: string, inputs: Record<string, unknown>):
     case "aws:sns/topic:Topic":
       return { ...base, id: arn("sns", physical), arn: arn("sns", physical) };
     case "aws:kms/key:Key":
-      return { ...base, id: "key-id-" + name, keyId: "key-id-" + name, arn: arn("kms", `key/key-id-${name}`) };
+      return {
+        ...base,
+        id: "key-id-" + name,
+        keyId: "key-id-" + name,
+        arn: arn("kms", `key/key-id-${name}`),
+      };
     case "aws:kms/alias:Alias":
       return { ...base, arn: arn("kms", physical) };
     case "aws:iam/role:Role":
@@ -91,9 +96,18 @@ function mockState(type: string, name: string, inputs: Record<string, unknown>):
     case "aws:cloudwatch/logGroup:LogGroup":
       return { ...base, id: physical, arn: arn("logs", `log-group:${physical}`) };
     case "aws:sfn/stateMachine:StateMachine":
-      return { ...base, id: arn("states", `stateMachine:${physical}`), arn: arn("states", `stateMachine:${physical}`) };
+      return {
+        ...base,
+        id: arn("states", `stateMachine:${physical}`),
+        arn: arn("states", `stateMachine:${physical}`),
+      };
     case "aws:apigateway/restApi:RestApi":
-      return { ...base, id: `api-${name}`, rootResourceId: `root-${name}`, executionArn: arn("execute-api", `api-${name}`) };
+      return {
+        ...base,
+        id: `api-${name}`,
+        rootResourceId: `root-${name}`,
+        executionArn: arn("execute-api", `api-${name}`),
+      };
     case "aws:apigateway/stage:Stage":
       return {
         ...base,

@@ -14,6 +14,9 @@ export function readStackConfig(stack = "dev", root = path.join(__dirname, "..")
 
 export function toRuntimeConfig(values: Record<string, unknown>): Record<string, string> {
   return Object.fromEntries(
-    Object.entries(values).map(([key, value]) => [key, typeof value === "string" ? value : JSON.stringify(value)]),
+    Object.entries(values).map(([key, value]) => [
+      key,
+      typeof value === "string" ? value : JSON.stringify(value),
+    ]),
   );
 }

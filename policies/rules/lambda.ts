@@ -11,7 +11,14 @@ import {
   StackValidationPolicy,
   validateResourceOfType,
 } from "@pulumi/policy";
-import { cmkProblem, configWithDefaults, DEFAULT_ENFORCEMENT, describe, isNonEmptyString, referencedResources } from "./util";
+import {
+  cmkProblem,
+  configWithDefaults,
+  DEFAULT_ENFORCEMENT,
+  describe,
+  isNonEmptyString,
+  referencedResources,
+} from "./util";
 
 /**
  * Runtimes AWS still supports (https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtimes.html);
@@ -59,7 +66,7 @@ export const lambdaSupportedRuntime: ResourceValidationPolicy = {
 
 export const lambdaTracingActive: ResourceValidationPolicy = {
   name: "lambda-tracing-active",
-  description: "Lambda functions must send traces to X-Ray: set tracingConfig to { mode: \"Active\" }.",
+  description: 'Lambda functions must send traces to X-Ray: set tracingConfig to { mode: "Active" }.',
   enforcementLevel: DEFAULT_ENFORCEMENT,
   severity: "low",
   validateResource: validateResourceOfType(aws.lambda.Function, (fn, _args, reportViolation) => {
@@ -166,10 +173,14 @@ export const lambdaPermissionSourceArn: ResourceValidationPolicy = {
   validateResource: validateResourceOfType(aws.lambda.Permission, (permission, _args, reportViolation) => {
     const principal = permission.principal;
     if (principal === "*") {
-      reportViolation("principal is \"*\": anyone can invoke the function; name the service or account.");
+      reportViolation('principal is "*": anyone can invoke the function; name the service or account.');
       return;
     }
-    if (isNonEmptyString(principal) && principal.endsWith(".amazonaws.com") && !isNonEmptyString(permission.sourceArn)) {
+    if (
+      isNonEmptyString(principal) &&
+      principal.endsWith(".amazonaws.com") &&
+      !isNonEmptyString(permission.sourceArn)
+    ) {
       reportViolation(`principal ${principal} is a service principal without sourceArn.`);
     }
   }),

@@ -10,7 +10,8 @@ import { cmkProblem, configWithDefaults, DEFAULT_ENFORCEMENT } from "./util";
 
 export const logGroupKmsEncrypted: ResourceValidationPolicy = {
   name: "cloudwatch-log-group-kms-encrypted",
-  description: "CloudWatch log groups must be encrypted with the customer-managed KMS key: set kmsKeyId to the key's ARN.",
+  description:
+    "CloudWatch log groups must be encrypted with the customer-managed KMS key: set kmsKeyId to the key's ARN.",
   enforcementLevel: DEFAULT_ENFORCEMENT,
   severity: "medium",
   validateResource: validateResourceOfType(aws.cloudwatch.LogGroup, (group, _args, reportViolation) => {

@@ -6,7 +6,15 @@
  */
 import * as aws from "@pulumi/aws";
 import { PolicyResource, StackValidationPolicy } from "@pulumi/policy";
-import { configWithDefaults, DEFAULT_ENFORCEMENT, describe, isNonEmptyString, matchByValue, parseJsonDocument, referencedResources } from "./util";
+import {
+  configWithDefaults,
+  DEFAULT_ENFORCEMENT,
+  describe,
+  isNonEmptyString,
+  matchByValue,
+  parseJsonDocument,
+  referencedResources,
+} from "./util";
 
 /** SQS and Lambda defaults when the argument is not set. */
 const SQS_DEFAULT_VISIBILITY_SECONDS = 30;
@@ -27,7 +35,12 @@ function queueFeeds(resources: PolicyResource[]): Feed[] {
   for (const mapping of resources.filter((r) => r.isType(aws.lambda.EventSourceMapping))) {
     const [queue] = referencedResources(mapping, "eventSourceArn", queues, ["arn"]);
     if (!queue) continue; // a stream, or a queue managed elsewhere
-    const consumers = referencedResources(mapping, "functionName", functions, ["arn", "name", "id", "qualifiedArn"]);
+    const consumers = referencedResources(mapping, "functionName", functions, [
+      "arn",
+      "name",
+      "id",
+      "qualifiedArn",
+    ]);
     feeds.push({ mapping, queue, functions: consumers });
   }
   return feeds;
@@ -55,7 +68,9 @@ export const sqsLambdaSourceHasDlq: StackValidationPolicy = {
       if (seen.has(queue)) continue;
       seen.add(queue);
       const separate = args.resources.filter(
-        (r) => r.isType(aws.sqs.RedrivePolicy) && referencedResources(r, "queueUrl", [queue], ["url", "id"]).length > 0,
+        (r) =>
+          r.isType(aws.sqs.RedrivePolicy) &&
+          referencedResources(r, "queueUrl", [queue], ["url", "id"]).length > 0,
       );
       const raw = separate.length > 0 ? separate[0].props.redrivePolicy : queue.props.redrivePolicy;
       if (raw === undefined || raw === null || raw === "") {
@@ -81,7 +96,11 @@ export const sqsLambdaSourceHasDlq: StackValidationPolicy = {
       }
       if (config.requireLongerDlqRetention) {
         // The DLQ ARN is parsed out of a JSON string, so there is no property dependency: match ARNs.
-        const dlqs = matchByValue([deadLetterTargetArn], queues.filter((q) => q !== queue), ["arn"]);
+        const dlqs = matchByValue(
+          [deadLetterTargetArn],
+          queues.filter((q) => q !== queue),
+          ["arn"],
+        );
         for (const dlq of dlqs) {
           const queueRetention = Number(queue.props.messageRetentionSeconds ?? SQS_DEFAULT_RETENTION_SECONDS);
           const dlqRetention = Number(dlq.props.messageRetentionSeconds ?? SQS_DEFAULT_RETENTION_SECONDS);
@@ -115,12 +134,18 @@ export const sqsVisibilityCoversConsumer: StackValidationPolicy = {
     },
   },
   validateStack: (args, reportViolation) => {
-    const { factor, includeBatchingWindow } = configWithDefaults(args, { factor: 6, includeBatchingWindow: false });
+    const { factor, includeBatchingWindow } = configWithDefaults(args, {
+      factor: 6,
+      includeBatchingWindow: false,
+    });
     const feeds = queueFeeds(args.resources);
     if (feeds.length === 0) args.notApplicable("no SQS queue in this stack feeds a Lambda function");
     for (const { mapping, queue, functions } of feeds) {
       if (functions.length === 0) {
-        reportViolation(`${describe(mapping)} reads ${describe(queue)} but its function is not in this stack: cannot compare timeouts.`, mapping.urn);
+        reportViolation(
+          `${describe(mapping)} reads ${describe(queue)} but its function is not in this stack: cannot compare timeouts.`,
+          mapping.urn,
+        );
         continue;
       }
       const visibility = Number(queue.props.visibilityTimeoutSeconds ?? SQS_DEFAULT_VISIBILITY_SECONDS);

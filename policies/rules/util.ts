@@ -16,7 +16,10 @@ import { EnforcementLevel, PolicyResource, UnknownValueError } from "@pulumi/pol
 export const DEFAULT_ENFORCEMENT: EnforcementLevel = "mandatory";
 
 /** A rule's config: the engine's values over the schema defaults (the CLI fills defaults too). */
-export function configWithDefaults<T extends object>(args: { getConfig<U extends object>(): U }, defaults: T): T {
+export function configWithDefaults<T extends object>(
+  args: { getConfig<U extends object>(): U },
+  defaults: T,
+): T {
   return { ...defaults, ...args.getConfig<Partial<T>>() };
 }
 
@@ -88,7 +91,11 @@ export function referencedResources(
 }
 
 /** Candidates whose `outputKeys` values equal one of `wanted`; see `referencedResources`. */
-export function matchByValue(wanted: string[], candidates: PolicyResource[], outputKeys: string[]): PolicyResource[] {
+export function matchByValue(
+  wanted: string[],
+  candidates: PolicyResource[],
+  outputKeys: string[],
+): PolicyResource[] {
   let firstUnknown: UnknownValueError | undefined;
   const matches = candidates.filter((candidate) =>
     outputKeys.some((key) => {

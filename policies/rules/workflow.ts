@@ -13,24 +13,27 @@ import { asArray, DEFAULT_ENFORCEMENT, isNonEmptyString, parseJsonDocument } fro
 export const sfnLoggingEnabled: ResourceValidationPolicy = {
   name: "sfn-logging-enabled",
   description:
-    "State machines must log executions to CloudWatch Logs: set loggingConfiguration to { level: \"ALL\" | \"ERROR\" | \"FATAL\", logDestination: \"<log group ARN>:*\" }.",
+    'State machines must log executions to CloudWatch Logs: set loggingConfiguration to { level: "ALL" | "ERROR" | "FATAL", logDestination: "<log group ARN>:*" }.',
   enforcementLevel: DEFAULT_ENFORCEMENT,
   severity: "medium",
   validateResource: validateResourceOfType(aws.sfn.StateMachine, (sm, _args, reportViolation) => {
     const logging = sm.loggingConfiguration;
     const level = logging?.level ?? "OFF";
     if (level === "OFF") reportViolation("loggingConfiguration.level is OFF.");
-    if (!isNonEmptyString(logging?.logDestination)) reportViolation("loggingConfiguration.logDestination is not set.");
+    if (!isNonEmptyString(logging?.logDestination))
+      reportViolation("loggingConfiguration.logDestination is not set.");
   }),
 };
 
 export const sfnTracingEnabled: ResourceValidationPolicy = {
   name: "sfn-tracing-enabled",
-  description: "State machines must trace executions with X-Ray: set tracingConfiguration to { enabled: true }.",
+  description:
+    "State machines must trace executions with X-Ray: set tracingConfiguration to { enabled: true }.",
   enforcementLevel: DEFAULT_ENFORCEMENT,
   severity: "low",
   validateResource: validateResourceOfType(aws.sfn.StateMachine, (sm, _args, reportViolation) => {
-    if (sm.tracingConfiguration?.enabled !== true) reportViolation("tracingConfiguration.enabled is not true.");
+    if (sm.tracingConfiguration?.enabled !== true)
+      reportViolation("tracingConfiguration.enabled is not true.");
   }),
 };
 
@@ -43,7 +46,9 @@ function allStates(definition: Record<string, unknown>, path = ""): { path: stri
   for (const [name, state] of Object.entries(states)) {
     const here = path ? `${path}/${name}` : name;
     out.push({ path: here, state });
-    asArray(state.Branches as Record<string, unknown>[]).forEach((branch, i) => out.push(...allStates(branch, `${here}[${i}]`)));
+    asArray(state.Branches as Record<string, unknown>[]).forEach((branch, i) =>
+      out.push(...allStates(branch, `${here}[${i}]`)),
+    );
     for (const key of ["Iterator", "ItemProcessor"]) {
       const nested = state[key] as Record<string, unknown> | undefined;
       if (nested && typeof nested === "object") out.push(...allStates(nested, `${here}.${key}`));
@@ -67,17 +72,30 @@ export const sfnCallbackTasksBounded: ResourceValidationPolicy = {
       return;
     }
     for (const { path, state } of allStates(parsed.doc)) {
-      if (state.Type !== "Task" || typeof state.Resource !== "string" || !state.Resource.endsWith(".waitForTaskToken")) continue;
+      if (
+        state.Type !== "Task" ||
+        typeof state.Resource !== "string" ||
+        !state.Resource.endsWith(".waitForTaskToken")
+      )
+        continue;
       const timeout = state.TimeoutSeconds;
       const heartbeat = state.HeartbeatSeconds;
       const hasTimeout = isPositiveInt(timeout) || isNonEmptyString(state.TimeoutSecondsPath);
       const hasHeartbeat = isPositiveInt(heartbeat) || isNonEmptyString(state.HeartbeatSecondsPath);
       if (!hasTimeout) reportViolation(`state ${path} has no TimeoutSeconds.`);
       if (!hasHeartbeat) reportViolation(`state ${path} has no HeartbeatSeconds.`);
-      if (isPositiveInt(timeout) && isPositiveInt(heartbeat) && (heartbeat as number) >= (timeout as number)) {
-        reportViolation(`state ${path} has HeartbeatSeconds ${String(heartbeat)} >= TimeoutSeconds ${String(timeout)}.`);
+      if (
+        isPositiveInt(timeout) &&
+        isPositiveInt(heartbeat) &&
+        (heartbeat as number) >= (timeout as number)
+      ) {
+        reportViolation(
+          `state ${path} has HeartbeatSeconds ${String(heartbeat)} >= TimeoutSeconds ${String(timeout)}.`,
+        );
       }
-      const caught = asArray(state.Catch as { ErrorEquals?: string[] }[]).flatMap((c) => asArray(c.ErrorEquals));
+      const caught = asArray(state.Catch as { ErrorEquals?: string[] }[]).flatMap((c) =>
+        asArray(c.ErrorEquals),
+      );
       if (caught.length === 0) reportViolation(`state ${path} has no Catch.`);
       else if (!caught.includes("States.ALL") && !caught.includes("States.Timeout")) {
         reportViolation(`state ${path} catches ${caught.join(", ")} but not States.Timeout or States.ALL.`);

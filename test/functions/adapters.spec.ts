@@ -15,7 +15,15 @@ import { dynamoOrderStore } from "../../functions/shared/orderStore";
 import { transitionOrder } from "../../functions/shared/status";
 import { sfnWorkflowClient } from "../../functions/shared/workflowClient";
 import { createTables } from "./dynamoTables";
-import { captureLogger, makeOrder, ORDER_ID, OTHER_ORDER_ID, startDynalite, TEST_CREDENTIALS, type LocalDynamo } from "./support";
+import {
+  captureLogger,
+  makeOrder,
+  ORDER_ID,
+  OTHER_ORDER_ID,
+  startDynalite,
+  TEST_CREDENTIALS,
+  type LocalDynamo,
+} from "./support";
 import { awsError } from "./world";
 
 const TABLES = { orders: "orders", inventory: "inventory", payments: "payments" };
@@ -29,7 +37,11 @@ describe("DynamoDB adapters (against dynalite)", function () {
 
   before(async () => {
     local = await startDynalite();
-    client = new DynamoDBClient({ endpoint: local.endpoint, region: "us-east-1", credentials: TEST_CREDENTIALS });
+    client = new DynamoDBClient({
+      endpoint: local.endpoint,
+      region: "us-east-1",
+      credentials: TEST_CREDENTIALS,
+    });
   });
   after(async () => {
     client.destroy();
@@ -42,7 +54,12 @@ describe("DynamoDB adapters (against dynalite)", function () {
   });
 
   const seedStock = (sku: string, stock: number, extra: Record<string, unknown> = { reservations: {} }) =>
-    client.send(new PutItemCommand({ TableName: names.inventory, Item: marshall({ sku, price: 100, stock, ...extra }) }));
+    client.send(
+      new PutItemCommand({
+        TableName: names.inventory,
+        Item: marshall({ sku, price: 100, stock, ...extra }),
+      }),
+    );
 
   describe("orders", () => {
     it("create is conditional; get reads it back", async () => {
@@ -56,11 +73,15 @@ describe("DynamoDB adapters (against dynalite)", function () {
     it("status transitions are conditional, idempotent when repeated, rejected otherwise", async () => {
       const store = dynamoOrderStore(client, names.orders);
       await store.create(makeOrder());
-      expect((await transitionOrder(store, ORDER_ID, "PAID", { updatedAt: "t1" })).outcome).to.equal("rejected");
+      expect((await transitionOrder(store, ORDER_ID, "PAID", { updatedAt: "t1" })).outcome).to.equal(
+        "rejected",
+      );
       const p = await transitionOrder(store, ORDER_ID, "PROCESSING", { updatedAt: "t1" });
       expect(p.outcome).to.equal("applied");
       expect(p.order).to.include({ status: "PROCESSING", updatedAt: "t1" });
-      expect((await transitionOrder(store, ORDER_ID, "PROCESSING", { updatedAt: "t2" })).outcome).to.equal("unchanged");
+      expect((await transitionOrder(store, ORDER_ID, "PROCESSING", { updatedAt: "t2" })).outcome).to.equal(
+        "unchanged",
+      );
       const paid = await transitionOrder(store, ORDER_ID, "PAID", { updatedAt: "t3", chargeId: "ch_1" });
       expect(paid.order).to.include({ status: "PAID", chargeId: "ch_1" });
       const failed = await transitionOrder(store, ORDER_ID, "FAILED", {
@@ -68,18 +89,28 @@ describe("DynamoDB adapters (against dynalite)", function () {
         failure: { reason: "Timeout", refunded: false, restocked: false },
       });
       expect(failed.outcome).to.equal("applied");
-      expect((await transitionOrder(store, ORDER_ID, "COMPLETED", { updatedAt: "t5" })).outcome).to.equal("rejected");
-      expect((await transitionOrder(store, OTHER_ORDER_ID, "FAILED", { updatedAt: "t5" })).order).to.equal(undefined);
-      expect((await store.get(OTHER_ORDER_ID))).to.equal(undefined);
+      expect((await transitionOrder(store, ORDER_ID, "COMPLETED", { updatedAt: "t5" })).outcome).to.equal(
+        "rejected",
+      );
+      expect((await transitionOrder(store, OTHER_ORDER_ID, "FAILED", { updatedAt: "t5" })).order).to.equal(
+        undefined,
+      );
+      expect(await store.get(OTHER_ORDER_ID)).to.equal(undefined);
     });
 
     it("failure flags only turn true; recordFailure only when there is none; markNotified once", async () => {
       const store = dynamoOrderStore(client, names.orders);
       await store.create(makeOrder({ status: "FAILED" }));
       expect(await store.setFailureFlags(ORDER_ID, { refunded: true }, "t")).to.equal(undefined);
-      const rec = await store.recordFailure(ORDER_ID, { reason: "OutOfStock", refunded: false, restocked: false }, "t1");
+      const rec = await store.recordFailure(
+        ORDER_ID,
+        { reason: "OutOfStock", refunded: false, restocked: false },
+        "t1",
+      );
       expect(rec!.failure).to.deep.equal({ reason: "OutOfStock", refunded: false, restocked: false });
-      expect(await store.recordFailure(ORDER_ID, { reason: "Timeout", refunded: true, restocked: true }, "t2")).to.equal(undefined);
+      expect(
+        await store.recordFailure(ORDER_ID, { reason: "Timeout", refunded: true, restocked: true }, "t2"),
+      ).to.equal(undefined);
       const flagged = await store.setFailureFlags(ORDER_ID, { restocked: true }, "t3");
       expect(flagged!.failure).to.deep.equal({ reason: "OutOfStock", refunded: false, restocked: true });
       expect(await store.markNotified(ORDER_ID, "t4", "m1")).to.equal(true);
@@ -91,11 +122,21 @@ describe("DynamoDB adapters (against dynalite)", function () {
       const store = dynamoOrderStore(client, names.orders);
       const ids = [ORDER_ID, OTHER_ORDER_ID, "0b1e2d3c-4a5b-4c6d-8e7f-a0b1c2d3e4f5"];
       for (const [i, orderId] of ids.entries()) {
-        await store.create(makeOrder({ orderId, status: i === 1 ? "PAID" : "NEW", createdAt: `2026-01-0${i + 1}T00:00:00.000Z` }));
+        await store.create(
+          makeOrder({
+            orderId,
+            status: i === 1 ? "PAID" : "NEW",
+            createdAt: `2026-01-0${i + 1}T00:00:00.000Z`,
+          }),
+        );
       }
       const p1 = await store.list({ limit: 2 });
       expect(p1.items.map((o) => o.orderId)).to.deep.equal([ids[2], ids[1]]);
-      expect(p1.lastKey).to.deep.equal({ orderId: ids[1], entity: "ORDER", createdAt: "2026-01-02T00:00:00.000Z" });
+      expect(p1.lastKey).to.deep.equal({
+        orderId: ids[1],
+        entity: "ORDER",
+        createdAt: "2026-01-02T00:00:00.000Z",
+      });
       const p2 = await store.list({ limit: 2, startKey: p1.lastKey });
       expect(p2.items.map((o) => o.orderId)).to.deep.equal([ids[0]]);
       const byStatus = await store.list({ status: "NEW", limit: 10 });
@@ -107,29 +148,55 @@ describe("DynamoDB adapters (against dynalite)", function () {
     it("reserve/release/commit with markers; a missing map is created", async () => {
       await seedStock("A", 5);
       await seedStock("B", 5, {});
-      const run = updateInventoryHandler({ inventory: dynamoInventoryStore(client, names.inventory), log: captureLogger() });
+      const run = updateInventoryHandler({
+        inventory: dynamoInventoryStore(client, names.inventory),
+        log: captureLogger(),
+      });
       const items = [
         { sku: "A", quantity: 2 },
         { sku: "B", quantity: 1 },
       ];
-      expect(await run({ action: "reserve", orderId: ORDER_ID, items })).to.deep.equal({ action: "reserve", ok: true });
-      expect(await run({ action: "reserve", orderId: ORDER_ID, items })).to.deep.equal({ action: "reserve", ok: true });
+      expect(await run({ action: "reserve", orderId: ORDER_ID, items })).to.deep.equal({
+        action: "reserve",
+        ok: true,
+      });
+      expect(await run({ action: "reserve", orderId: ORDER_ID, items })).to.deep.equal({
+        action: "reserve",
+        ok: true,
+      });
       const store = dynamoInventoryStore(client, names.inventory);
       expect(await store.get("A")).to.deep.equal({ sku: "A", stock: 3, reservations: { [ORDER_ID]: 2 } });
       expect(await store.get("B")).to.deep.equal({ sku: "B", stock: 4, reservations: { [ORDER_ID]: 1 } });
-      expect(await run({ action: "release", orderId: ORDER_ID, items })).to.deep.equal({ action: "release", released: true });
-      expect(await run({ action: "release", orderId: ORDER_ID, items })).to.deep.equal({ action: "release", released: false });
+      expect(await run({ action: "release", orderId: ORDER_ID, items })).to.deep.equal({
+        action: "release",
+        released: true,
+      });
+      expect(await run({ action: "release", orderId: ORDER_ID, items })).to.deep.equal({
+        action: "release",
+        released: false,
+      });
       expect((await store.get("A"))!.stock).to.equal(5);
       await run({ action: "reserve", orderId: ORDER_ID, items });
-      expect(await run({ action: "commit", orderId: ORDER_ID, items })).to.deep.equal({ action: "commit", committed: true });
+      expect(await run({ action: "commit", orderId: ORDER_ID, items })).to.deep.equal({
+        action: "commit",
+        committed: true,
+      });
       expect(await store.get("A")).to.deep.equal({ sku: "A", stock: 3, reservations: {} });
     });
 
     it("30 orders racing for 20 units: exactly 20 succeed, stock ends at 0, never below", async () => {
       await seedStock("HOT", 20);
-      const run = updateInventoryHandler({ inventory: dynamoInventoryStore(client, names.inventory), log: captureLogger() });
-      const ids = Array.from({ length: 30 }, (_, i) => `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`);
-      const results = await Promise.all(ids.map((orderId) => run({ action: "reserve", orderId, items: [{ sku: "HOT", quantity: 1 }] })));
+      const run = updateInventoryHandler({
+        inventory: dynamoInventoryStore(client, names.inventory),
+        log: captureLogger(),
+      });
+      const ids = Array.from(
+        { length: 30 },
+        (_, i) => `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`,
+      );
+      const results = await Promise.all(
+        ids.map((orderId) => run({ action: "reserve", orderId, items: [{ sku: "HOT", quantity: 1 }] })),
+      );
       expect(results.filter((r) => r.action === "reserve" && r.ok)).to.have.length(20);
       expect((await dynamoInventoryStore(client, names.inventory).get("HOT"))!.stock).to.equal(0);
     });
@@ -137,17 +204,38 @@ describe("DynamoDB adapters (against dynalite)", function () {
     it("a short SKU gives back what the order took", async () => {
       await seedStock("A", 5);
       await seedStock("B", 0);
-      const run = updateInventoryHandler({ inventory: dynamoInventoryStore(client, names.inventory), log: captureLogger() });
-      const res = await run({ action: "reserve", orderId: ORDER_ID, items: [{ sku: "A", quantity: 2 }, { sku: "B", quantity: 1 }] });
+      const run = updateInventoryHandler({
+        inventory: dynamoInventoryStore(client, names.inventory),
+        log: captureLogger(),
+      });
+      const res = await run({
+        action: "reserve",
+        orderId: ORDER_ID,
+        items: [
+          { sku: "A", quantity: 2 },
+          { sku: "B", quantity: 1 },
+        ],
+      });
       expect(res).to.deep.equal({ action: "reserve", ok: false, reason: "OutOfStock", skus: ["B"] });
-      expect(await dynamoInventoryStore(client, names.inventory).get("A")).to.deep.equal({ sku: "A", stock: 5, reservations: {} });
+      expect(await dynamoInventoryStore(client, names.inventory).get("A")).to.deep.equal({
+        sku: "A",
+        stock: 5,
+        reservations: {},
+      });
     });
   });
 
   describe("ledger and catalogue", () => {
     it("ledger puts are conditional per (orderId, entry)", async () => {
       const store = dynamoLedgerStore(client, names.payments);
-      const charge = { orderId: ORDER_ID, entry: "CHARGE" as const, amount: 5, currency: "USD" as const, chargeId: "ch", createdAt: "t" };
+      const charge = {
+        orderId: ORDER_ID,
+        entry: "CHARGE" as const,
+        amount: 5,
+        currency: "USD" as const,
+        chargeId: "ch",
+        createdAt: "t",
+      };
       expect(await store.put(charge)).to.equal(true);
       expect(await store.put({ ...charge, chargeId: "other" })).to.equal(false);
       expect(await store.get(ORDER_ID, "CHARGE")).to.deep.equal(charge);
@@ -188,8 +276,14 @@ describe("SDK adapters (stubbed send)", () => {
     await wf.sendSuccess("tok", { a: 1 });
     await wf.sendFailure("tok", "E".repeat(300), "cause");
     await wf.heartbeat("tok");
-    const cmds = send.getCalls().map((c) => c.args[0] as unknown as { constructor: { name: string }; input: Record<string, unknown> });
-    expect(cmds.map((c) => c.constructor.name)).to.deep.equal(["SendTaskSuccessCommand", "SendTaskFailureCommand", "SendTaskHeartbeatCommand"]);
+    const cmds = send
+      .getCalls()
+      .map((c) => c.args[0] as unknown as { constructor: { name: string }; input: Record<string, unknown> });
+    expect(cmds.map((c) => c.constructor.name)).to.deep.equal([
+      "SendTaskSuccessCommand",
+      "SendTaskFailureCommand",
+      "SendTaskHeartbeatCommand",
+    ]);
     expect(cmds[0].input).to.deep.equal({ taskToken: "tok", output: '{"a":1}' });
     expect((cmds[1].input.error as string).length).to.equal(256);
     send.rejects(awsError("TaskTimedOut"));
@@ -205,11 +299,18 @@ describe("SDK adapters (stubbed send)", () => {
     send.resolves({ StatusCode: 200, Payload: Buffer.from('{"action":"release","released":true}') } as never);
     const req = { action: "release" as const, orderId: ORDER_ID, items: [{ sku: "A", quantity: 1 }] };
     expect(await inv.invoke(req)).to.deep.equal({ action: "release", released: true });
-    const cmd = send.firstCall.args[0] as unknown as { constructor: { name: string }; input: { FunctionName: string; InvocationType: string; Payload: Uint8Array } };
+    const cmd = send.firstCall.args[0] as unknown as {
+      constructor: { name: string };
+      input: { FunctionName: string; InvocationType: string; Payload: Uint8Array };
+    };
     expect(cmd.constructor.name).to.equal("InvokeCommand");
     expect(cmd.input.InvocationType).to.equal("RequestResponse");
     expect(JSON.parse(Buffer.from(cmd.input.Payload).toString())).to.deep.equal(req);
-    send.resolves({ StatusCode: 200, FunctionError: "Unhandled", Payload: Buffer.from('{"errorMessage":"x"}') } as never);
+    send.resolves({
+      StatusCode: 200,
+      FunctionError: "Unhandled",
+      Payload: Buffer.from('{"errorMessage":"x"}'),
+    } as never);
     let caught: unknown;
     await inv.invoke(req).catch((e: unknown) => (caught = e));
     expect(caught).to.include({ name: "InventoryFunctionError" });
@@ -226,7 +327,10 @@ describe("SDK adapters (stubbed send)", () => {
       attributes: { orderId: ORDER_ID, status: "COMPLETED" },
     });
     expect(id).to.equal("m-1");
-    const cmd = send.firstCall.args[0] as unknown as { constructor: { name: string }; input: Record<string, unknown> };
+    const cmd = send.firstCall.args[0] as unknown as {
+      constructor: { name: string };
+      input: Record<string, unknown>;
+    };
     expect(cmd.constructor.name).to.equal("PublishCommand");
     expect(cmd.input).to.deep.equal({
       TopicArn: "arn:topic",

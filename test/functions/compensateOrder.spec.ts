@@ -20,9 +20,23 @@ describe("compensate_order", () => {
 
   const stored = () => w.orders.items.get(ORDER_ID)!;
   const reserve = () =>
-    w.runInventory({ action: "reserve", orderId: ORDER_ID, items: [{ sku: "SKU-1", quantity: 2 }, { sku: "SKU-2", quantity: 1 }] });
+    w.runInventory({
+      action: "reserve",
+      orderId: ORDER_ID,
+      items: [
+        { sku: "SKU-1", quantity: 2 },
+        { sku: "SKU-2", quantity: 1 },
+      ],
+    });
   const charge = () =>
-    w.ledgerStore.put({ orderId: ORDER_ID, entry: "CHARGE", amount: 3000, currency: "USD", chargeId: CHARGE_ID, createdAt: "t" });
+    w.ledgerStore.put({
+      orderId: ORDER_ID,
+      entry: "CHARGE",
+      amount: 3000,
+      currency: "USD",
+      chargeId: CHARGE_ID,
+      createdAt: "t",
+    });
 
   describe("reason mapping", () => {
     const cases: [string, string][] = [
@@ -47,7 +61,11 @@ describe("compensate_order", () => {
 
   it("nothing charged, nothing reserved: FAILED, refunded false, restocked false, no provider call", async () => {
     const res = await w.compensate({ Error: "OutOfStock" });
-    expect(res).to.deep.equal({ orderId: ORDER_ID, status: "FAILED", failure: { reason: "OutOfStock", refunded: false, restocked: false } });
+    expect(res).to.deep.equal({
+      orderId: ORDER_ID,
+      status: "FAILED",
+      failure: { reason: "OutOfStock", refunded: false, restocked: false },
+    });
     expect(stored()).to.include({ status: "FAILED" });
     expect(w.provider.refund.called).to.equal(false);
     expect(w.levels()).to.deep.equal(INITIAL);
@@ -67,7 +85,9 @@ describe("compensate_order", () => {
     await charge();
     const res = await w.compensate({ Error: "States.Timeout" });
     expect(res.failure).to.deep.equal({ reason: "Timeout", refunded: true, restocked: true });
-    expect(w.provider.refund.calledOnceWithExactly({ orderId: ORDER_ID, chargeId: CHARGE_ID, amount: 3000 })).to.equal(true);
+    expect(
+      w.provider.refund.calledOnceWithExactly({ orderId: ORDER_ID, chargeId: CHARGE_ID, amount: 3000 }),
+    ).to.equal(true);
     expect(w.entries()).to.deep.equal(["CHARGE", "REFUND"]);
     expect(w.levels()).to.deep.equal(INITIAL);
     expect(stored().status).to.equal("FAILED");

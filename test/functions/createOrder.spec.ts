@@ -15,7 +15,12 @@ const UUID_V4ISH = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9
 describe("create_order", () => {
   let orders: FakeOrderStore;
   let catalogue: { getPrices: sinon.SinonStub };
-  let workflow: { start: sinon.SinonStub; sendSuccess: sinon.SinonStub; sendFailure: sinon.SinonStub; heartbeat: sinon.SinonStub };
+  let workflow: {
+    start: sinon.SinonStub;
+    sendSuccess: sinon.SinonStub;
+    sendFailure: sinon.SinonStub;
+    heartbeat: sinon.SinonStub;
+  };
   let deps: CreateOrderDeps;
   let log: ReturnType<typeof captureLogger>;
 
@@ -63,10 +68,7 @@ describe("create_order", () => {
 
   describe("success", () => {
     it("stores the order with catalogue prices, starts the workflow and answers 201", async () => {
-      const res = await post(
-        VALID_BODY,
-        { Origin: "https://shop.example" },
-      );
+      const res = await post(VALID_BODY, { Origin: "https://shop.example" });
       expect(res.statusCode).to.equal(201);
       expect(res.headers).to.include({
         Location: `/orders/${ORDER_ID}`,
@@ -120,7 +122,9 @@ describe("create_order", () => {
       await post(VALID_BODY);
       const created = log.lines.find((l) => l.msg === "order created");
       expect(created).to.include({ orderId: ORDER_ID, level: "info", requestId: "req-1" });
-      expect(log.lines.filter((l) => String(l.msg).startsWith("workflow")).every((l) => l.orderId === ORDER_ID)).to.equal(true);
+      expect(
+        log.lines.filter((l) => String(l.msg).startsWith("workflow")).every((l) => l.orderId === ORDER_ID),
+      ).to.equal(true);
     });
 
     it("treats ExecutionAlreadyExists (adapter: alreadyExists) as success", async () => {
@@ -129,7 +133,9 @@ describe("create_order", () => {
     });
 
     it("asks again for keys BatchGetItem left unprocessed", async () => {
-      catalogue.getPrices.onFirstCall().resolves({ found: [{ sku: "SKU-1", price: 1250 }], unprocessed: ["SKU-2"] });
+      catalogue.getPrices
+        .onFirstCall()
+        .resolves({ found: [{ sku: "SKU-1", price: 1250 }], unprocessed: ["SKU-2"] });
       const res = await post(VALID_BODY);
       expect(res.statusCode).to.equal(201);
       expect(catalogue.getPrices.secondCall.args[0]).to.deep.equal(["SKU-2"]);
@@ -149,17 +155,43 @@ describe("create_order", () => {
       ["an array at the root", [], "customer"],
       ["missing customer", { items: VALID_BODY.items, payment: VALID_BODY.payment }, "customer"],
       ["extra root property", { ...VALID_BODY, admin: true }, "admin"],
-      ["extra nested property", { ...VALID_BODY, customer: { ...VALID_BODY.customer, vip: true } }, "customer.vip"],
+      [
+        "extra nested property",
+        { ...VALID_BODY, customer: { ...VALID_BODY.customer, vip: true } },
+        "customer.vip",
+      ],
       ["quantity 0", { ...VALID_BODY, items: [{ sku: "SKU-1", quantity: 0 }] }, "items.0.quantity"],
       ["quantity 101", { ...VALID_BODY, items: [{ sku: "SKU-1", quantity: 101 }] }, "items.0.quantity"],
       ["quantity 1.5", { ...VALID_BODY, items: [{ sku: "SKU-1", quantity: 1.5 }] }, "items.0.quantity"],
-      ["quantity as a string", { ...VALID_BODY, items: [{ sku: "SKU-1", quantity: "2" }] }, "items.0.quantity"],
+      [
+        "quantity as a string",
+        { ...VALID_BODY, items: [{ sku: "SKU-1", quantity: "2" }] },
+        "items.0.quantity",
+      ],
       ["bad sku", { ...VALID_BODY, items: [{ sku: "SKU 1!", quantity: 1 }] }, "items.0.sku"],
-      ["duplicate skus", { ...VALID_BODY, items: [{ sku: "SKU-1", quantity: 1 }, { sku: "SKU-1", quantity: 2 }] }, "items"],
+      [
+        "duplicate skus",
+        {
+          ...VALID_BODY,
+          items: [
+            { sku: "SKU-1", quantity: 1 },
+            { sku: "SKU-1", quantity: 2 },
+          ],
+        },
+        "items",
+      ],
       ["no items", { ...VALID_BODY, items: [] }, "items"],
-      ["51 items", { ...VALID_BODY, items: Array.from({ length: 51 }, (_, i) => ({ sku: `S${i}`, quantity: 1 })) }, "items"],
+      [
+        "51 items",
+        { ...VALID_BODY, items: Array.from({ length: 51 }, (_, i) => ({ sku: `S${i}`, quantity: 1 })) },
+        "items",
+      ],
       ["bad email", { ...VALID_BODY, customer: { email: "not-an-email" } }, "customer.email"],
-      ["bad phone", { ...VALID_BODY, customer: { email: "a@example.com", phone: "555-0100" } }, "customer.phone"],
+      [
+        "bad phone",
+        { ...VALID_BODY, customer: { email: "a@example.com", phone: "555-0100" } },
+        "customer.phone",
+      ],
       ["bad token", { ...VALID_BODY, payment: { token: "tok visa" } }, "payment.token"],
     ];
     for (const [title, body, path] of cases) {
@@ -191,14 +223,20 @@ describe("create_order", () => {
       const big = JSON.stringify({ ...VALID_BODY, pad: "x".repeat(LIMITS.maxBodyBytes) });
       const res = await postRaw(big);
       expect(res.statusCode).to.equal(400);
-      expect(parseBody(res).issues).to.deep.equal([{ path: "", message: `must be at most ${LIMITS.maxBodyBytes} bytes` }]);
+      expect(parseBody(res).issues).to.deep.equal([
+        { path: "", message: `must be at most ${LIMITS.maxBodyBytes} bytes` },
+      ]);
       expectNothingWritten();
     });
 
     it("counts bytes, not characters", async () => {
       // 6000 three-byte characters: 18000 bytes, under the limit in characters.
-      const res = await postRaw(JSON.stringify({ ...VALID_BODY, customer: { email: "a@example.com", name: "€".repeat(6000) } }));
-      expect(parseBody(res).issues).to.deep.equal([{ path: "", message: `must be at most ${LIMITS.maxBodyBytes} bytes` }]);
+      const res = await postRaw(
+        JSON.stringify({ ...VALID_BODY, customer: { email: "a@example.com", name: "€".repeat(6000) } }),
+      );
+      expect(parseBody(res).issues).to.deep.equal([
+        { path: "", message: `must be at most ${LIMITS.maxBodyBytes} bytes` },
+      ]);
     });
 
     for (const [title, key] of [
@@ -216,14 +254,27 @@ describe("create_order", () => {
 
   describe("catalogue", () => {
     it("unknown SKUs -> 422 naming them, nothing written", async () => {
-      const res = await post({ ...VALID_BODY, items: [{ sku: "SKU-1", quantity: 1 }, { sku: "NOPE", quantity: 1 }, { sku: "GONE", quantity: 1 }] });
+      const res = await post({
+        ...VALID_BODY,
+        items: [
+          { sku: "SKU-1", quantity: 1 },
+          { sku: "NOPE", quantity: 1 },
+          { sku: "GONE", quantity: 1 },
+        ],
+      });
       expect(res.statusCode).to.equal(422);
       expect(parseBody(res)).to.deep.equal({ error: "UnknownSku", skus: ["NOPE", "GONE"] });
       expectNothingWritten();
     });
 
     it("a catalogue price that is not integer cents is a 500, not an order", async () => {
-      catalogue.getPrices.resolves({ found: [{ sku: "SKU-1", price: 12.5 }, { sku: "SKU-2", price: 500 }], unprocessed: [] });
+      catalogue.getPrices.resolves({
+        found: [
+          { sku: "SKU-1", price: 12.5 },
+          { sku: "SKU-2", price: 500 },
+        ],
+        unprocessed: [],
+      });
       const res = await post(VALID_BODY);
       expect(res.statusCode).to.equal(500);
       expectNothingWritten();
@@ -254,7 +305,11 @@ describe("create_order", () => {
       const first = await post(VALID_BODY, { "Idempotency-Key": "k-1" });
       deps.now = () => "2030-01-01T00:00:00.000Z";
       // Same body, keys in another order: canonical hash.
-      const reordered = { payment: VALID_BODY.payment, items: VALID_BODY.items, customer: VALID_BODY.customer };
+      const reordered = {
+        payment: VALID_BODY.payment,
+        items: VALID_BODY.items,
+        customer: VALID_BODY.customer,
+      };
       const second = await post(reordered, { "Idempotency-Key": "k-1" });
       expect(second.statusCode).to.equal(201);
       expect(parseBody(second)).to.deep.equal(parseBody(first));
@@ -274,7 +329,10 @@ describe("create_order", () => {
       await post(VALID_BODY, { "Idempotency-Key": "k-1" });
       const before = JSON.stringify([...orders.items.values()]);
       workflow.start.resetHistory();
-      const res = await post({ ...VALID_BODY, items: [{ sku: "SKU-1", quantity: 1 }] }, { "Idempotency-Key": "k-1" });
+      const res = await post(
+        { ...VALID_BODY, items: [{ sku: "SKU-1", quantity: 1 }] },
+        { "Idempotency-Key": "k-1" },
+      );
       expect(res.statusCode).to.equal(409);
       expect(parseBody(res)).to.deep.equal({ error: "IdempotencyConflict" });
       expect(JSON.stringify([...orders.items.values()])).to.equal(before);
@@ -285,7 +343,14 @@ describe("create_order", () => {
   describe("failures", () => {
     it("an unknown error is a 500 without details; the details go to the log", async () => {
       sinon.restore();
-      const failing = { ...orders, create: sinon.stub().rejects(Object.assign(new Error("secret table arn:aws:dynamodb:xyz"), { name: "InternalServerError" })) };
+      const failing = {
+        ...orders,
+        create: sinon
+          .stub()
+          .rejects(
+            Object.assign(new Error("secret table arn:aws:dynamodb:xyz"), { name: "InternalServerError" }),
+          ),
+      };
       deps.orders = failing;
       const res = await post(VALID_BODY, { Origin: "https://shop.example" });
       expect(res.statusCode).to.equal(500);

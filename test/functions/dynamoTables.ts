@@ -1,7 +1,10 @@
 import { CreateTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
 
 /** The three tables as the data component defines them (keys and GSIs), for dynalite. */
-export async function createTables(client: DynamoDBClient, names: { orders: string; inventory: string; payments: string }) {
+export async function createTables(
+  client: DynamoDBClient,
+  names: { orders: string; inventory: string; payments: string },
+) {
   await client.send(
     new CreateTableCommand({
       TableName: names.orders,

@@ -62,8 +62,15 @@ const ENVS: Record<string, Env> = {
     [ENV.paymentDeclineAboveCents]: "100000",
   },
   update_inventory: { [ENV.inventoryTable]: TABLES.inventory },
-  send_notification: { [ENV.ordersTable]: TABLES.orders, [ENV.topicArn]: "arn:aws:sns:us-east-1:123456789012:orders" },
-  compensate_order: { [ENV.ordersTable]: TABLES.orders, [ENV.paymentsTable]: TABLES.payments, [ENV.inventoryFunction]: "update_inventory" },
+  send_notification: {
+    [ENV.ordersTable]: TABLES.orders,
+    [ENV.topicArn]: "arn:aws:sns:us-east-1:123456789012:orders",
+  },
+  compensate_order: {
+    [ENV.ordersTable]: TABLES.orders,
+    [ENV.paymentsTable]: TABLES.payments,
+    [ENV.inventoryFunction]: "update_inventory",
+  },
 };
 
 /** `client.send` of a client class, stubbed (overloads make sinon's types unusable here). */
@@ -95,10 +102,22 @@ describe("xxxFromEnv: wiring and the exact SDK operations per function", functio
 
   before(async () => {
     local = await startDynalite();
-    backing = new DynamoDBClient({ endpoint: local.endpoint, region: "us-east-1", credentials: TEST_CREDENTIALS });
+    backing = new DynamoDBClient({
+      endpoint: local.endpoint,
+      region: "us-east-1",
+      credentials: TEST_CREDENTIALS,
+    });
     await createTables(backing, TABLES);
-    for (const [sku, price, stock] of [["SKU-1", 1250, 5], ["SKU-2", 500, 0]] as const) {
-      await backing.send(new PutItemCommand({ TableName: TABLES.inventory, Item: marshall({ sku, price, stock, reservations: {} }) }));
+    for (const [sku, price, stock] of [
+      ["SKU-1", 1250, 5],
+      ["SKU-2", 500, 0],
+    ] as const) {
+      await backing.send(
+        new PutItemCommand({
+          TableName: TABLES.inventory,
+          Item: marshall({ sku, price, stock, reservations: {} }),
+        }),
+      );
     }
   });
   after(async () => {
@@ -130,7 +149,9 @@ describe("xxxFromEnv: wiring and the exact SDK operations per function", functio
       const caller = current;
       current = "update_inventory";
       try {
-        const payload = JSON.parse(Buffer.from((cmd as { input: { Payload: Uint8Array } }).input.Payload).toString()) as InventoryRequest;
+        const payload = JSON.parse(
+          Buffer.from((cmd as { input: { Payload: Uint8Array } }).input.Payload).toString(),
+        ) as InventoryRequest;
         const result = await inventoryHandler(payload);
         return { StatusCode: 200, Payload: Buffer.from(JSON.stringify(result)) } as never;
       } finally {
@@ -150,14 +171,24 @@ describe("xxxFromEnv: wiring and the exact SDK operations per function", functio
   };
 
   it("every FromEnv refuses to start without its settings", () => {
-    for (const make of [createOrderFromEnv, getOrderFromEnv, listOrdersFromEnv, processPaymentFromEnv, updateInventoryFromEnv, sendNotificationFromEnv, compensateOrderFromEnv]) {
+    for (const make of [
+      createOrderFromEnv,
+      getOrderFromEnv,
+      listOrdersFromEnv,
+      processPaymentFromEnv,
+      updateInventoryFromEnv,
+      sendNotificationFromEnv,
+      compensateOrderFromEnv,
+    ]) {
       expect(() => make({}), make.name).to.throw(/Missing environment variable/);
     }
   });
 
   it("runs an order to COMPLETED and one to FAILED through every function, using only the allowed operations", async () => {
     const create = createOrderFromEnv(ENVS.create_order);
-    const created = await as("create_order", () => create(apiEvent({ body: JSON.stringify({ ...VALID_BODY, items: [{ sku: "SKU-1", quantity: 2 }] }) })));
+    const created = await as("create_order", () =>
+      create(apiEvent({ body: JSON.stringify({ ...VALID_BODY, items: [{ sku: "SKU-1", quantity: 2 }] }) })),
+    );
     expect(created.statusCode).to.equal(201);
     const view = parseBody(created) as unknown as OrderView;
     const start = sfnCalls.find((c) => c.action === "states:StartExecution")!;
@@ -169,32 +200,65 @@ describe("xxxFromEnv: wiring and the exact SDK operations per function", functio
 
     const order = { ...view, status: "NEW" } as unknown as Order;
     const pay = processPaymentFromEnv(ENVS.process_payment);
-    expect(await as("process_payment", () => pay(sqsEvent(sqsRecord(order))))).to.deep.equal({ batchItemFailures: [] });
-    expect(sfnCalls.map((c) => c.action)).to.include.members(["states:SendTaskHeartbeat", "states:SendTaskSuccess"]);
+    expect(await as("process_payment", () => pay(sqsEvent(sqsRecord(order))))).to.deep.equal({
+      batchItemFailures: [],
+    });
+    expect(sfnCalls.map((c) => c.action)).to.include.members([
+      "states:SendTaskHeartbeat",
+      "states:SendTaskSuccess",
+    ]);
 
     const notify = sendNotificationFromEnv(ENVS.send_notification);
-    const payment = JSON.parse(sfnCalls.find((c) => c.action === "states:SendTaskSuccess")!.input.output as string);
-    const notified = await as("send_notification", () => notify({ order: { orderId: view.orderId, items: [{ sku: "SKU-1", quantity: 2 }], total: view.total }, payment }));
+    const payment = JSON.parse(
+      sfnCalls.find((c) => c.action === "states:SendTaskSuccess")!.input.output as string,
+    );
+    const notified = await as("send_notification", () =>
+      notify({
+        order: { orderId: view.orderId, items: [{ sku: "SKU-1", quantity: 2 }], total: view.total },
+        payment,
+      }),
+    );
     expect(notified).to.deep.equal({ orderId: view.orderId, messageId: "sns-1" });
 
     // A second order is out of stock (SKU-2 has none) and is compensated.
-    const second = await as("create_order", () => create(apiEvent({ body: JSON.stringify({ ...VALID_BODY, items: [{ sku: "SKU-2", quantity: 1 }] }) })));
+    const second = await as("create_order", () =>
+      create(apiEvent({ body: JSON.stringify({ ...VALID_BODY, items: [{ sku: "SKU-2", quantity: 1 }] }) })),
+    );
     const secondView = parseBody(second) as unknown as OrderView;
-    await as("process_payment", () => pay(sqsEvent(sqsRecord({ ...secondView, status: "NEW" } as unknown as Order, "m2"))));
+    await as("process_payment", () =>
+      pay(sqsEvent(sqsRecord({ ...secondView, status: "NEW" } as unknown as Order, "m2"))),
+    );
     const failure = sfnCalls.find((c) => c.action === "states:SendTaskFailure")!;
     expect(failure.input.error).to.equal("OutOfStock");
     const compensate = compensateOrderFromEnv(ENVS.compensate_order);
     const comp = await as("compensate_order", () =>
-      compensate({ order: { orderId: secondView.orderId, items: [{ sku: "SKU-2", quantity: 1 }], total: secondView.total }, error: { Error: "OutOfStock" } }),
+      compensate({
+        order: {
+          orderId: secondView.orderId,
+          items: [{ sku: "SKU-2", quantity: 1 }],
+          total: secondView.total,
+        },
+        error: { Error: "OutOfStock" },
+      }),
     );
     expect(comp.failure).to.deep.equal({ reason: "OutOfStock", refunded: false, restocked: false });
 
     const list = listOrdersFromEnv(ENVS.list_orders);
-    const all = parseBody(await as("list_orders", () => list(apiEvent({ queryStringParameters: { limit: "1" } }))));
+    const all = parseBody(
+      await as("list_orders", () => list(apiEvent({ queryStringParameters: { limit: "1" } }))),
+    );
     expect((all.items as OrderView[]).map((o) => o.orderId)).to.have.length(1);
-    const next = parseBody(await as("list_orders", () => list(apiEvent({ queryStringParameters: { limit: "5", nextToken: all.nextToken as string } }))));
-    expect([...(all.items as OrderView[]), ...(next.items as OrderView[])].map((o) => o.status).sort()).to.deep.equal(["COMPLETED", "FAILED"]);
-    const failed = parseBody(await as("list_orders", () => list(apiEvent({ queryStringParameters: { status: "FAILED" } }))));
+    const next = parseBody(
+      await as("list_orders", () =>
+        list(apiEvent({ queryStringParameters: { limit: "5", nextToken: all.nextToken as string } })),
+      ),
+    );
+    expect(
+      [...(all.items as OrderView[]), ...(next.items as OrderView[])].map((o) => o.status).sort(),
+    ).to.deep.equal(["COMPLETED", "FAILED"]);
+    const failed = parseBody(
+      await as("list_orders", () => list(apiEvent({ queryStringParameters: { status: "FAILED" } }))),
+    );
     expect((failed.items as OrderView[]).map((o) => o.orderId)).to.deep.equal([secondView.orderId]);
 
     // What this scenario exercises (the rest of ALLOWED is used on other paths: replays,
@@ -218,7 +282,10 @@ describe("xxxFromEnv: wiring and the exact SDK operations per function", functio
       compensate_order: ["dynamodb:GetItem", "dynamodb:UpdateItem", "lambda:InvokeFunction"],
     });
     for (const [fn, actions] of Object.entries(used)) {
-      expect([...actions].filter((a) => !ALLOWED[fn].includes(a)), `${fn} used`).to.deep.equal([]);
+      expect(
+        [...actions].filter((a) => !ALLOWED[fn].includes(a)),
+        `${fn} used`,
+      ).to.deep.equal([]);
     }
     expect(Object.keys(used).sort()).to.deep.equal(Object.keys(ALLOWED).sort());
   });

@@ -1,14 +1,16 @@
 import type { APIGatewayProxyEvent } from "aws-lambda";
 
 /** A REST API (v1) proxy event with just what the handlers read. */
-export function apiEvent(overrides: {
-  body?: string | null;
-  headers?: Record<string, string>;
-  pathParameters?: Record<string, string> | null;
-  queryStringParameters?: Record<string, string> | null;
-  apiKeyId?: string;
-  isBase64Encoded?: boolean;
-} = {}): APIGatewayProxyEvent {
+export function apiEvent(
+  overrides: {
+    body?: string | null;
+    headers?: Record<string, string>;
+    pathParameters?: Record<string, string> | null;
+    queryStringParameters?: Record<string, string> | null;
+    apiKeyId?: string;
+    isBase64Encoded?: boolean;
+  } = {},
+): APIGatewayProxyEvent {
   return {
     body: overrides.body ?? null,
     headers: overrides.headers ?? {},

@@ -3,7 +3,16 @@ import * as sinon from "sinon";
 import { sha256Hex } from "../../functions/shared/ids";
 import type { InventoryRequest, Order } from "../../functions/shared/types";
 import { makeOrder, ORDER_ID, setStatus } from "./support";
-import { awsError, buildWorld, DECLINE_ABOVE, rawRecord, sqsEvent, sqsRecord, TOKEN, type World } from "./world";
+import {
+  awsError,
+  buildWorld,
+  DECLINE_ABOVE,
+  rawRecord,
+  sqsEvent,
+  sqsRecord,
+  TOKEN,
+  type World,
+} from "./world";
 
 const CHARGE_ID = `ch_${sha256Hex(ORDER_ID).slice(0, 24)}`;
 const RESULT = { orderId: ORDER_ID, chargeId: CHARGE_ID, amount: 3000 };
@@ -19,7 +28,8 @@ describe("process_payment", () => {
   });
   afterEach(() => sinon.restore());
 
-  const deliver = (o: Order = order, messageId = "msg-1") => w.processPayment(sqsEvent(sqsRecord(o, messageId)));
+  const deliver = (o: Order = order, messageId = "msg-1") =>
+    w.processPayment(sqsEvent(sqsRecord(o, messageId)));
   const stored = () => w.orders.items.get(ORDER_ID)!;
   const actions = () => w.inventory.invoke.getCalls().map((c) => (c.args[0] as InventoryRequest).action);
   const markers = () => [...w.stock.records.values()].map((r) => r.reservations?.[ORDER_ID]);
@@ -52,7 +62,12 @@ describe("process_payment", () => {
       expect(w.inventory.invoke.firstCall.calledBefore(w.provider.charge.firstCall)).to.equal(true);
       expect(w.inventory.invoke.secondCall.calledAfter(w.workflow.sendSuccess.firstCall)).to.equal(true);
       expect(markers()).to.deep.equal([undefined, undefined]);
-      expect(w.provider.charge.firstCall.args[0]).to.deep.equal({ orderId: ORDER_ID, amount: 3000, currency: "USD", token: "tok_visa" });
+      expect(w.provider.charge.firstCall.args[0]).to.deep.equal({
+        orderId: ORDER_ID,
+        amount: 3000,
+        currency: "USD",
+        token: "tok_visa",
+      });
     });
 
     it("logs JSON lines with the order id on every line after parsing", async () => {
@@ -86,7 +101,10 @@ describe("process_payment", () => {
       order = makeOrder({ total: { amount: DECLINE_ABOVE + 1, currency: "USD" } });
       w = buildWorld(order);
       await deliver();
-      expect(JSON.parse(w.workflow.sendFailure.firstCall.args[2])).to.deep.equal({ orderId: ORDER_ID, reason: "AmountAboveLimit" });
+      expect(JSON.parse(w.workflow.sendFailure.firstCall.args[2])).to.deep.equal({
+        orderId: ORDER_ID,
+        reason: "AmountAboveLimit",
+      });
       expect(w.entries()).to.deep.equal(["DECLINE"]);
     });
 
@@ -117,28 +135,51 @@ describe("process_payment", () => {
       // Retried: still failing, still nothing taken twice.
       await deliver();
       expect(w.levels()).to.deep.equal(RESERVED);
-      expect(w.log.lines.some((l) => l.level === "warn" && l.msg === "payment failed transiently: will retry")).to.equal(true);
+      expect(
+        w.log.lines.some((l) => l.level === "warn" && l.msg === "payment failed transiently: will retry"),
+      ).to.equal(true);
     });
   });
 
   describe("malformed messages: logged and retried (then the DLQ)", () => {
     for (const [title, body] of [
       ["not JSON", "{nope"],
-      ["no task token", JSON.stringify({ order: { orderId: ORDER_ID, items: [{ sku: "SKU-1", quantity: 1 }], total: { amount: 1, currency: "USD" } } })],
-      ["bad order id", JSON.stringify({ order: { orderId: "x", items: [], total: { amount: 1, currency: "USD" } }, taskToken: TOKEN })],
+      [
+        "no task token",
+        JSON.stringify({
+          order: {
+            orderId: ORDER_ID,
+            items: [{ sku: "SKU-1", quantity: 1 }],
+            total: { amount: 1, currency: "USD" },
+          },
+        }),
+      ],
+      [
+        "bad order id",
+        JSON.stringify({
+          order: { orderId: "x", items: [], total: { amount: 1, currency: "USD" } },
+          taskToken: TOKEN,
+        }),
+      ],
     ]) {
       it(title, async () => {
-        expect(await w.processPayment(sqsEvent(rawRecord(body, "bad")))).to.deep.equal({ batchItemFailures: [{ itemIdentifier: "bad" }] });
+        expect(await w.processPayment(sqsEvent(rawRecord(body, "bad")))).to.deep.equal({
+          batchItemFailures: [{ itemIdentifier: "bad" }],
+        });
         expect(w.workflow.heartbeat.called).to.equal(false);
         expect(w.inventory.invoke.called).to.equal(false);
-        expect(w.log.lines.some((l) => l.level === "error" && String(l.msg).startsWith("malformed"))).to.equal(true);
+        expect(
+          w.log.lines.some((l) => l.level === "error" && String(l.msg).startsWith("malformed")),
+        ).to.equal(true);
       });
     }
 
     it("only the failing records of a batch are reported", async () => {
       const other = makeOrder({ orderId: "0b1e2d3c-4a5b-4c6d-8e7f-a0b1c2d3e4f5", paymentToken: "tok_fail" });
       w.orders.items.set(other.orderId, other);
-      const res = await w.processPayment(sqsEvent(sqsRecord(order, "ok"), rawRecord("{", "junk"), sqsRecord(other, "flaky")));
+      const res = await w.processPayment(
+        sqsEvent(sqsRecord(order, "ok"), rawRecord("{", "junk"), sqsRecord(other, "flaky")),
+      );
       expect(res.batchItemFailures).to.deep.equal([{ itemIdentifier: "junk" }, { itemIdentifier: "flaky" }]);
       expect(stored().status).to.equal("PAID");
     });
@@ -167,7 +208,9 @@ describe("process_payment", () => {
       expect(results.flatMap((r) => r.batchItemFailures)).to.deep.equal([]);
       // Both may ask the provider; its idempotency key (the order id) makes it one charge.
       const charged = await Promise.all(w.provider.charge.getCalls().map((c) => c.returnValue));
-      expect(new Set(charged.map((c: { chargeId: string }) => c.chargeId))).to.deep.equal(new Set([CHARGE_ID]));
+      expect(new Set(charged.map((c: { chargeId: string }) => c.chargeId))).to.deep.equal(
+        new Set([CHARGE_ID]),
+      );
       expectPaidOnce();
     });
 
@@ -181,26 +224,79 @@ describe("process_payment", () => {
   });
 
   describe("redelivery after a crash at each step", () => {
-    type Fault = { step: string; inject: (w: World) => void; firstRun: "retry" | "ack"; providerCalls?: number };
+    type Fault = {
+      step: string;
+      inject: (w: World) => void;
+      firstRun: "retry" | "ack";
+      providerCalls?: number;
+    };
     const boom = () => awsError("ServiceUnavailable", "simulated crash");
     const faults: Fault[] = [
-      { step: "SendTaskHeartbeat", inject: (w) => w.workflow.heartbeat.onFirstCall().rejects(boom()), firstRun: "retry" },
-      { step: "loading the order", inject: (w) => sinon.stub(w.orders, "get").callThrough().onFirstCall().rejects(boom()), firstRun: "retry" },
-      { step: "marking PROCESSING", inject: (w) => sinon.stub(w.orders, "updateStatus").callThrough().onFirstCall().rejects(boom()), firstRun: "retry" },
-      { step: "invoking update_inventory", inject: (w) => w.inventory.invoke.onFirstCall().rejects(boom()), firstRun: "retry" },
-      { step: "reserving the second SKU", inject: (w) => sinon.stub(w.stock, "reserve").callThrough().onSecondCall().rejects(boom()), firstRun: "retry" },
-      { step: "reading the ledger", inject: (w) => sinon.stub(w.ledgerStore, "get").callThrough().onFirstCall().rejects(boom()), firstRun: "retry" },
-      { step: "the provider call", inject: (w) => w.provider.charge.onFirstCall().rejects(boom()), firstRun: "retry", providerCalls: 2 },
-      { step: "writing CHARGE after the provider charged", inject: (w) => sinon.stub(w.ledgerStore, "put").callThrough().onFirstCall().rejects(boom()), firstRun: "retry", providerCalls: 2 },
-      { step: "marking PAID", inject: (w) => sinon.stub(w.orders, "updateStatus").callThrough().onSecondCall().rejects(boom()), firstRun: "retry" },
-      { step: "SendTaskSuccess", inject: (w) => w.workflow.sendSuccess.onFirstCall().rejects(boom()), firstRun: "retry" },
-      { step: "commit (best effort: acknowledged)", inject: (w) => w.inventory.invoke.onSecondCall().rejects(boom()), firstRun: "ack" },
+      {
+        step: "SendTaskHeartbeat",
+        inject: (w) => w.workflow.heartbeat.onFirstCall().rejects(boom()),
+        firstRun: "retry",
+      },
+      {
+        step: "loading the order",
+        inject: (w) => sinon.stub(w.orders, "get").callThrough().onFirstCall().rejects(boom()),
+        firstRun: "retry",
+      },
+      {
+        step: "marking PROCESSING",
+        inject: (w) => sinon.stub(w.orders, "updateStatus").callThrough().onFirstCall().rejects(boom()),
+        firstRun: "retry",
+      },
+      {
+        step: "invoking update_inventory",
+        inject: (w) => w.inventory.invoke.onFirstCall().rejects(boom()),
+        firstRun: "retry",
+      },
+      {
+        step: "reserving the second SKU",
+        inject: (w) => sinon.stub(w.stock, "reserve").callThrough().onSecondCall().rejects(boom()),
+        firstRun: "retry",
+      },
+      {
+        step: "reading the ledger",
+        inject: (w) => sinon.stub(w.ledgerStore, "get").callThrough().onFirstCall().rejects(boom()),
+        firstRun: "retry",
+      },
+      {
+        step: "the provider call",
+        inject: (w) => w.provider.charge.onFirstCall().rejects(boom()),
+        firstRun: "retry",
+        providerCalls: 2,
+      },
+      {
+        step: "writing CHARGE after the provider charged",
+        inject: (w) => sinon.stub(w.ledgerStore, "put").callThrough().onFirstCall().rejects(boom()),
+        firstRun: "retry",
+        providerCalls: 2,
+      },
+      {
+        step: "marking PAID",
+        inject: (w) => sinon.stub(w.orders, "updateStatus").callThrough().onSecondCall().rejects(boom()),
+        firstRun: "retry",
+      },
+      {
+        step: "SendTaskSuccess",
+        inject: (w) => w.workflow.sendSuccess.onFirstCall().rejects(boom()),
+        firstRun: "retry",
+      },
+      {
+        step: "commit (best effort: acknowledged)",
+        inject: (w) => w.inventory.invoke.onSecondCall().rejects(boom()),
+        firstRun: "ack",
+      },
     ];
     for (const f of faults) {
       it(`crash at ${f.step}: the retry completes with one charge and one reservation`, async () => {
         f.inject(w);
         const first = await deliver();
-        expect(first.batchItemFailures).to.deep.equal(f.firstRun === "retry" ? [{ itemIdentifier: "msg-1" }] : []);
+        expect(first.batchItemFailures).to.deep.equal(
+          f.firstRun === "retry" ? [{ itemIdentifier: "msg-1" }] : [],
+        );
         if (f.firstRun === "retry") await deliver();
         // And once more after success (the token is used by now).
         w.workflow.sendSuccess.rejects(awsError("InvalidToken"));
@@ -227,9 +323,25 @@ describe("process_payment", () => {
     it("stale token, order FAILED with a charge and a reservation left by a crashed delivery: refund + release", async () => {
       // A delivery reserved and charged, then crashed; the callback timed out and compensation
       // ran before that charge was written... and now the redelivery finds the order FAILED.
-      await w.inventory.invoke({ action: "reserve", orderId: ORDER_ID, items: [{ sku: "SKU-1", quantity: 2 }, { sku: "SKU-2", quantity: 1 }] });
-      setStatus(w.orders, ORDER_ID, "FAILED", { failure: { reason: "Timeout", refunded: false, restocked: false } });
-      await w.ledgerStore.put({ orderId: ORDER_ID, entry: "CHARGE", amount: 3000, currency: "USD", chargeId: CHARGE_ID, createdAt: "t" });
+      await w.inventory.invoke({
+        action: "reserve",
+        orderId: ORDER_ID,
+        items: [
+          { sku: "SKU-1", quantity: 2 },
+          { sku: "SKU-2", quantity: 1 },
+        ],
+      });
+      setStatus(w.orders, ORDER_ID, "FAILED", {
+        failure: { reason: "Timeout", refunded: false, restocked: false },
+      });
+      await w.ledgerStore.put({
+        orderId: ORDER_ID,
+        entry: "CHARGE",
+        amount: 3000,
+        currency: "USD",
+        chargeId: CHARGE_ID,
+        createdAt: "t",
+      });
       w.workflow.heartbeat.rejects(awsError("TaskTimedOut"));
       expect(await deliver()).to.deep.equal({ batchItemFailures: [] });
       expect(w.entries()).to.deep.equal(["CHARGE", "REFUND"]);
@@ -239,7 +351,9 @@ describe("process_payment", () => {
     });
 
     it("a FAILED order with nothing left: ack, no refund, no restock, no charge", async () => {
-      setStatus(w.orders, ORDER_ID, "FAILED", { failure: { reason: "Timeout", refunded: false, restocked: false } });
+      setStatus(w.orders, ORDER_ID, "FAILED", {
+        failure: { reason: "Timeout", refunded: false, restocked: false },
+      });
       expect(await deliver()).to.deep.equal({ batchItemFailures: [] });
       expect(w.provider.refund.called || w.provider.charge.called).to.equal(false);
       expect(w.levels()).to.deep.equal(INITIAL);
@@ -253,7 +367,11 @@ describe("process_payment", () => {
       expect(markers()).to.deep.equal([2, 1]);
       // Compensation for the timeout then undoes everything.
       const comp = await w.compensate({ Error: "States.Timeout" });
-      expect(comp).to.deep.equal({ orderId: ORDER_ID, status: "FAILED", failure: { reason: "Timeout", refunded: true, restocked: true } });
+      expect(comp).to.deep.equal({
+        orderId: ORDER_ID,
+        status: "FAILED",
+        failure: { reason: "Timeout", refunded: true, restocked: true },
+      });
       expect(w.levels()).to.deep.equal(INITIAL);
       expect(w.entries()).to.deep.equal(["CHARGE", "REFUND"]);
     });

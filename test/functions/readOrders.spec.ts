@@ -10,7 +10,10 @@ describe("get_order", () => {
   let orders: FakeOrderStore;
   beforeEach(() => {
     orders = fakeOrderStore([
-      makeOrder({ status: "FAILED", failure: { reason: "PaymentDeclined", refunded: false, restocked: true } }),
+      makeOrder({
+        status: "FAILED",
+        failure: { reason: "PaymentDeclined", refunded: false, restocked: true },
+      }),
     ]);
     sinon.spy(orders, "get");
   });
@@ -34,7 +37,9 @@ describe("get_order", () => {
       updatedAt: makeOrder().updatedAt,
       failure: { reason: "PaymentDeclined", refunded: false, restocked: true },
     });
-    expect((orders.get as sinon.SinonSpy).calledOnceWithExactly(ORDER_ID, { consistent: true })).to.equal(true);
+    expect((orders.get as sinon.SinonSpy).calledOnceWithExactly(ORDER_ID, { consistent: true })).to.equal(
+      true,
+    );
     expect(res.headers).to.include({ "Access-Control-Allow-Origin": "*" });
   });
 
@@ -74,7 +79,9 @@ describe("list_orders", () => {
   const ids = Array.from({ length: 5 }, (_, i) => `0000000${i}-0000-4000-8000-000000000000`);
   beforeEach(() => {
     orders = fakeOrderStore(
-      ids.map((orderId, i): Order => makeOrder({ orderId, status: i % 2 ? "PAID" : "NEW", createdAt: `2026-01-0${i + 1}T00:00:00.000Z` })),
+      ids.map((orderId, i): Order =>
+        makeOrder({ orderId, status: i % 2 ? "PAID" : "NEW", createdAt: `2026-01-0${i + 1}T00:00:00.000Z` }),
+      ),
     );
     sinon.spy(orders, "list");
   });
@@ -99,7 +106,9 @@ describe("list_orders", () => {
   it("pages with an opaque nextToken until the end", async () => {
     const first = parseBody(await list({ limit: "2" }));
     expect(first.items as Order[]).to.have.length(2);
-    expect(first.nextToken).to.be.a("string").and.match(/^[A-Za-z0-9_-]+$/);
+    expect(first.nextToken)
+      .to.be.a("string")
+      .and.match(/^[A-Za-z0-9_-]+$/);
     const second = parseBody(await list({ limit: "2", nextToken: first.nextToken as string }));
     const third = parseBody(await list({ limit: "2", nextToken: second.nextToken as string }));
     const seen = [first, second, third].flatMap((p) => (p.items as Order[]).map((o) => o.orderId));
@@ -126,15 +135,28 @@ describe("list_orders", () => {
     ["unknown status", { status: "SHIPPED" }, "queryStringParameters.status"],
     ["unknown parameter", { sort: "asc" }, "queryStringParameters.sort"],
     ["nextToken not base64url", { nextToken: "a+b/c=" }, "queryStringParameters.nextToken"],
-    ["nextToken not JSON", { nextToken: Buffer.from("{oops").toString("base64url") }, "queryStringParameters.nextToken"],
+    [
+      "nextToken not JSON",
+      { nextToken: Buffer.from("{oops").toString("base64url") },
+      "queryStringParameters.nextToken",
+    ],
     [
       "nextToken with an extra key",
-      { nextToken: encodeNextToken({ orderId: ORDER_ID, createdAt: "2026-01-01T00:00:00.000Z", entity: "ORDER", x: "1" }) },
+      {
+        nextToken: encodeNextToken({
+          orderId: ORDER_ID,
+          createdAt: "2026-01-01T00:00:00.000Z",
+          entity: "ORDER",
+          x: "1",
+        }),
+      },
       "queryStringParameters.nextToken",
     ],
     [
       "nextToken with a bad orderId",
-      { nextToken: encodeNextToken({ orderId: "x", createdAt: "2026-01-01T00:00:00.000Z", entity: "ORDER" }) },
+      {
+        nextToken: encodeNextToken({ orderId: "x", createdAt: "2026-01-01T00:00:00.000Z", entity: "ORDER" }),
+      },
       "queryStringParameters.nextToken",
     ],
     [
@@ -144,7 +166,13 @@ describe("list_orders", () => {
     ],
     [
       "nextToken of a status listing used without status",
-      { nextToken: encodeNextToken({ orderId: ORDER_ID, createdAt: "2026-01-01T00:00:00.000Z", status: "NEW" }) },
+      {
+        nextToken: encodeNextToken({
+          orderId: ORDER_ID,
+          createdAt: "2026-01-01T00:00:00.000Z",
+          status: "NEW",
+        }),
+      },
       "queryStringParameters.nextToken",
     ],
     ["nextToken too long", { nextToken: "A".repeat(2049) }, "queryStringParameters.nextToken"],

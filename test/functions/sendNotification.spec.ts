@@ -1,6 +1,11 @@
 import { expect } from "chai";
 import * as sinon from "sinon";
-import { buildCompletionNotice, formatMoney, sendNotificationHandler, SMS_MAX } from "../../functions/sendNotification";
+import {
+  buildCompletionNotice,
+  formatMoney,
+  sendNotificationHandler,
+  SMS_MAX,
+} from "../../functions/sendNotification";
 import type { Notice } from "../../functions/shared/notifier";
 import { toWorkflowOrder } from "../../functions/shared/order";
 import type { NotifyInput, Order } from "../../functions/shared/types";
@@ -46,13 +51,22 @@ describe("send_notification", () => {
     expect(notice.email).to.contain("Total: USD 30.00");
     expect(notice.sms).to.equal(`Order ${ORDER_ID} complete: 3 items, USD 30.00.`);
     expect(notice.sms.length).to.be.at.most(SMS_MAX);
-    expect(JSON.parse(notice.default)).to.deep.include({ type: "OrderCompleted", orderId: ORDER_ID, status: "COMPLETED", total: { amount: 3000, currency: "USD" } });
+    expect(JSON.parse(notice.default)).to.deep.include({
+      type: "OrderCompleted",
+      orderId: ORDER_ID,
+      status: "COMPLETED",
+      total: { amount: 3000, currency: "USD" },
+    });
     expect(JSON.stringify(notice)).not.to.match(/a@example\.com|tok_visa/);
   });
 
   it("keeps the SMS within 140 characters for any order", () => {
     const big = makeOrder({
-      items: Array.from({ length: 50 }, (_, i) => ({ sku: `SKU-${"X".repeat(50)}-${i}`, quantity: 100, unitPrice: 99_999_999 })),
+      items: Array.from({ length: 50 }, (_, i) => ({
+        sku: `SKU-${"X".repeat(50)}-${i}`,
+        quantity: 100,
+        unitPrice: 99_999_999,
+      })),
       total: { amount: 499_999_995_000, currency: "USD" },
     });
     expect(buildCompletionNotice(big).sms.length).to.be.at.most(SMS_MAX);

@@ -79,7 +79,11 @@ export function fakeOrderStore(initial: Order[] = []): FakeOrderStore {
     async list({ status, limit, startKey }) {
       const all = [...items.values()]
         .filter((o) => status === undefined || o.status === status)
-        .sort((a, b) => (a.createdAt === b.createdAt ? b.orderId.localeCompare(a.orderId) : b.createdAt.localeCompare(a.createdAt)));
+        .sort((a, b) =>
+          a.createdAt === b.createdAt
+            ? b.orderId.localeCompare(a.orderId)
+            : b.createdAt.localeCompare(a.createdAt),
+        );
       const start = startKey ? all.findIndex((o) => o.orderId === startKey.orderId) + 1 : 0;
       const page = all.slice(start, start + limit);
       const last = page[page.length - 1];
@@ -115,7 +119,12 @@ export function fakeOrderStore(initial: Order[] = []): FakeOrderStore {
   };
 }
 
-export function setStatus(store: FakeOrderStore, orderId: string, status: OrderStatus, extra: Partial<Order> = {}): void {
+export function setStatus(
+  store: FakeOrderStore,
+  orderId: string,
+  status: OrderStatus,
+  extra: Partial<Order> = {},
+): void {
   const o = store.items.get(orderId)!;
   store.items.set(orderId, { ...o, status, ...extra });
 }
@@ -150,7 +159,10 @@ export interface FakeInventoryStore extends InventoryStore {
 
 export function fakeInventoryStore(stock: Record<string, number>, withMap = true): FakeInventoryStore {
   const records = new Map<string, StockRecord>(
-    Object.entries(stock).map(([sku, n]) => [sku, withMap ? { sku, stock: n, reservations: {} } : { sku, stock: n }]),
+    Object.entries(stock).map(([sku, n]) => [
+      sku,
+      withMap ? { sku, stock: n, reservations: {} } : { sku, stock: n },
+    ]),
   );
   return {
     records,

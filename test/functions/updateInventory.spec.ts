@@ -2,7 +2,13 @@ import { expect } from "chai";
 import * as sinon from "sinon";
 import { updateInventoryHandler } from "../../functions/updateInventory";
 import type { InventoryRequest } from "../../functions/shared/types";
-import { captureLogger, fakeInventoryStore, ORDER_ID, OTHER_ORDER_ID, type FakeInventoryStore } from "./support";
+import {
+  captureLogger,
+  fakeInventoryStore,
+  ORDER_ID,
+  OTHER_ORDER_ID,
+  type FakeInventoryStore,
+} from "./support";
 
 const ITEMS = [
   { sku: "A", quantity: 2 },
@@ -41,7 +47,12 @@ describe("update_inventory", () => {
       { sku: "B", quantity: 4 },
       { sku: "MISSING", quantity: 1 },
     ]);
-    expect(res).to.deep.equal({ action: "reserve", ok: false, reason: "OutOfStock", skus: ["C", "B", "MISSING"] });
+    expect(res).to.deep.equal({
+      action: "reserve",
+      ok: false,
+      reason: "OutOfStock",
+      skus: ["C", "B", "MISSING"],
+    });
     expect(stock()).to.deep.equal({ A: 5, B: 3, C: 0 });
     expect(store.records.get("A")!.reservations).to.deep.equal({});
   });
@@ -76,7 +87,10 @@ describe("update_inventory", () => {
 
   it("release takes the quantity from the marker", async () => {
     await req("reserve", [{ sku: "A", quantity: 2 }]);
-    expect(await req("release", [{ sku: "A", quantity: 5 }])).to.deep.equal({ action: "release", released: true });
+    expect(await req("release", [{ sku: "A", quantity: 5 }])).to.deep.equal({
+      action: "release",
+      released: true,
+    });
     expect(stock().A).to.equal(5);
   });
 
@@ -94,7 +108,17 @@ describe("update_inventory", () => {
     ["bad order id", { action: "reserve", orderId: "x", items: ITEMS }],
     ["quantity 0", { action: "reserve", orderId: ORDER_ID, items: [{ sku: "A", quantity: 0 }] }],
     ["no items", { action: "reserve", orderId: ORDER_ID, items: [] }],
-    ["duplicate skus", { action: "reserve", orderId: ORDER_ID, items: [{ sku: "A", quantity: 1 }, { sku: "A", quantity: 1 }] }],
+    [
+      "duplicate skus",
+      {
+        action: "reserve",
+        orderId: ORDER_ID,
+        items: [
+          { sku: "A", quantity: 1 },
+          { sku: "A", quantity: 1 },
+        ],
+      },
+    ],
   ] as const) {
     it(`refuses a request with ${title} (ValidationError), touching nothing`, async () => {
       const spy = sinon.spy(store, "reserve");

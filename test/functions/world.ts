@@ -52,7 +52,10 @@ export interface World {
   entries(orderId?: string): string[];
 }
 
-export function buildWorld(order: Order = makeOrder(), stock: Record<string, number> = { "SKU-1": 5, "SKU-2": 3 }): World {
+export function buildWorld(
+  order: Order = makeOrder(),
+  stock: Record<string, number> = { "SKU-1": 5, "SKU-2": 3 },
+): World {
   const orders = fakeOrderStore([order]);
   const ledgerStore = fakeLedgerStore();
   const stockStore = fakeInventoryStore(stock);
@@ -89,7 +92,10 @@ export function buildWorld(order: Order = makeOrder(), stock: Record<string, num
     compensate: (error, o = order) => compensateHandler({ order: toWorkflowOrder(o), error }),
     levels: () => Object.fromEntries([...stockStore.records].map(([sku, r]) => [sku, r.stock])),
     entries: (orderId = order.orderId) =>
-      [...ledgerStore.entries.values()].filter((e) => e.orderId === orderId).map((e) => e.entry).sort(),
+      [...ledgerStore.entries.values()]
+        .filter((e) => e.orderId === orderId)
+        .map((e) => e.entry)
+        .sort(),
   };
 }
 

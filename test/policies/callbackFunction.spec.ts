@@ -14,7 +14,7 @@ const PROBE = "policy-probe-default-role";
 
 async function settle(): Promise<void> {
   let last = -1;
-  for (let stable = 0; stable < 3; ) {
+  for (let stable = 0; stable < 3;) {
     await new Promise((resolve) => setTimeout(resolve, 25));
     if (registered.length === last) stable++;
     else {
@@ -33,7 +33,9 @@ describe("CallbackFunction's default role", function () {
       callback: async () => ({ statusCode: 200 }),
       runtime: "nodejs22.x",
       tracingConfig: { mode: "Active" },
-      codePathOptions: { extraExcludePackages: Object.keys(require("../../package.json").dependencies as object) },
+      codePathOptions: {
+        extraExcludePackages: Object.keys(require("../../package.json").dependencies as object),
+      },
     });
     await new Promise<void>((resolve) => fn.arn.apply(() => resolve()));
     await settle();
@@ -54,12 +56,17 @@ describe("CallbackFunction's default role", function () {
   });
 
   it("is blocked by the pack: every broad policy, and the function for not having its own role", async () => {
-    const result = await runPack(allPolicies, probe.map((r) => fromRegistered(r)));
+    const result = await runPack(
+      allPolicies,
+      probe.map((r) => fromRegistered(r)),
+    );
     const found = blocking(result);
     const broad = found.filter((d) => d.policyName === "iam-no-broad-managed-policies").map((d) => d.detail);
     // All but AWSXrayWriteOnlyAccess are *FullAccess or PowerUser.
     expect(broad).to.have.length(8);
-    expect(broad.join("\n")).to.match(/AWSLambda_FullAccess/).and.to.match(/AmazonCognitoPowerUser/);
+    expect(broad.join("\n"))
+      .to.match(/AWSLambda_FullAccess/)
+      .and.to.match(/AmazonCognitoPowerUser/);
     const explicit = found.filter((d) => d.policyName === "lambda-explicit-role");
     expect(explicit).to.have.length(1);
     expect(explicit[0].detail).to.match(/AWSLambda_FullAccess/);

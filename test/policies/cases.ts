@@ -54,7 +54,14 @@ const FIXTURE_TYPES: Record<string, string> = {
 };
 
 /** One field of one resource changed. */
-function field(rule: string, title: string, resource: string, path: string, value: unknown, urnOfResource = resource): BadCase {
+function field(
+  rule: string,
+  title: string,
+  resource: string,
+  path: string,
+  value: unknown,
+  urnOfResource = resource,
+): BadCase {
   return {
     rule,
     title,
@@ -86,38 +93,128 @@ const attachment = (name: string, policyArn: string): TestResource => ({
   propertyDependencies: { role: [urnOf(T.role, "process-payment-role")] },
 });
 
-const add = (...extra: TestResource[]) => (stack: TestResource[]) => [...stack, ...extra];
+const add =
+  (...extra: TestResource[]) =>
+  (stack: TestResource[]) => [...stack, ...extra];
 
 export const BAD_CASES: BadCase[] = [
   // encryption
   field("sqs-queue-cmk-encrypted", "queue without a key", "payments", "kmsMasterKeyId", undefined),
-  field("sqs-queue-cmk-encrypted", "DLQ with the AWS-managed key", "payments-dlq", "kmsMasterKeyId", "alias/aws/sqs"),
+  field(
+    "sqs-queue-cmk-encrypted",
+    "DLQ with the AWS-managed key",
+    "payments-dlq",
+    "kmsMasterKeyId",
+    "alias/aws/sqs",
+  ),
   field("sqs-queue-cmk-encrypted", "queue with SQS-managed SSE", "payments", "sqsManagedSseEnabled", true),
   field("sns-topic-cmk-encrypted", "topic without a key", "order-events", "kmsMasterKeyId", undefined),
-  field("sns-topic-cmk-encrypted", "topic with the AWS-managed key", "order-events", "kmsMasterKeyId", "arn:aws:kms:us-east-1:123456789012:alias/aws/sns"),
-  field("dynamodb-table-cmk-encrypted", "table with an AWS-owned key", "orders", "serverSideEncryption.enabled", false),
-  field("dynamodb-table-cmk-encrypted", "table with the AWS-managed key", "orders", "serverSideEncryption.kmsKeyArn", undefined),
+  field(
+    "sns-topic-cmk-encrypted",
+    "topic with the AWS-managed key",
+    "order-events",
+    "kmsMasterKeyId",
+    "arn:aws:kms:us-east-1:123456789012:alias/aws/sns",
+  ),
+  field(
+    "dynamodb-table-cmk-encrypted",
+    "table with an AWS-owned key",
+    "orders",
+    "serverSideEncryption.enabled",
+    false,
+  ),
+  field(
+    "dynamodb-table-cmk-encrypted",
+    "table with the AWS-managed key",
+    "orders",
+    "serverSideEncryption.kmsKeyArn",
+    undefined,
+  ),
   field("dynamodb-table-pitr-enabled", "table without PITR", "orders", "pointInTimeRecovery.enabled", false),
-  field("dynamodb-table-pitr-enabled", "table with no PITR block", "orders", "pointInTimeRecovery", undefined),
+  field(
+    "dynamodb-table-pitr-enabled",
+    "table with no PITR block",
+    "orders",
+    "pointInTimeRecovery",
+    undefined,
+  ),
   field("kms-key-rotation-enabled", "key without rotation", "cmk", "enableKeyRotation", false),
   field("kms-key-rotation-enabled", "key with rotation unset", "cmk", "enableKeyRotation", undefined),
-  field("kms-key-policy-no-wildcard-principal", "key policy for AWS: *", "cmk", "policy",
-    doc({ Effect: "Allow", Principal: { AWS: "*" }, Action: "kms:Decrypt", Resource: "*" })),
-  field("kms-key-policy-no-wildcard-principal", "key policy for *", "cmk", "policy",
-    doc({ Effect: "Allow", Principal: "*", Action: "kms:*", Resource: "*" })),
+  field(
+    "kms-key-policy-no-wildcard-principal",
+    "key policy for AWS: *",
+    "cmk",
+    "policy",
+    doc({ Effect: "Allow", Principal: { AWS: "*" }, Action: "kms:Decrypt", Resource: "*" }),
+  ),
+  field(
+    "kms-key-policy-no-wildcard-principal",
+    "key policy for *",
+    "cmk",
+    "policy",
+    doc({ Effect: "Allow", Principal: "*", Action: "kms:*", Resource: "*" }),
+  ),
   // iam
-  policyWith("iam-no-wildcard-actions", "dynamodb:* on the table", { Effect: "Allow", Action: "dynamodb:*", Resource: ARN.orders }),
-  policyWith("iam-no-wildcard-actions", "* on the table", { Effect: "Allow", Action: ["*"], Resource: ARN.orders }),
-  policyWith("iam-known-actions", "misspelt action", { Effect: "Allow", Action: "dynamodb:GetItm", Resource: ARN.orders }),
-  policyWith("iam-known-actions", "unknown service", { Effect: "Allow", Action: "dynamo:GetItem", Resource: ARN.orders }),
-  policyWith("iam-known-actions", "pattern matching nothing", { Effect: "Allow", Action: "dynamodb:Fly*", Resource: ARN.orders }),
-  policyWith("iam-wildcard-resource-only-unscopable", "GetItem on *", { Effect: "Allow", Action: "dynamodb:GetItem", Resource: "*" }),
-  policyWith("iam-wildcard-resource-only-unscopable", "kms:Decrypt on *", { Effect: "Allow", Action: "kms:Decrypt", Resource: ["*"] }),
-  policyWith("iam-wildcard-resource-only-unscopable", "a pattern on *", { Effect: "Allow", Action: "sqs:Receive*", Resource: "*" }),
-  policyWith("iam-no-allow-not-action", "Allow NotAction", { Effect: "Allow", NotAction: "iam:*", Resource: ARN.orders }),
-  policyWith("iam-no-allow-not-action", "Allow NotResource", { Effect: "Allow", Action: "dynamodb:GetItem", NotResource: ARN.orders }),
-  policyWith("iam-no-passrole-on-wildcard", "PassRole on *", { Effect: "Allow", Action: "iam:PassRole", Resource: "*" }),
-  policyWith("iam-no-passrole-on-wildcard", "PassRole on every role", { Effect: "Allow", Action: "iam:Pass*", Resource: `arn:aws:iam::123456789012:role/*` }),
+  policyWith("iam-no-wildcard-actions", "dynamodb:* on the table", {
+    Effect: "Allow",
+    Action: "dynamodb:*",
+    Resource: ARN.orders,
+  }),
+  policyWith("iam-no-wildcard-actions", "* on the table", {
+    Effect: "Allow",
+    Action: ["*"],
+    Resource: ARN.orders,
+  }),
+  policyWith("iam-known-actions", "misspelt action", {
+    Effect: "Allow",
+    Action: "dynamodb:GetItm",
+    Resource: ARN.orders,
+  }),
+  policyWith("iam-known-actions", "unknown service", {
+    Effect: "Allow",
+    Action: "dynamo:GetItem",
+    Resource: ARN.orders,
+  }),
+  policyWith("iam-known-actions", "pattern matching nothing", {
+    Effect: "Allow",
+    Action: "dynamodb:Fly*",
+    Resource: ARN.orders,
+  }),
+  policyWith("iam-wildcard-resource-only-unscopable", "GetItem on *", {
+    Effect: "Allow",
+    Action: "dynamodb:GetItem",
+    Resource: "*",
+  }),
+  policyWith("iam-wildcard-resource-only-unscopable", "kms:Decrypt on *", {
+    Effect: "Allow",
+    Action: "kms:Decrypt",
+    Resource: ["*"],
+  }),
+  policyWith("iam-wildcard-resource-only-unscopable", "a pattern on *", {
+    Effect: "Allow",
+    Action: "sqs:Receive*",
+    Resource: "*",
+  }),
+  policyWith("iam-no-allow-not-action", "Allow NotAction", {
+    Effect: "Allow",
+    NotAction: "iam:*",
+    Resource: ARN.orders,
+  }),
+  policyWith("iam-no-allow-not-action", "Allow NotResource", {
+    Effect: "Allow",
+    Action: "dynamodb:GetItem",
+    NotResource: ARN.orders,
+  }),
+  policyWith("iam-no-passrole-on-wildcard", "PassRole on *", {
+    Effect: "Allow",
+    Action: "iam:PassRole",
+    Resource: "*",
+  }),
+  policyWith("iam-no-passrole-on-wildcard", "PassRole on every role", {
+    Effect: "Allow",
+    Action: "iam:Pass*",
+    Resource: `arn:aws:iam::123456789012:role/*`,
+  }),
   {
     rule: "iam-no-broad-managed-policies",
     title: "AmazonDynamoDBFullAccess attached",
@@ -130,14 +227,38 @@ export const BAD_CASES: BadCase[] = [
     bad: add(attachment("admin", "arn:aws:iam::aws:policy/AdministratorAccess")),
     urn: urnOf(T.attachment, "admin"),
   },
-  field("iam-no-broad-managed-policies", "PowerUserAccess in the role's managedPolicyArns", "process-payment-role", "managedPolicyArns",
-    ["arn:aws:iam::aws:policy/PowerUserAccess"]),
-  field("iam-trust-policy-single-service", "two services", "process-payment-role", "assumeRolePolicy",
-    doc({ Effect: "Allow", Principal: { Service: ["lambda.amazonaws.com", "states.amazonaws.com"] }, Action: "sts:AssumeRole" })),
-  field("iam-trust-policy-single-service", "an account", "order-workflow-role", "assumeRolePolicy",
-    doc({ Effect: "Allow", Principal: { AWS: "arn:aws:iam::210987654321:root" }, Action: "sts:AssumeRole" })),
-  field("iam-trust-policy-single-service", "anyone", "order-workflow-role", "assumeRolePolicy",
-    doc({ Effect: "Allow", Principal: "*", Action: "sts:AssumeRole" })),
+  field(
+    "iam-no-broad-managed-policies",
+    "PowerUserAccess in the role's managedPolicyArns",
+    "process-payment-role",
+    "managedPolicyArns",
+    ["arn:aws:iam::aws:policy/PowerUserAccess"],
+  ),
+  field(
+    "iam-trust-policy-single-service",
+    "two services",
+    "process-payment-role",
+    "assumeRolePolicy",
+    doc({
+      Effect: "Allow",
+      Principal: { Service: ["lambda.amazonaws.com", "states.amazonaws.com"] },
+      Action: "sts:AssumeRole",
+    }),
+  ),
+  field(
+    "iam-trust-policy-single-service",
+    "an account",
+    "order-workflow-role",
+    "assumeRolePolicy",
+    doc({ Effect: "Allow", Principal: { AWS: "arn:aws:iam::210987654321:root" }, Action: "sts:AssumeRole" }),
+  ),
+  field(
+    "iam-trust-policy-single-service",
+    "anyone",
+    "order-workflow-role",
+    "assumeRolePolicy",
+    doc({ Effect: "Allow", Principal: "*", Action: "sts:AssumeRole" }),
+  ),
   {
     rule: "lambda-role-not-shared",
     title: "a second function on the consumer's role",
@@ -145,7 +266,13 @@ export const BAD_CASES: BadCase[] = [
       type: T.fn,
       name: "intruder",
       urn: urnOf(T.fn, "intruder"),
-      props: { name: "intruder", arn: "arn:aws:lambda:us-east-1:123456789012:function:intruder", role: ARN.consumerRole, runtime: "nodejs22.x", tracingConfig: { mode: "Active" } },
+      props: {
+        name: "intruder",
+        arn: "arn:aws:lambda:us-east-1:123456789012:function:intruder",
+        role: ARN.consumerRole,
+        runtime: "nodejs22.x",
+        tracingConfig: { mode: "Active" },
+      },
       propertyDependencies: { role: [urnOf(T.role, "process-payment-role")] },
     }),
     urn: urnOf(T.role, "process-payment-role"),
@@ -157,17 +284,39 @@ export const BAD_CASES: BadCase[] = [
       type: T.role,
       name: "orphan-role",
       urn: urnOf(T.role, "orphan-role"),
-      props: { name: "orphan", arn: "arn:aws:iam::123456789012:role/orphan", assumeRolePolicy: trust("lambda.amazonaws.com") },
+      props: {
+        name: "orphan",
+        arn: "arn:aws:iam::123456789012:role/orphan",
+        assumeRolePolicy: trust("lambda.amazonaws.com"),
+      },
     }),
     urn: urnOf(T.role, "orphan-role"),
   },
   // lambda
   field("lambda-supported-runtime", "nodejs20.x", "process-payment", "runtime", "nodejs20.x"),
   field("lambda-supported-runtime", "no runtime", "process-payment", "runtime", undefined),
-  field("lambda-tracing-active", "PassThrough tracing", "process-payment", "tracingConfig.mode", "PassThrough"),
+  field(
+    "lambda-tracing-active",
+    "PassThrough tracing",
+    "process-payment",
+    "tracingConfig.mode",
+    "PassThrough",
+  ),
   field("lambda-tracing-active", "no tracing", "process-payment", "tracingConfig", undefined),
-  field("lambda-environment-cmk-encrypted", "env without kmsKeyArn", "process-payment", "kmsKeyArn", undefined),
-  field("lambda-environment-cmk-encrypted", "env with the AWS-managed key", "process-payment", "kmsKeyArn", "arn:aws:kms:us-east-1:123456789012:alias/aws/lambda"),
+  field(
+    "lambda-environment-cmk-encrypted",
+    "env without kmsKeyArn",
+    "process-payment",
+    "kmsKeyArn",
+    undefined,
+  ),
+  field(
+    "lambda-environment-cmk-encrypted",
+    "env with the AWS-managed key",
+    "process-payment",
+    "kmsKeyArn",
+    "arn:aws:kms:us-east-1:123456789012:alias/aws/lambda",
+  ),
   {
     rule: "lambda-explicit-role",
     title: "the consumer's role has CallbackFunction's AWSLambda_FullAccess",
@@ -175,15 +324,51 @@ export const BAD_CASES: BadCase[] = [
     urn: urnOf(T.fn, "process-payment"),
   },
   field("lambda-explicit-role", "a function without a role", "process-payment", "role", undefined),
-  field("lambda-permission-source-arn", "service principal without sourceArn", "process-payment-invoke", "sourceArn", undefined),
+  field(
+    "lambda-permission-source-arn",
+    "service principal without sourceArn",
+    "process-payment-invoke",
+    "sourceArn",
+    undefined,
+  ),
   field("lambda-permission-source-arn", "public permission", "process-payment-invoke", "principal", "*"),
   // api
-  field("apigateway-method-requires-api-key", "POST without an API key", "orders-post", "apiKeyRequired", false),
-  field("apigateway-method-has-request-validator", "POST without a validator", "orders-post", "requestValidatorId", undefined),
-  field("apigateway-stage-access-logs", "stage without access logs", "orders-stage", "accessLogSettings", undefined),
-  field("apigateway-stage-access-logs", "access logs without a format", "orders-stage", "accessLogSettings.format", ""),
+  field(
+    "apigateway-method-requires-api-key",
+    "POST without an API key",
+    "orders-post",
+    "apiKeyRequired",
+    false,
+  ),
+  field(
+    "apigateway-method-has-request-validator",
+    "POST without a validator",
+    "orders-post",
+    "requestValidatorId",
+    undefined,
+  ),
+  field(
+    "apigateway-stage-access-logs",
+    "stage without access logs",
+    "orders-stage",
+    "accessLogSettings",
+    undefined,
+  ),
+  field(
+    "apigateway-stage-access-logs",
+    "access logs without a format",
+    "orders-stage",
+    "accessLogSettings.format",
+    "",
+  ),
   field("apigateway-stage-xray-tracing", "stage without X-Ray", "orders-stage", "xrayTracingEnabled", false),
-  field("apigateway-no-data-trace", "data trace on", "orders-stage-settings", "settings.dataTraceEnabled", true),
+  field(
+    "apigateway-no-data-trace",
+    "data trace on",
+    "orders-stage-settings",
+    "settings.dataTraceEnabled",
+    true,
+  ),
   {
     rule: "apigateway-usage-plan-exists",
     title: "the stage is in no usage plan",
@@ -196,12 +381,51 @@ export const BAD_CASES: BadCase[] = [
   },
   // messaging
   field("sqs-lambda-source-has-dlq", "consumer queue without a DLQ", "payments", "redrivePolicy", undefined),
-  field("sqs-lambda-source-has-dlq", "maxReceiveCount 2", "payments", "redrivePolicy", JSON.stringify({ deadLetterTargetArn: ARN.dlq, maxReceiveCount: 2 })),
-  field("sqs-lambda-source-has-dlq", "redrive without a target", "payments", "redrivePolicy", JSON.stringify({ maxReceiveCount: 5 })),
-  field("sqs-lambda-source-has-dlq", "DLQ keeps messages less long than the queue", "payments-dlq", "messageRetentionSeconds", 60),
-  field("sqs-visibility-timeout-covers-consumer", "visibility 60 s for a 30 s consumer", "payments", "visibilityTimeoutSeconds", 60, "payments"),
-  field("sqs-visibility-timeout-covers-consumer", "consumer timeout raised to 60 s", "process-payment", "timeout", 60, "payments"),
-  field("sqs-visibility-timeout-covers-consumer", "visibility left at the 30 s default", "payments", "visibilityTimeoutSeconds", undefined, "payments"),
+  field(
+    "sqs-lambda-source-has-dlq",
+    "maxReceiveCount 2",
+    "payments",
+    "redrivePolicy",
+    JSON.stringify({ deadLetterTargetArn: ARN.dlq, maxReceiveCount: 2 }),
+  ),
+  field(
+    "sqs-lambda-source-has-dlq",
+    "redrive without a target",
+    "payments",
+    "redrivePolicy",
+    JSON.stringify({ maxReceiveCount: 5 }),
+  ),
+  field(
+    "sqs-lambda-source-has-dlq",
+    "DLQ keeps messages less long than the queue",
+    "payments-dlq",
+    "messageRetentionSeconds",
+    60,
+  ),
+  field(
+    "sqs-visibility-timeout-covers-consumer",
+    "visibility 60 s for a 30 s consumer",
+    "payments",
+    "visibilityTimeoutSeconds",
+    60,
+    "payments",
+  ),
+  field(
+    "sqs-visibility-timeout-covers-consumer",
+    "consumer timeout raised to 60 s",
+    "process-payment",
+    "timeout",
+    60,
+    "payments",
+  ),
+  field(
+    "sqs-visibility-timeout-covers-consumer",
+    "visibility left at the 30 s default",
+    "payments",
+    "visibilityTimeoutSeconds",
+    undefined,
+    "payments",
+  ),
   // workflow
   field("sfn-logging-enabled", "logging OFF", "order-workflow", "loggingConfiguration.level", "OFF"),
   field("sfn-logging-enabled", "no logging", "order-workflow", "loggingConfiguration", undefined),
@@ -209,7 +433,10 @@ export const BAD_CASES: BadCase[] = [
   callbackState("callback without TimeoutSeconds", (s) => delete s.TimeoutSeconds),
   callbackState("callback without HeartbeatSeconds", (s) => delete s.HeartbeatSeconds),
   callbackState("callback without Catch", (s) => delete s.Catch),
-  callbackState("callback catching only a custom error", (s) => (s.Catch = [{ ErrorEquals: ["PaymentDeclined"], Next: "Compensate" }])),
+  callbackState(
+    "callback catching only a custom error",
+    (s) => (s.Catch = [{ ErrorEquals: ["PaymentDeclined"], Next: "Compensate" }]),
+  ),
   callbackState("heartbeat as long as the timeout", (s) => (s.HeartbeatSeconds = s.TimeoutSeconds)),
   {
     rule: "sfn-callback-tasks-bounded",
@@ -218,7 +445,11 @@ export const BAD_CASES: BadCase[] = [
       const def = definition();
       const nested: Record<string, unknown> = { ...def.States.ProcessPayment, Next: undefined, End: true };
       delete nested.HeartbeatSeconds;
-      def.States.Fanout = { Type: "Parallel", Branches: [{ StartAt: "Inner", States: { Inner: nested } }], End: true };
+      def.States.Fanout = {
+        Type: "Parallel",
+        Branches: [{ StartAt: "Inner", States: { Inner: nested } }],
+        End: true,
+      };
       return changed(stack, "order-workflow", (p) => (p.definition = JSON.stringify(def)));
     },
     culprit: { resource: "order-workflow", path: "definition" },
@@ -226,7 +457,19 @@ export const BAD_CASES: BadCase[] = [
   },
   field("sfn-callback-tasks-bounded", "definition is not JSON", "order-workflow", "definition", "{ not json"),
   // logging
-  field("cloudwatch-log-group-kms-encrypted", "log group without a key", "process-payment-logs", "kmsKeyId", undefined),
-  field("cloudwatch-log-group-retention", "log group kept forever", "process-payment-logs", "retentionInDays", undefined),
+  field(
+    "cloudwatch-log-group-kms-encrypted",
+    "log group without a key",
+    "process-payment-logs",
+    "kmsKeyId",
+    undefined,
+  ),
+  field(
+    "cloudwatch-log-group-retention",
+    "log group kept forever",
+    "process-payment-logs",
+    "retentionInDays",
+    undefined,
+  ),
   field("cloudwatch-log-group-retention", "retention 0", "process-payment-logs", "retentionInDays", 0),
 ];

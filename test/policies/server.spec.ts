@@ -53,7 +53,9 @@ describe("the policy pack served like the Pulumi CLI runs it", function () {
   });
 
   const call = <T>(method: string, request: unknown): Promise<T> =>
-    new Promise((resolve, reject) => client[method](request, (err: Error | null, res: T) => (err ? reject(err) : resolve(res))));
+    new Promise((resolve, reject) =>
+      client[method](request, (err: Error | null, res: T) => (err ? reject(err) : resolve(res))),
+    );
 
   function analyzeRequest(type: string, name: string, props: Record<string, unknown>): unknown {
     const req = new analyzerproto.AnalyzeRequest();
@@ -77,7 +79,10 @@ describe("the policy pack served like the Pulumi CLI runs it", function () {
   it("serves every rule of allPolicies, mandatory, under the pack name 'orderflow'", async () => {
     const info: any = await call("getAnalyzerInfo", new Empty());
     expect(info.getName()).to.equal("orderflow");
-    const served = info.getPoliciesList().map((p: any) => p.getName()).sort();
+    const served = info
+      .getPoliciesList()
+      .map((p: any) => p.getName())
+      .sort();
     expect(served).to.deep.equal(allPolicies.map((p) => p.name).sort());
     const MANDATORY = analyzerproto.EnforcementLevel.MANDATORY;
     expect(info.getPoliciesList().every((p: any) => p.getEnforcementlevel() === MANDATORY)).to.equal(true);
@@ -86,15 +91,24 @@ describe("the policy pack served like the Pulumi CLI runs it", function () {
   it("blocks a queue without the CMK, passes one with it, and turns an unknown key into an advisory", async () => {
     const queue = "aws:sqs/queue:Queue";
     const bad = await analyze(queue, {});
-    expect(bad.map((d: any) => [d.policy, d.level])).to.deep.equal([["sqs-queue-cmk-encrypted", analyzerproto.EnforcementLevel.MANDATORY]]);
-    expect(await analyze(queue, { kmsMasterKeyId: "arn:aws:kms:us-east-1:123456789012:key/abc" })).to.deep.equal([]);
+    expect(bad.map((d: any) => [d.policy, d.level])).to.deep.equal([
+      ["sqs-queue-cmk-encrypted", analyzerproto.EnforcementLevel.MANDATORY],
+    ]);
+    expect(
+      await analyze(queue, { kmsMasterKeyId: "arn:aws:kms:us-east-1:123456789012:key/abc" }),
+    ).to.deep.equal([]);
     const unknown = await analyze(queue, { kmsMasterKeyId: UNKNOWN.string });
-    expect(unknown.map((d: any) => [d.policy, d.level])).to.deep.equal([["sqs-queue-cmk-encrypted", analyzerproto.EnforcementLevel.ADVISORY]]);
+    expect(unknown.map((d: any) => [d.policy, d.level])).to.deep.equal([
+      ["sqs-queue-cmk-encrypted", analyzerproto.EnforcementLevel.ADVISORY],
+    ]);
     expect(unknown[0].message).to.match(/can't run policy 'sqs-queue-cmk-encrypted'.*during preview/);
   });
 
   it("runs the async IAM rules (iam-data) inside the served pack", async () => {
-    const policy = JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: "dynamodb:GetItm", Resource: "*" }] });
+    const policy = JSON.stringify({
+      Version: "2012-10-17",
+      Statement: [{ Effect: "Allow", Action: "dynamodb:GetItm", Resource: "*" }],
+    });
     const found = await analyze("aws:iam/rolePolicy:RolePolicy", { role: "r", policy });
     expect(found.map((d: any) => d.policy)).to.deep.equal(["iam-known-actions"]);
   });

@@ -13,17 +13,23 @@ import type { RegisteredResource } from "../../program/mocks";
 import { ENV } from "../../functions/shared/settings";
 
 const envOf = (fn: RegisteredResource) =>
-  ((fn.inputs.environment as { variables?: Record<string, string> } | undefined)?.variables ?? {});
+  (fn.inputs.environment as { variables?: Record<string, string> } | undefined)?.variables ?? {};
 
 interface Call {
   action: string;
   resource: string;
 }
 
-const arn = (service: string, resource: string) => `arn:aws:${service}:${MOCK_REGION}:${MOCK_ACCOUNT}:${resource}`;
+const arn = (service: string, resource: string) =>
+  `arn:aws:${service}:${MOCK_REGION}:${MOCK_ACCOUNT}:${resource}`;
 
 /** Simulates `call` for a principal with `policies`; "Allowed", "ImplicitlyDenied", ... */
-export async function decide(principal: string, policies: unknown[], call: Call, resourcePolicy?: unknown): Promise<string> {
+export async function decide(
+  principal: string,
+  policies: unknown[],
+  call: Call,
+  resourcePolicy?: unknown,
+): Promise<string> {
   const response = await runSimulation(
     {
       request: {
@@ -40,7 +46,9 @@ export async function decide(principal: string, policies: unknown[], call: Call,
     {},
   );
   if (response.resultType === "error") {
-    throw new Error(`simulation of ${call.action} on ${call.resource} is invalid: ${JSON.stringify(response.errors)}`);
+    throw new Error(
+      `simulation of ${call.action} on ${call.resource} is invalid: ${JSON.stringify(response.errors)}`,
+    );
   }
   return response.overallResult;
 }
@@ -49,16 +57,24 @@ const byType = (all: RegisteredResource[], type: string) => all.filter((r) => r.
 
 function only(all: RegisteredResource[], type: string, nameIncludes: string): RegisteredResource {
   const found = byType(all, type).filter((r) => r.name.includes(nameIncludes));
-  if (found.length !== 1) throw new Error(`expected one ${type} *${nameIncludes}*, found ${found.map((r) => r.name).join(", ") || "none"}`);
+  if (found.length !== 1)
+    throw new Error(
+      `expected one ${type} *${nameIncludes}*, found ${found.map((r) => r.name).join(", ") || "none"}`,
+    );
   return found[0];
 }
 
 /** Identity policies of a role: inline RolePolicy resources and the role's inlinePolicies. */
 function identityPoliciesOf(all: RegisteredResource[], role: RegisteredResource): unknown[] {
   const ids = [role.state.id, role.state.name, role.state.arn];
-  const inline = byType(all, "aws:iam/rolePolicy:RolePolicy").filter((p) => ids.includes(p.inputs.role as string));
+  const inline = byType(all, "aws:iam/rolePolicy:RolePolicy").filter((p) =>
+    ids.includes(p.inputs.role as string),
+  );
   const embedded = ((role.inputs.inlinePolicies ?? []) as { policy?: string }[]).filter((p) => p.policy);
-  return [...inline.map((p) => JSON.parse(String(p.inputs.policy))), ...embedded.map((p) => JSON.parse(String(p.policy)))];
+  return [
+    ...inline.map((p) => JSON.parse(String(p.inputs.policy))),
+    ...embedded.map((p) => JSON.parse(String(p.policy))),
+  ];
 }
 
 describe("Lambda roles under iam-simulate", function () {
@@ -71,7 +87,8 @@ describe("Lambda roles under iam-simulate", function () {
 
   before(async () => {
     all = (await captureProgram()).filter((r) => r.name.startsWith("orderflow-test"));
-    const tableArn = (suffix: string) => String(only(all, "aws:dynamodb/table:Table", `-${suffix}`).state.arn);
+    const tableArn = (suffix: string) =>
+      String(only(all, "aws:dynamodb/table:Table", `-${suffix}`).state.arn);
     const fnArn = (handler: string) => String(functionFor(handler).state.arn);
     A = {
       orders: tableArn("orders"),
@@ -89,10 +106,14 @@ describe("Lambda roles under iam-simulate", function () {
     };
     const queue = byType(all, "aws:sqs/queue:Queue").find((q) => q.state.arn === A.queue);
     A.dlq = String(JSON.parse(String(queue?.inputs.redrivePolicy ?? "{}")).deadLetterTargetArn);
-    const otherTopics = byType(all, "aws:sns/topic:Topic").map((t) => String(t.state.arn)).filter((t) => t !== A.topic);
-    const orderIndexes = ((only(all, "aws:dynamodb/table:Table", "-orders").inputs.globalSecondaryIndexes ?? []) as { name: string }[]).map(
-      (i) => `${A.orders}/index/${i.name}`,
-    );
+    const otherTopics = byType(all, "aws:sns/topic:Topic")
+      .map((t) => String(t.state.arn))
+      .filter((t) => t !== A.topic);
+    const orderIndexes = (
+      (only(all, "aws:dynamodb/table:Table", "-orders").inputs.globalSecondaryIndexes ?? []) as {
+        name: string;
+      }[]
+    ).map((i) => `${A.orders}/index/${i.name}`);
     // Tables are encrypted with the CMK: readers need kms:Decrypt, writers kms:GenerateDataKey too.
     const tableKey = [{ action: "kms:Decrypt", resource: A.key }];
     const writerKey = [...tableKey, { action: "kms:GenerateDataKey", resource: A.key }];
@@ -145,10 +166,19 @@ describe("Lambda roles under iam-simulate", function () {
     // delegate to the account's IAM policies. The other key gets AWS's default key policy.
     const defaultKeyPolicy = {
       Version: "2012-10-17",
-      Statement: [{ Effect: "Allow", Principal: { AWS: `arn:aws:iam::${MOCK_ACCOUNT}:root` }, Action: "kms:*", Resource: "*" }],
+      Statement: [
+        {
+          Effect: "Allow",
+          Principal: { AWS: `arn:aws:iam::${MOCK_ACCOUNT}:root` },
+          Action: "kms:*",
+          Resource: "*",
+        },
+      ],
     };
     keyPolicies = {
-      [A.key]: JSON.parse(String(only(all, "aws:kms/key:Key", "").inputs.policy ?? JSON.stringify(defaultKeyPolicy))),
+      [A.key]: JSON.parse(
+        String(only(all, "aws:kms/key:Key", "").inputs.policy ?? JSON.stringify(defaultKeyPolicy)),
+      ),
       [otherKey]: defaultKeyPolicy,
     };
     dangerous = [
@@ -201,15 +231,29 @@ describe("Lambda roles under iam-simulate", function () {
     const fn = functionFor(handler);
     const role = byType(all, "aws:iam/role:Role").find((r) => r.state.arn === fn.inputs.role);
     if (!role) throw new Error(`${handler}: no role with ARN ${String(fn.inputs.role)} in the program`);
-    expect((role.inputs.managedPolicyArns ?? []) as string[], `${handler} role has managed policies`).to.deep.equal([]);
+    expect(
+      (role.inputs.managedPolicyArns ?? []) as string[],
+      `${handler} role has managed policies`,
+    ).to.deep.equal([]);
     const attachments = byType(all, "aws:iam/rolePolicyAttachment:RolePolicyAttachment").filter((a) =>
       [role.state.id, role.state.name, role.state.arn].includes(a.inputs.role as string),
     );
-    expect(attachments.map((a) => a.inputs.policyArn), `${handler} role has managed policies`).to.deep.equal([]);
+    expect(
+      attachments.map((a) => a.inputs.policyArn),
+      `${handler} role has managed policies`,
+    ).to.deep.equal([]);
     return { role, policies: identityPoliciesOf(all, role) };
   }
 
-  const HANDLERS = ["createOrder", "getOrder", "listOrders", "processPayment", "updateInventory", "sendNotification", "compensateOrder"];
+  const HANDLERS = [
+    "createOrder",
+    "getOrder",
+    "listOrders",
+    "processPayment",
+    "updateInventory",
+    "sendNotification",
+    "compensateOrder",
+  ];
   let checked = 0;
 
   for (const handler of HANDLERS) {
@@ -231,7 +275,9 @@ describe("Lambda roles under iam-simulate", function () {
         const others = HANDLERS.filter((h) => h !== handler)
           .flatMap((h) => expected[h])
           .filter((c) => !own.has(`${c.action} ${c.resource}`));
-        const unique = [...new Map([...dangerous, ...others].map((c) => [`${c.action} ${c.resource}`, c])).values()];
+        const unique = [
+          ...new Map([...dangerous, ...others].map((c) => [`${c.action} ${c.resource}`, c])).values(),
+        ];
         expect(dangerous.length).to.be.at.least(20);
         const allowed: string[] = [];
         for (const call of unique) {
@@ -246,12 +292,24 @@ describe("Lambda roles under iam-simulate", function () {
 
   describe("the simulator itself", () => {
     it("allows what a broad policy grants and denies what no policy grants (the checks above can fail)", async () => {
-      const broad = { Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: "dynamodb:*", Resource: "*" }] };
+      const broad = {
+        Version: "2012-10-17",
+        Statement: [{ Effect: "Allow", Action: "dynamodb:*", Resource: "*" }],
+      };
       const principal = `arn:aws:iam::${MOCK_ACCOUNT}:role/probe`;
-      expect(await decide(principal, [broad], { action: "dynamodb:DeleteTable", resource: A.orders })).to.equal("Allowed");
-      expect(await decide(principal, [], { action: "dynamodb:GetItem", resource: A.orders })).to.equal("ImplicitlyDenied");
-      const scoped = { Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: "kms:Decrypt", Resource: A.key }] };
-      expect(await decide(principal, [scoped], { action: "kms:Decrypt", resource: A.key }, keyPolicies[A.key])).to.equal("Allowed");
+      expect(
+        await decide(principal, [broad], { action: "dynamodb:DeleteTable", resource: A.orders }),
+      ).to.equal("Allowed");
+      expect(await decide(principal, [], { action: "dynamodb:GetItem", resource: A.orders })).to.equal(
+        "ImplicitlyDenied",
+      );
+      const scoped = {
+        Version: "2012-10-17",
+        Statement: [{ Effect: "Allow", Action: "kms:Decrypt", Resource: A.key }],
+      };
+      expect(
+        await decide(principal, [scoped], { action: "kms:Decrypt", resource: A.key }, keyPolicies[A.key]),
+      ).to.equal("Allowed");
     });
   });
 

@@ -47,9 +47,17 @@ describe("workflow definition", () => {
 
   it("sends every payment failure, decline and timeout to compensation", () => {
     const task = definition.States[STATE.processPayment];
-    expect(task.Catch).to.deep.equal([{ ErrorEquals: ["States.ALL"], ResultPath: "$.error", Next: STATE.compensate }]);
+    expect(task.Catch).to.deep.equal([
+      { ErrorEquals: ["States.ALL"], ResultPath: "$.error", Next: STATE.compensate },
+    ]);
     const retried = (task.Retry as { ErrorEquals: string[] }[]).flatMap((r) => r.ErrorEquals);
-    for (const businessError of ["PaymentDeclined", "OutOfStock", "States.Timeout", "States.ALL", "States.TaskFailed"]) {
+    for (const businessError of [
+      "PaymentDeclined",
+      "OutOfStock",
+      "States.Timeout",
+      "States.ALL",
+      "States.TaskFailed",
+    ]) {
       expect(retried, `${businessError} must not be retried`).not.to.include(businessError);
     }
   });
@@ -58,8 +66,12 @@ describe("workflow definition", () => {
     const notify = definition.States[STATE.notifyCustomer];
     const compensate = definition.States[STATE.compensate];
     expect((notify.Parameters as Record<string, unknown>).FunctionName).to.equal(args.notifyFunctionArn);
-    expect((compensate.Parameters as Record<string, unknown>).FunctionName).to.equal(args.compensateFunctionArn);
-    expect(compensate.Parameters).to.deep.include({ Payload: { "order.$": "$.order", "error.$": "$.error" } });
+    expect((compensate.Parameters as Record<string, unknown>).FunctionName).to.equal(
+      args.compensateFunctionArn,
+    );
+    expect(compensate.Parameters).to.deep.include({
+      Payload: { "order.$": "$.order", "error.$": "$.error" },
+    });
     expect(notify.End).to.equal(true);
     expect(compensate.End).to.equal(true);
   });
@@ -83,7 +95,11 @@ describe("workflow definition", () => {
   describe("the checks catch a broken definition", () => {
     const broken: [string, (d: StateMachineDefinition) => void, RegExp][] = [
       ["no timeout", (d) => delete d.States[STATE.processPayment].TimeoutSeconds, /without TimeoutSeconds/],
-      ["no heartbeat", (d) => delete d.States[STATE.processPayment].HeartbeatSeconds, /without HeartbeatSeconds/],
+      [
+        "no heartbeat",
+        (d) => delete d.States[STATE.processPayment].HeartbeatSeconds,
+        /without HeartbeatSeconds/,
+      ],
       [
         "heartbeat above timeout",
         (d) => (d.States[STATE.processPayment].HeartbeatSeconds = 5000),
@@ -91,13 +107,22 @@ describe("workflow definition", () => {
       ],
       [
         "no token",
-        (d) => (d.States[STATE.processPayment].Parameters = { QueueUrl: "q", MessageBody: { "order.$": "$.order" } }),
+        (d) =>
+          (d.States[STATE.processPayment].Parameters = {
+            QueueUrl: "q",
+            MessageBody: { "order.$": "$.order" },
+          }),
         /does not pass \$\$\.Task\.Token/,
       ],
-      ["uncaught task", (d) => delete d.States[STATE.notifyCustomer].Catch, /NotifyCustomer: a Task without a Catch/],
+      [
+        "uncaught task",
+        (d) => delete d.States[STATE.notifyCustomer].Catch,
+        /NotifyCustomer: a Task without a Catch/,
+      ],
       [
         "failure skips compensation",
-        (d) => ((d.States[STATE.processPayment].Catch as { Next: string }[])[0].Next = STATE.compensationFailed),
+        (d) =>
+          ((d.States[STATE.processPayment].Catch as { Next: string }[])[0].Next = STATE.compensationFailed),
         /never reaches Compensate/,
       ],
       ["orphan state", (d) => (d.States.Orphan = { Type: "Succeed" }), /Orphan: unreachable/],
