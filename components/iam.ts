@@ -30,7 +30,14 @@ const allow = (Sid: string, Action: string[], Resource: string[]): PolicyStateme
 /** A table and its indexes: Query on a GSI is authorized against `table/<name>/index/<index>`. */
 export const tableIndexesArn = (tableArn: string) => `${tableArn}/index/*`;
 
-export function tableReadStatement(sid: string, tableArn: string, actions: ("GetItem" | "BatchGetItem")[]) {
+/** Item-level calls on one table (not its indexes). */
+export type TableItemAction = "GetItem" | "BatchGetItem" | "PutItem" | "UpdateItem";
+
+export function tableItemStatement(
+  sid: string,
+  tableArn: string,
+  actions: TableItemAction[],
+): PolicyStatement {
   return allow(
     sid,
     actions.map((a) => `dynamodb:${a}`),
@@ -40,18 +47,6 @@ export function tableReadStatement(sid: string, tableArn: string, actions: ("Get
 
 export function tableQueryStatement(sid: string, tableArn: string): PolicyStatement {
   return allow(sid, ["dynamodb:Query"], [tableIndexesArn(tableArn)]);
-}
-
-export function tableWriteStatement(
-  sid: string,
-  tableArn: string,
-  actions: ("GetItem" | "PutItem" | "UpdateItem")[],
-): PolicyStatement {
-  return allow(
-    sid,
-    actions.map((a) => `dynamodb:${a}`),
-    [tableArn],
-  );
 }
 
 /**

@@ -2,7 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { sendNotificationFromEnv } from "../functions/sendNotification";
 import { ENV } from "../functions/shared/settings";
-import { keyUseStatement, tableWriteStatement, topicPublishStatement } from "./iam";
+import { keyUseStatement, tableItemStatement, topicPublishStatement } from "./iam";
 import { createOrderFunction } from "./orderFunction";
 
 export interface NotificationsArgs {
@@ -46,6 +46,7 @@ export class Notifications extends pulumi.ComponentResource {
       );
     });
 
+    const accountId = aws.getCallerIdentityOutput({}, parent).accountId;
     const notify = createOrderFunction(
       `${name}-send-notification`,
       {
@@ -55,12 +56,13 @@ export class Notifications extends pulumi.ComponentResource {
         statements: pulumi
           .all([args.ordersTableArn, this.topic.arn, args.keyArn])
           .apply(([orders, topic, key]) => [
-            tableWriteStatement("Orders", orders, ["GetItem", "UpdateItem"]),
+            tableItemStatement("Orders", orders, ["GetItem", "UpdateItem"]),
             topicPublishStatement("PublishNotification", topic),
             keyUseStatement("EncryptedTopicAndTable", key, "encrypt"),
           ]),
         environment: { [ENV.ordersTable]: args.ordersTableName, [ENV.topicArn]: this.topic.arn },
         keyArn: args.keyArn,
+        accountId,
         logRetentionDays: args.logRetentionDays,
         timeoutSeconds: 10,
       },

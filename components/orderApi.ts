@@ -12,8 +12,7 @@ import {
   PolicyStatement,
   startExecutionStatement,
   tableQueryStatement,
-  tableReadStatement,
-  tableWriteStatement,
+  tableItemStatement,
 } from "./iam";
 import { createOrderFunction } from "./orderFunction";
 import {
@@ -79,6 +78,8 @@ export class OrderApi extends pulumi.ComponentResource {
     }
     const parent = { parent: this };
     const stageName = args.stageName ?? "v1";
+    const accountId = aws.getCallerIdentityOutput({}, parent).accountId;
+    const modelSchema = createOrderModelSchema();
 
     this.restApi = new aws.apigateway.RestApi(
       `${name}-api`,
@@ -101,7 +102,7 @@ export class OrderApi extends pulumi.ComponentResource {
         restApi: this.restApi.id,
         name: "CreateOrder",
         contentType: "application/json",
-        schema: JSON.stringify(createOrderModelSchema()),
+        schema: JSON.stringify(modelSchema),
       },
       parent,
     );
@@ -128,14 +129,14 @@ export class OrderApi extends pulumi.ComponentResource {
           switch (handlerId) {
             case "createOrder":
               return [
-                tableReadStatement("Catalogue", inventory, ["BatchGetItem"]),
-                tableWriteStatement("Orders", orders, ["GetItem", "PutItem"]),
+                tableItemStatement("Catalogue", inventory, ["BatchGetItem"]),
+                tableItemStatement("Orders", orders, ["GetItem", "PutItem"]),
                 startExecutionStatement("StartWorkflow", stateMachine),
                 keyUseStatement("EncryptedTables", key, "encrypt"),
               ];
             case "getOrder":
               return [
-                tableReadStatement("Orders", orders, ["GetItem"]),
+                tableItemStatement("Orders", orders, ["GetItem"]),
                 keyUseStatement("EncryptedTable", key, "decrypt"),
               ];
             case "listOrders":
@@ -167,6 +168,7 @@ export class OrderApi extends pulumi.ComponentResource {
           statements: statementsFor(route.handlerId),
           environment: environmentFor(route.handlerId),
           keyArn: args.keyArn,
+          accountId,
           logRetentionDays: args.logRetentionDays,
           timeoutSeconds: 10,
           memorySize: 256,
@@ -244,7 +246,7 @@ export class OrderApi extends pulumi.ComponentResource {
             .update(
               JSON.stringify({
                 ROUTES,
-                model: createOrderModelSchema(),
+                model: modelSchema,
                 origins: args.allowedOrigins,
                 GATEWAY_RESPONSE_TEMPLATES,
               }),
@@ -261,7 +263,7 @@ export class OrderApi extends pulumi.ComponentResource {
       parent,
     );
 
-    const account = args.manageAccountSettings === false ? undefined : this.accountSettings(name);
+    const account = args.manageAccountSettings === false ? undefined : this.accountSettings(name, accountId);
 
     this.stage = new aws.apigateway.Stage(
       `${name}-stage`,
@@ -401,9 +403,8 @@ export class OrderApi extends pulumi.ComponentResource {
     );
   }
 
-  private accountSettings(name: string): aws.apigateway.Account {
+  private accountSettings(name: string, account: pulumi.Output<string>): aws.apigateway.Account {
     const parent = { parent: this };
-    const account = aws.getCallerIdentityOutput({}, parent).accountId;
     const role = new aws.iam.Role(
       `${name}-cloudwatch-role`,
       {

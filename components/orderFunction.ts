@@ -53,6 +53,8 @@ export interface OrderFunctionArgs<E, R> {
   environment: pulumi.Input<Record<string, pulumi.Input<string>>>;
   /** Customer-managed key for the environment and the log group. */
   keyArn: pulumi.Input<string>;
+  /** The deploying account, looked up once by the owning component (the trust policy names it). */
+  accountId: pulumi.Input<string>;
   logRetentionDays: number;
   /** @default 10 */
   timeoutSeconds?: number;
@@ -72,13 +74,14 @@ export function createOrderFunction<E, R>(
   parent: pulumi.Resource,
 ): { fn: aws.lambda.CallbackFunction<E, R>; role: aws.iam.Role; logGroup: aws.cloudwatch.LogGroup } {
   const opts = { parent };
-  const account = aws.getCallerIdentityOutput({}, opts).accountId;
 
   const role = new aws.iam.Role(
     `${name}-role`,
     {
       description: `orderflow ${args.handlerId}: execution role`,
-      assumeRolePolicy: account.apply((id) => JSON.stringify(serviceTrustPolicy("lambda.amazonaws.com", id))),
+      assumeRolePolicy: pulumi
+        .output(args.accountId)
+        .apply((id) => JSON.stringify(serviceTrustPolicy("lambda.amazonaws.com", id))),
     },
     opts,
   );

@@ -14,7 +14,7 @@ import {
   queueSendStatement,
   serviceTrustPolicy,
   stateMachineTracingStatement,
-  tableWriteStatement,
+  tableItemStatement,
   taskCallbackStatement,
 } from "./iam";
 import { createOrderFunction } from "./orderFunction";
@@ -97,7 +97,7 @@ export class OrderWorkflow extends pulumi.ComponentResource {
       parent,
     );
 
-    const common = { keyArn: args.keyArn, logRetentionDays: args.logRetentionDays };
+    const common = { keyArn: args.keyArn, accountId: account, logRetentionDays: args.logRetentionDays };
 
     const inventory = createOrderFunction(
       `${name}-update-inventory`,
@@ -109,7 +109,7 @@ export class OrderWorkflow extends pulumi.ComponentResource {
         statements: pulumi
           .all([args.inventory.arn, args.keyArn])
           .apply(([table, key]) => [
-            tableWriteStatement("Inventory", table, ["GetItem", "UpdateItem"]),
+            tableItemStatement("Inventory", table, ["GetItem", "UpdateItem"]),
             keyUseStatement("EncryptedTable", key, "encrypt"),
           ]),
         environment: { [ENV.inventoryTable]: args.inventory.name },
@@ -126,8 +126,8 @@ export class OrderWorkflow extends pulumi.ComponentResource {
       [ENV.paymentDeclineAboveCents]: String(args.paymentDeclineAboveCents),
     };
     const ledgerStatements = (orders: string, payments: string, inventoryFn: string, key: string) => [
-      tableWriteStatement("Orders", orders, ["GetItem", "UpdateItem"]),
-      tableWriteStatement("PaymentLedger", payments, ["GetItem", "PutItem"]),
+      tableItemStatement("Orders", orders, ["GetItem", "UpdateItem"]),
+      tableItemStatement("PaymentLedger", payments, ["GetItem", "PutItem"]),
       invokeFunctionStatement("UpdateInventory", [inventoryFn]),
       keyUseStatement("EncryptedTables", key, "encrypt"),
     ];

@@ -1,6 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { COMPENSATE_FUNCTION_ENV, sweepOrdersFromEnv } from "../functions/sweepOrders";
+import { sweepOrdersFromEnv } from "../functions/sweepOrders";
 import { ENV } from "../functions/shared/settings";
 import {
   invokeFunctionStatement,
@@ -78,6 +78,7 @@ export class OrderSweeper extends pulumi.ComponentResource {
       throw new Error(`OrderSweeper ${name}: intervalMinutes must be a positive integer`);
     }
 
+    const accountId = aws.getCallerIdentityOutput({}, parent).accountId;
     const sweeper = createOrderFunction(
       `${name}-sweep-orders`,
       {
@@ -91,9 +92,10 @@ export class OrderSweeper extends pulumi.ComponentResource {
           [ENV.ordersTable]: args.orders.name,
           [ENV.stateMachineArn]: args.stateMachineArn,
           [ENV.stuckAfterSeconds]: String(args.stuckAfterSeconds),
-          [COMPENSATE_FUNCTION_ENV]: args.compensateFunction.name,
+          [ENV.compensateFunction]: args.compensateFunction.name,
         },
         keyArn: args.keyArn,
+        accountId,
         logRetentionDays: args.logRetentionDays,
         // Up to 100 orders per run, each one DescribeExecution plus at most one start or compensation.
         timeoutSeconds: 120,

@@ -10,14 +10,21 @@ import { orderMetric } from "./shared/metrics";
 import { toWorkflowOrder } from "./shared/order";
 import { ORDER_INDEXES } from "./shared/orderStore";
 import { ENV, intEnv, requireEnv, type Env } from "./shared/settings";
-import type { CompensateInput, CompensateResult, Order, OrderStatus, WorkflowInput } from "./shared/types";
+import {
+  ORDER_STATUSES,
+  TERMINAL_STATUSES,
+  type CompensateInput,
+  type CompensateResult,
+  type Order,
+  type OrderStatus,
+  type WorkflowInput,
+} from "./shared/types";
 import { sfnWorkflowClient, type WorkflowClient } from "./shared/workflowClient";
 
-/** The compensate_order function the sweeper runs for orders whose execution ended early. */
-export const COMPENSATE_FUNCTION_ENV = ENV.compensateFunction;
-
 /** Statuses an order leaves only through its workflow execution. */
-export const NON_TERMINAL: readonly OrderStatus[] = ["NEW", "PROCESSING", "PAID"];
+export const NON_TERMINAL: readonly OrderStatus[] = ORDER_STATUSES.filter(
+  (s) => !TERMINAL_STATUSES.includes(s),
+);
 
 /** Error a Fail state sets when the order was paid and completed but the customer not told. */
 const NOTIFICATION_FAILED = "NotificationFailed";

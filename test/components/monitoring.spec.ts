@@ -6,29 +6,14 @@ import {
   byType,
   captureProgram,
   functionFor,
+  HANDLER_IDS,
   one,
   RegisteredResource,
   statementsFor,
   T,
 } from "../support/program";
 
-const M = {
-  alarm: "aws:cloudwatch/metricAlarm:MetricAlarm",
-  dashboard: "aws:cloudwatch/dashboard:Dashboard",
-  rule: "aws:cloudwatch/eventRule:EventRule",
-  target: "aws:cloudwatch/eventTarget:EventTarget",
-};
-
-const HANDLERS = [
-  "createOrder",
-  "getOrder",
-  "listOrders",
-  "processPayment",
-  "updateInventory",
-  "compensateOrder",
-  "sendNotification",
-  "sweepOrders",
-];
+const HANDLERS = HANDLER_IDS;
 const kebab = (id: string) => id.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
 interface Widget {
@@ -42,7 +27,7 @@ describe("operations under mocks: ops topic, alarms, dashboard, sweeper", functi
   let all: RegisteredResource[];
   let topicArn: string;
   let keyArn: string;
-  const alarm = (suffix: string) => one(all, M.alarm, `-${suffix}`).inputs;
+  const alarm = (suffix: string) => one(all, T.alarm, `-${suffix}`).inputs;
   const fnName = (handlerId: string) => String(functionFor(all, handlerId).state.name);
 
   before(async () => {
@@ -64,7 +49,7 @@ describe("operations under mocks: ops topic, alarms, dashboard, sweeper", functi
   });
 
   it("every alarm notifies the ops topic on alarm and on recovery, and treats no data as OK", () => {
-    const alarms = byType(all, M.alarm);
+    const alarms = byType(all, T.alarm);
     // 1 DLQ + 2 executions + 2 per function + 2 API + 2 per table + 1 stuck orders
     expect(alarms).to.have.length(1 + 2 + 2 * HANDLERS.length + 2 + 2 * 3 + 1);
     for (const a of alarms) {
@@ -184,7 +169,7 @@ describe("operations under mocks: ops topic, alarms, dashboard, sweeper", functi
       (w.properties.metrics ?? []).map((m) => m.filter((p) => typeof p === "string"));
 
     before(() => {
-      dashboard = one(all, M.dashboard);
+      dashboard = one(all, T.dashboard);
       widgets = (JSON.parse(String(dashboard.inputs.dashboardBody)) as { widgets: Widget[] }).widgets;
     });
 
@@ -234,10 +219,10 @@ describe("operations under mocks: ops topic, alarms, dashboard, sweeper", functi
 
   describe("sweeper", () => {
     it("runs sweep_orders every sweepIntervalMinutes through an EventBridge rule, invokable only by that rule", () => {
-      const rule = one(all, M.rule, "-sweep-schedule");
+      const rule = one(all, T.eventRule, "-sweep-schedule");
       expect(rule.inputs.scheduleExpression).to.equal(`rate(${DEFAULTS.sweepIntervalMinutes} minutes)`);
       const fn = functionFor(all, "sweepOrders");
-      const target = one(all, M.target, "-sweep-target");
+      const target = one(all, T.eventTarget, "-sweep-target");
       expect(target.inputs).to.include({ rule: rule.state.name, arn: fn.state.arn });
       const permission = one(all, T.permission, "-sweep-invoke");
       expect(permission.inputs).to.include({

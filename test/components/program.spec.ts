@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import { HANDLER_TAG } from "../../components/orderFunction";
 import { PAYMENT_BATCH_SIZE } from "../../components/orderWorkflow";
 import { createOrderModelSchema, GATEWAY_RESPONSE_TEMPLATES } from "../../components/apiModel";
 import { readStackConfig } from "../../program/stackConfig";
@@ -9,6 +10,7 @@ import {
   byType,
   captureProgram,
   functionFor,
+  HANDLER_IDS,
   one,
   RegisteredResource,
   statementsFor,
@@ -17,15 +19,14 @@ import {
 
 const dev = readStackConfig("dev");
 const num = (key: string) => Number(dev[`orderflow:${key}`]);
-const HANDLERS = [
-  "createOrder",
-  "getOrder",
-  "listOrders",
-  "processPayment",
-  "updateInventory",
-  "compensateOrder",
-  "sendNotification",
-];
+
+/** An Allow statement written out, as the expected value of a role's policy. */
+const allow = (Sid: string, Action: string[], Resource: string[]) => ({
+  Sid,
+  Effect: "Allow",
+  Action,
+  Resource,
+});
 
 describe("the program under mocks", function () {
   this.timeout(120_000);
@@ -181,7 +182,7 @@ describe("the program under mocks", function () {
   });
 
   describe("every Lambda", () => {
-    for (const handlerId of HANDLERS) {
+    for (const handlerId of HANDLER_IDS) {
       it(`${handlerId}: nodejs22.x, tracing, CMK env, explicit timeout/memory, own role and own KMS log group`, () => {
         const fn = functionFor(all, handlerId);
         expect(fn.inputs.runtime).to.equal("nodejs22.x");
@@ -200,19 +201,9 @@ describe("the program under mocks", function () {
         });
         const statements = statementsFor(all, fn);
         expect(statements.slice(0, 3)).to.deep.equal([
-          {
-            Sid: "WriteOwnLogs",
-            Effect: "Allow",
-            Action: ["logs:CreateLogStream", "logs:PutLogEvents"],
-            Resource: [`${logGroup?.state.arn}:*`],
-          },
-          {
-            Sid: "Tracing",
-            Effect: "Allow",
-            Action: ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
-            Resource: ["*"],
-          },
-          { Sid: "DecryptEnvironment", Effect: "Allow", Action: ["kms:Decrypt"], Resource: [keyArn] },
+          allow("WriteOwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], [`${logGroup?.state.arn}:*`]),
+          allow("Tracing", ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], ["*"]),
+          allow("DecryptEnvironment", ["kms:Decrypt"], [keyArn]),
         ]);
         const role = byType(all, T.role).find((r) => r.state.arn === fn.inputs.role);
         const trust = JSON.parse(String(role?.inputs.assumeRolePolicy));
@@ -227,6 +218,11 @@ describe("the program under mocks", function () {
       });
     }
 
+    it("every function is one functions/ module, each deployed once", () => {
+      const tags = byType(all, T.fn).map((f) => (f.inputs.tags as Record<string, string>)[HANDLER_TAG]);
+      expect(tags.sort()).to.deep.equal([...HANDLER_IDS].sort());
+    });
+
     it("no role has a managed policy attached (the CallbackFunction default would attach nine)", () => {
       expect(byType(all, "aws:iam/rolePolicyAttachment:RolePolicyAttachment")).to.deep.equal([]);
     });
@@ -235,49 +231,25 @@ describe("the program under mocks", function () {
   describe("exact IAM statements per function (beyond logs, tracing and env decryption)", () => {
     const arnOf = (r: RegisteredResource) => String(r.state.arn);
     const own = (handlerId: string) => statementsFor(all, functionFor(all, handlerId)).slice(3);
-    const kms = (mode: "decrypt" | "encrypt", Sid: string) => ({
-      Sid,
-      Effect: "Allow",
-      Action: mode === "decrypt" ? ["kms:Decrypt"] : ["kms:Decrypt", "kms:GenerateDataKey"],
-      Resource: [keyArn],
-    });
+    const kms = (mode: "decrypt" | "encrypt", Sid: string) =>
+      allow(Sid, mode === "decrypt" ? ["kms:Decrypt"] : ["kms:Decrypt", "kms:GenerateDataKey"], [keyArn]);
 
     it("create_order", () => {
       expect(own("createOrder")).to.deep.equal([
-        {
-          Sid: "Catalogue",
-          Effect: "Allow",
-          Action: ["dynamodb:BatchGetItem"],
-          Resource: [arnOf(table("inventory"))],
-        },
-        {
-          Sid: "Orders",
-          Effect: "Allow",
-          Action: ["dynamodb:GetItem", "dynamodb:PutItem"],
-          Resource: [arnOf(table("orders"))],
-        },
-        {
-          Sid: "StartWorkflow",
-          Effect: "Allow",
-          Action: ["states:StartExecution"],
-          Resource: [arnOf(one(all, T.stateMachine))],
-        },
+        allow("Catalogue", ["dynamodb:BatchGetItem"], [arnOf(table("inventory"))]),
+        allow("Orders", ["dynamodb:GetItem", "dynamodb:PutItem"], [arnOf(table("orders"))]),
+        allow("StartWorkflow", ["states:StartExecution"], [arnOf(one(all, T.stateMachine))]),
         kms("encrypt", "EncryptedTables"),
       ]);
     });
 
     it("get_order and list_orders only read", () => {
       expect(own("getOrder")).to.deep.equal([
-        { Sid: "Orders", Effect: "Allow", Action: ["dynamodb:GetItem"], Resource: [arnOf(table("orders"))] },
+        allow("Orders", ["dynamodb:GetItem"], [arnOf(table("orders"))]),
         kms("decrypt", "EncryptedTable"),
       ]);
       expect(own("listOrders")).to.deep.equal([
-        {
-          Sid: "OrderIndexes",
-          Effect: "Allow",
-          Action: ["dynamodb:Query"],
-          Resource: [`${arnOf(table("orders"))}/index/*`],
-        },
+        allow("OrderIndexes", ["dynamodb:Query"], [`${arnOf(table("orders"))}/index/*`]),
         kms("decrypt", "EncryptedTable"),
       ]);
     });
@@ -285,67 +257,35 @@ describe("the program under mocks", function () {
     it("process_payment and compensate_order share the ledger statements; only the consumer reads the queue", () => {
       const inventoryFn = arnOf(functionFor(all, "updateInventory"));
       const ledger = [
-        {
-          Sid: "Orders",
-          Effect: "Allow",
-          Action: ["dynamodb:GetItem", "dynamodb:UpdateItem"],
-          Resource: [arnOf(table("orders"))],
-        },
-        {
-          Sid: "PaymentLedger",
-          Effect: "Allow",
-          Action: ["dynamodb:GetItem", "dynamodb:PutItem"],
-          Resource: [arnOf(table("payments"))],
-        },
-        {
-          Sid: "UpdateInventory",
-          Effect: "Allow",
-          Action: ["lambda:InvokeFunction"],
-          Resource: [inventoryFn, `${inventoryFn}:*`],
-        },
+        allow("Orders", ["dynamodb:GetItem", "dynamodb:UpdateItem"], [arnOf(table("orders"))]),
+        allow("PaymentLedger", ["dynamodb:GetItem", "dynamodb:PutItem"], [arnOf(table("payments"))]),
+        allow("UpdateInventory", ["lambda:InvokeFunction"], [inventoryFn, `${inventoryFn}:*`]),
         kms("encrypt", "EncryptedTables"),
       ];
       expect(own("processPayment")).to.deep.equal([
         ...ledger,
-        {
-          Sid: "ConsumePaymentQueue",
-          Effect: "Allow",
-          Action: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
-          Resource: [arnOf(one(all, T.queue, "-payments"))],
-        },
-        {
-          Sid: "WorkflowCallback",
-          Effect: "Allow",
-          Action: ["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"],
-          Resource: ["*"],
-        },
+        allow(
+          "ConsumePaymentQueue",
+          ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
+          [arnOf(one(all, T.queue, "-payments"))],
+        ),
+        allow(
+          "WorkflowCallback",
+          ["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"],
+          ["*"],
+        ),
       ]);
       expect(own("compensateOrder")).to.deep.equal(ledger);
     });
 
     it("update_inventory and send_notification", () => {
       expect(own("updateInventory")).to.deep.equal([
-        {
-          Sid: "Inventory",
-          Effect: "Allow",
-          Action: ["dynamodb:GetItem", "dynamodb:UpdateItem"],
-          Resource: [arnOf(table("inventory"))],
-        },
+        allow("Inventory", ["dynamodb:GetItem", "dynamodb:UpdateItem"], [arnOf(table("inventory"))]),
         kms("encrypt", "EncryptedTable"),
       ]);
       expect(own("sendNotification")).to.deep.equal([
-        {
-          Sid: "Orders",
-          Effect: "Allow",
-          Action: ["dynamodb:GetItem", "dynamodb:UpdateItem"],
-          Resource: [arnOf(table("orders"))],
-        },
-        {
-          Sid: "PublishNotification",
-          Effect: "Allow",
-          Action: ["sns:Publish"],
-          Resource: [arnOf(one(all, T.topic, "-topic"))],
-        },
+        allow("Orders", ["dynamodb:GetItem", "dynamodb:UpdateItem"], [arnOf(table("orders"))]),
+        allow("PublishNotification", ["sns:Publish"], [arnOf(one(all, T.topic, "-topic"))]),
         kms("encrypt", "EncryptedTopicAndTable"),
       ]);
     });

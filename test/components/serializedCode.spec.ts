@@ -10,7 +10,7 @@ import { SFNClient } from "@aws-sdk/client-sfn";
 import { SNSClient } from "@aws-sdk/client-sns";
 import { catalogueItem } from "../../components/orderData";
 import { RUNTIME_FILES } from "../../components/orderFunction";
-import { byType, captureProgram, functionFor, RegisteredResource, T } from "../support/program";
+import { byType, captureProgram, functionFor, HANDLER_IDS, RegisteredResource, T } from "../support/program";
 import { lambdaRuntimeRoot, unpackFunction, UnpackedFunction } from "../support/serializedFunctions";
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -18,15 +18,7 @@ const dynalite = require("dynalite") as (options: Record<string, number>) => imp
 
 type Handler = (event: unknown) => Promise<unknown>;
 
-const HANDLERS = [
-  "createOrder",
-  "getOrder",
-  "listOrders",
-  "processPayment",
-  "updateInventory",
-  "sendNotification",
-  "compensateOrder",
-] as const;
+const HANDLERS = HANDLER_IDS;
 
 /**
  * The code `pulumi up` would upload, run for real: each function's `__index.js` from the archive

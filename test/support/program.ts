@@ -5,6 +5,19 @@ import type { PolicyStatement } from "../../components/iam";
 export { byType, captureProgram };
 export type { RegisteredResource };
 
+/** Every functions/ module the program deploys (each function's `orderflow:handler` tag). */
+export const HANDLER_IDS = [
+  "createOrder",
+  "getOrder",
+  "listOrders",
+  "processPayment",
+  "updateInventory",
+  "compensateOrder",
+  "sendNotification",
+  "sweepOrders",
+] as const;
+export type HandlerModule = (typeof HANDLER_IDS)[number];
+
 export const T = {
   table: "aws:dynamodb/table:Table",
   tableItem: "aws:dynamodb/tableItem:TableItem",
@@ -33,6 +46,10 @@ export const T = {
   usagePlan: "aws:apigateway/usagePlan:UsagePlan",
   usagePlanKey: "aws:apigateway/usagePlanKey:UsagePlanKey",
   apiKey: "aws:apigateway/apiKey:ApiKey",
+  alarm: "aws:cloudwatch/metricAlarm:MetricAlarm",
+  dashboard: "aws:cloudwatch/dashboard:Dashboard",
+  eventRule: "aws:cloudwatch/eventRule:EventRule",
+  eventTarget: "aws:cloudwatch/eventTarget:EventTarget",
 } as const;
 
 export function one(resources: RegisteredResource[], type: string, nameSuffix = ""): RegisteredResource {
