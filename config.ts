@@ -26,80 +26,82 @@ const CatalogueEntrySchema = v.strictObject({
   stock: v.pipe(v.number(), v.integer(), v.minValue(0)),
 });
 
+const StackConfigEntries = v.strictObject({
+  region: v.pipe(v.string(), v.regex(REGION_PATTERN, "must be an AWS region like us-east-1")),
+  /** Origins allowed by CORS; `["*"]` allows any (then credentials are never allowed). */
+  allowedOrigins: v.pipe(
+    v.array(
+      v.union([
+        v.literal("*"),
+        v.pipe(v.string(), v.url(), v.regex(/^https?:\/\/[^/]+$/, "must be scheme://host[:port] only")),
+      ]),
+    ),
+    v.minLength(1),
+    v.check((o) => !o.includes("*") || o.length === 1, "`*` cannot be combined with other origins"),
+  ),
+  /** Steady-state requests per second per API key ([API Gateway throttling](https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-request-throttling.html)). */
+  apiRateLimit: v.pipe(v.number(), v.minValue(1), v.maxValue(10000)),
+  apiBurstLimit: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(5000)),
+  /** Requests per quota period per API key. */
+  apiQuotaLimit: positiveInt(1_000_000_000),
+  apiQuotaPeriod: v.picklist(["DAY", "WEEK", "MONTH"]),
+  notificationEmails: v.array(v.pipe(v.string(), v.email("must be an e-mail address"))),
+  notificationSmsNumbers: v.array(
+    v.pipe(v.string(), v.regex(PHONE_PATTERN, "must be E.164, like +15555550100")),
+  ),
+  /** Deliveries before a payment message moves to the DLQ (≥ 5: AWS's guidance for Lambda consumers). */
+  maxReceiveCount: v.pipe(v.number(), v.integer(), v.minValue(5), v.maxValue(1000)),
+  /** process_payment's timeout; the queue's visibility timeout is 6x this. */
+  paymentFunctionTimeoutSeconds: v.pipe(v.number(), v.integer(), v.minValue(3), v.maxValue(120)),
+  callbackTimeoutSeconds: v.pipe(v.number(), v.integer(), v.minValue(10), v.maxValue(86_400)),
+  heartbeatSeconds: v.pipe(v.number(), v.integer(), v.minValue(5), v.maxValue(86_400)),
+  logRetentionDays: v.picklist(LOG_RETENTION_DAYS, `must be one of ${LOG_RETENTION_DAYS.join(", ")}`),
+  deletionProtection: v.boolean(),
+  /** Receives operational alarms (DLQ depth, failed executions, errors). */
+  alarmEmail: v.optional(v.pipe(v.string(), v.email("must be an e-mail address"))),
+  /** Payment simulator: totals above this many cents are declined. */
+  paymentDeclineAboveCents: v.pipe(v.number(), v.integer(), v.minValue(0)),
+  /** Starting catalogue, written once at creation (a dev stack's seed data). */
+  catalogue: v.pipe(
+    v.array(CatalogueEntrySchema),
+    v.maxLength(100),
+    v.check((c) => new Set(c.map((i) => i.sku)).size === c.length, "skus must be distinct"),
+  ),
+  /** Manage the account-wide API Gateway CloudWatch role (needed for access logs; one per account/region). */
+  manageApiGatewayAccount: v.boolean(),
+  // ---- operations (components/monitoring.ts, docs/operations.md) ----
+  /** Alarm when the payment DLQ holds at least this many visible messages. */
+  alarmDlqMessages: positiveInt(100_000),
+  /** Alarm when at least this many executions fail (or time out) in one alarm period. */
+  alarmExecutionsFailed: positiveInt(100_000),
+  /** Alarm when one function has at least this many errors in one alarm period. */
+  alarmLambdaErrors: positiveInt(100_000),
+  /** Alarm when one function is throttled at least this many times in one alarm period. */
+  alarmLambdaThrottles: positiveInt(100_000),
+  /** Alarm when the share of API requests answered 5xx reaches this percentage (Average of 5XXError). */
+  alarmApi5xxPercent: v.pipe(v.number(), v.minValue(0.01), v.maxValue(100)),
+  /** Alarm when the API's p99 latency reaches this many milliseconds for three periods in a row. */
+  alarmApiLatencyP99Ms: positiveInt(29_000),
+  /** Alarm when a table has at least this many throttled read or write events in one period. */
+  alarmDynamoThrottles: positiveInt(100_000),
+  /** Alarm when the sweeper reports at least this many stuck orders that need a person. */
+  alarmStuckOrders: positiveInt(100_000),
+  /** Alarm period (CloudWatch: 10, 30 or a multiple of 60). */
+  alarmPeriodSeconds: v.pipe(
+    v.number(),
+    v.integer(),
+    v.check((p) => p === 10 || p === 30 || (p >= 60 && p % 60 === 0), "must be 10, 30 or a multiple of 60"),
+  ),
+  /** Minutes between sweeper runs. */
+  sweepIntervalMinutes: positiveInt(1440),
+  /** An order is stuck once it is older than callbackTimeoutSeconds plus this margin. */
+  sweepMarginSeconds: v.pipe(v.number(), v.integer(), v.minValue(60), v.maxValue(86_400)),
+});
+
 export const StackConfigSchema = v.pipe(
-  v.strictObject({
-    region: v.pipe(v.string(), v.regex(REGION_PATTERN, "must be an AWS region like us-east-1")),
-    /** Origins allowed by CORS; `["*"]` allows any (then credentials are never allowed). */
-    allowedOrigins: v.pipe(
-      v.array(
-        v.union([
-          v.literal("*"),
-          v.pipe(v.string(), v.url(), v.regex(/^https?:\/\/[^/]+$/, "must be scheme://host[:port] only")),
-        ]),
-      ),
-      v.minLength(1),
-      v.check((o) => !o.includes("*") || o.length === 1, "`*` cannot be combined with other origins"),
-    ),
-    /** Steady-state requests per second per API key ([API Gateway throttling](https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-request-throttling.html)). */
-    apiRateLimit: v.pipe(v.number(), v.minValue(1), v.maxValue(10000)),
-    apiBurstLimit: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(5000)),
-    /** Requests per quota period per API key. */
-    apiQuotaLimit: positiveInt(1_000_000_000),
-    apiQuotaPeriod: v.picklist(["DAY", "WEEK", "MONTH"]),
-    notificationEmails: v.array(v.pipe(v.string(), v.email("must be an e-mail address"))),
-    notificationSmsNumbers: v.array(
-      v.pipe(v.string(), v.regex(PHONE_PATTERN, "must be E.164, like +15555550100")),
-    ),
-    /** Deliveries before a payment message moves to the DLQ (≥ 5: AWS's guidance for Lambda consumers). */
-    maxReceiveCount: v.pipe(v.number(), v.integer(), v.minValue(5), v.maxValue(1000)),
-    /** process_payment's timeout; the queue's visibility timeout is 6x this. */
-    paymentFunctionTimeoutSeconds: v.pipe(v.number(), v.integer(), v.minValue(3), v.maxValue(120)),
-    callbackTimeoutSeconds: v.pipe(v.number(), v.integer(), v.minValue(10), v.maxValue(86_400)),
-    heartbeatSeconds: v.pipe(v.number(), v.integer(), v.minValue(5), v.maxValue(86_400)),
-    logRetentionDays: v.picklist(LOG_RETENTION_DAYS, `must be one of ${LOG_RETENTION_DAYS.join(", ")}`),
-    deletionProtection: v.boolean(),
-    /** Receives operational alarms (DLQ depth, failed executions, errors). */
-    alarmEmail: v.optional(v.pipe(v.string(), v.email("must be an e-mail address"))),
-    /** Payment simulator: totals above this many cents are declined. */
-    paymentDeclineAboveCents: v.pipe(v.number(), v.integer(), v.minValue(0)),
-    /** Starting catalogue, written once at creation (a dev stack's seed data). */
-    catalogue: v.pipe(
-      v.array(CatalogueEntrySchema),
-      v.maxLength(100),
-      v.check((c) => new Set(c.map((i) => i.sku)).size === c.length, "skus must be distinct"),
-    ),
-    /** Manage the account-wide API Gateway CloudWatch role (needed for access logs; one per account/region). */
-    manageApiGatewayAccount: v.boolean(),
-    // ---- operations (components/monitoring.ts, docs/operations.md) ----
-    /** Alarm when the payment DLQ holds at least this many visible messages. */
-    alarmDlqMessages: positiveInt(100_000),
-    /** Alarm when at least this many executions fail (or time out) in one alarm period. */
-    alarmExecutionsFailed: positiveInt(100_000),
-    /** Alarm when one function has at least this many errors in one alarm period. */
-    alarmLambdaErrors: positiveInt(100_000),
-    /** Alarm when one function is throttled at least this many times in one alarm period. */
-    alarmLambdaThrottles: positiveInt(100_000),
-    /** Alarm when the share of API requests answered 5xx reaches this percentage (Average of 5XXError). */
-    alarmApi5xxPercent: v.pipe(v.number(), v.minValue(0.01), v.maxValue(100)),
-    /** Alarm when the API's p99 latency reaches this many milliseconds for three periods in a row. */
-    alarmApiLatencyP99Ms: positiveInt(29_000),
-    /** Alarm when a table has at least this many throttled read or write events in one period. */
-    alarmDynamoThrottles: positiveInt(100_000),
-    /** Alarm when the sweeper reports at least this many stuck orders that need a person. */
-    alarmStuckOrders: positiveInt(100_000),
-    /** Alarm period (CloudWatch: 10, 30 or a multiple of 60). */
-    alarmPeriodSeconds: v.pipe(
-      v.number(),
-      v.integer(),
-      v.check((p) => p === 10 || p === 30 || (p >= 60 && p % 60 === 0), "must be 10, 30 or a multiple of 60"),
-    ),
-    /** Minutes between sweeper runs. */
-    sweepIntervalMinutes: positiveInt(1440),
-    /** An order is stuck once it is older than callbackTimeoutSeconds plus this margin. */
-    sweepMarginSeconds: v.pipe(v.number(), v.integer(), v.minValue(60), v.maxValue(86_400)),
-  }),
+  StackConfigEntries,
   v.check(
-    (c) => c.heartbeatSeconds > 6 * c.paymentFunctionTimeoutSeconds,
+    (c) => c.heartbeatSeconds > visibilityTimeoutSeconds(c),
     "heartbeatSeconds must exceed the queue visibility timeout (6 x paymentFunctionTimeoutSeconds), or a retried delivery misses its heartbeat",
   ),
   v.check(
@@ -159,47 +161,19 @@ export function parseStackConfig(raw: Record<string, unknown>): StackConfig {
   );
 }
 
-const KEYS = [
-  "allowedOrigins",
-  "apiRateLimit",
-  "apiBurstLimit",
-  "apiQuotaLimit",
-  "apiQuotaPeriod",
-  "notificationEmails",
-  "notificationSmsNumbers",
-  "maxReceiveCount",
-  "paymentFunctionTimeoutSeconds",
-  "callbackTimeoutSeconds",
-  "heartbeatSeconds",
-  "logRetentionDays",
-  "deletionProtection",
-  "alarmEmail",
-  "paymentDeclineAboveCents",
-  "catalogue",
-  "manageApiGatewayAccount",
-  "alarmDlqMessages",
-  "alarmExecutionsFailed",
-  "alarmLambdaErrors",
-  "alarmLambdaThrottles",
-  "alarmApi5xxPercent",
-  "alarmApiLatencyP99Ms",
-  "alarmDynamoThrottles",
-  "alarmStuckOrders",
-  "alarmPeriodSeconds",
-  "sweepIntervalMinutes",
-  "sweepMarginSeconds",
-] as const;
-
-/** Reads the stack's config (`orderflow:*` and `aws:region`) and validates it. */
+/**
+ * Reads every `<project>:*` key of the stack, plus `aws:region`, and validates them. All keys, not
+ * a list of known ones: a misspelt key (`orderflow:maxRecieveCount`) is an error naming it, not
+ * a setting silently left at its default.
+ */
 export function loadStackConfig(
-  config = new pulumi.Config(),
-  awsConfig = new pulumi.Config("aws"),
+  all: Record<string, string> = pulumi.runtime.allConfig(),
+  project: string = pulumi.getProject(),
 ): StackConfig {
-  const raw: Record<string, unknown> = { region: awsConfig.get("region") };
-  for (const key of KEYS) {
-    const text = config.get(key);
-    if (text === undefined) continue;
-    raw[key] = parseValue(text);
+  const prefix = `${project}:`;
+  const raw: Record<string, unknown> = { region: all["aws:region"] };
+  for (const [key, text] of Object.entries(all)) {
+    if (key.startsWith(prefix)) raw[key.slice(prefix.length)] = parseValue(text);
   }
   return parseStackConfig(raw);
 }
@@ -214,6 +188,6 @@ function parseValue(text: string): unknown {
 }
 
 /** The queue's visibility timeout: 6x the consumer's timeout ([SQS + Lambda guidance](https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html)). */
-export function visibilityTimeoutSeconds(config: Pick<StackConfig, "paymentFunctionTimeoutSeconds">): number {
+export function visibilityTimeoutSeconds(config: { paymentFunctionTimeoutSeconds: number }): number {
   return 6 * config.paymentFunctionTimeoutSeconds;
 }

@@ -1,5 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { visibilityTimeoutSeconds as visibilityTimeout } from "../config";
 import { compensateOrderFromEnv } from "../functions/compensateOrder";
 import { processPaymentFromEnv } from "../functions/processPayment";
 import { ENV } from "../functions/shared/settings";
@@ -57,7 +58,7 @@ export class OrderWorkflow extends pulumi.ComponentResource {
     super("orderflow:index:OrderWorkflow", name, {}, opts);
     const parent = { parent: this };
     const account = aws.getCallerIdentityOutput({}, parent).accountId;
-    const visibilityTimeoutSeconds = 6 * args.paymentFunctionTimeoutSeconds;
+    const visibilityTimeoutSeconds = visibilityTimeout(args);
     const queueRetentionSeconds = 4 * 24 * 3600;
 
     this.deadLetterQueue = new aws.sqs.Queue(

@@ -1,5 +1,11 @@
 import { expect } from "chai";
-import { ConfigError, DEFAULTS, parseStackConfig, visibilityTimeoutSeconds } from "../../config";
+import {
+  ConfigError,
+  DEFAULTS,
+  loadStackConfig,
+  parseStackConfig,
+  visibilityTimeoutSeconds,
+} from "../../config";
 import { readStackConfig } from "../../program/stackConfig";
 
 const valid = { region: "us-east-1", allowedOrigins: ["https://shop.example.com"] };
@@ -91,3 +97,26 @@ function tryJson(text: string): unknown {
     return text;
   }
 }
+
+describe("loadStackConfig", () => {
+  const stack = {
+    "aws:region": "eu-west-1",
+    "orderflow:allowedOrigins": '["https://shop.example.com"]',
+    "orderflow:maxReceiveCount": "7",
+    "orderflow:deletionProtection": "false",
+    "pulumi:tags": '{"team":"orders"}',
+  };
+
+  it("reads the project's keys as Pulumi hands them (JSON text) and aws:region", () => {
+    const config = loadStackConfig(stack, "orderflow");
+    expect(config).to.deep.include({ region: "eu-west-1", maxReceiveCount: 7, deletionProtection: false });
+    expect(config.allowedOrigins).to.deep.equal(["https://shop.example.com"]);
+  });
+
+  it("refuses a misspelt key instead of leaving the setting at its default", () => {
+    expect(() => loadStackConfig({ ...stack, "orderflow:maxRecieveCount": "9" }, "orderflow")).to.throw(
+      ConfigError,
+      /maxRecieveCount/,
+    );
+  });
+});
