@@ -9,6 +9,13 @@ export interface CaptureOptions {
   stack?: string;
   /** Values that replace the stack file's (same keys, e.g. `orderflow:heartbeatSeconds`). */
   overrides?: Record<string, unknown>;
+  /**
+   * Build each CallbackFunction's code archive, as `pulumi up` does. `false` replaces Pulumi's
+   * closure serializer and code-path walk with no-ops for the whole process (most of the capture
+   * time): for a process that never reads a function's `code`, such as `npm start`.
+   * @default true
+   */
+  packageCode?: boolean;
 }
 
 let captured: Promise<RegisteredResource[]> | undefined;
@@ -25,6 +32,7 @@ export function captureProgram(options: CaptureOptions = {}): Promise<Registered
 }
 
 async function run(options: CaptureOptions): Promise<RegisteredResource[]> {
+  if (options.packageCode === false) skipCodePackaging();
   installPulumiMocks({
     ...readStackConfig(options.stack ?? "dev"),
     ...toRuntimeConfig(options.overrides ?? {}),
@@ -34,11 +42,12 @@ async function run(options: CaptureOptions): Promise<RegisteredResource[]> {
   const outputs = Object.values(program).filter((value) => pulumi.Output.isInstance(value));
   await new Promise<void>((resolve) => pulumi.all(outputs).apply(() => resolve()));
   await settled();
-  return registered;
+  // A snapshot: resources registered later in the same process (test probes) are not the program's.
+  return [...registered];
 }
 
 /** Resources created inside `apply` callbacks register late: wait until the count stops moving. */
-async function settled(): Promise<void> {
+export async function settled(): Promise<void> {
   let last = -1;
   let stableTicks = 0;
   while (stableTicks < 3) {
@@ -54,4 +63,14 @@ async function settled(): Promise<void> {
 /** Resources of one type, e.g. `byType(all, "aws:sqs/queue:Queue")`. */
 export function byType(resources: RegisteredResource[], type: string): RegisteredResource[] {
   return resources.filter((r) => r.type === type);
+}
+
+function skipCodePackaging(): void {
+  const runtime = pulumi.runtime as unknown as Record<string, unknown>;
+  runtime.serializeFunction = async () => ({
+    text: "// code packaging skipped (captureProgram packageCode: false)\n",
+    exportName: "handler",
+    containsSecrets: false,
+  });
+  runtime.computeCodePaths = async () => new Map();
 }
