@@ -16,6 +16,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { HANDLER_TAG } from "../components/orderFunction";
 import type { RegisteredResource } from "../program/mocks";
 import type { PathCounts, PipelineFigure } from "./pipeline";
 import { round } from "./stats";
@@ -97,7 +98,9 @@ function pathCost(
   let lambdaComputeUsd = 0;
   let invocations = 0;
   for (const [handler, n] of Object.entries(counts.invocations)) {
-    const ms = Math.ceil(pipeline.durationsMs[handler] ?? counts.durationsMs[handler] ?? 0);
+    // Each handler's duration on this path, with the order alone in the system (on AWS every
+    // invocation has its own CPU; under load here all of them share one process).
+    const ms = Math.ceil(counts.durationsMs[handler] ?? 0);
     const gbs = n * (pipeline.memoryMb[handler] / 1024) * (ms / 1000);
     gbSeconds += gbs;
     lambdaComputeUsd +=
@@ -162,7 +165,7 @@ export function benchCost(
   ) as Prices;
   const arm64: Record<string, boolean> = {};
   for (const fn of all.filter((r) => r.type === "aws:lambda/function:Function")) {
-    const handler = (fn.inputs.tags as Record<string, string>)["orderflow:handler"];
+    const handler = (fn.inputs.tags as Record<string, string>)[HANDLER_TAG];
     arm64[handler] = ((fn.inputs.architectures as string[] | undefined) ?? ["x86_64"]).includes("arm64");
   }
   const paths = workflowPaths(definition);

@@ -17,12 +17,12 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as zlib from "node:zlib";
 import { build } from "esbuild";
+import { HANDLER_TAG } from "../components/orderFunction";
 import type { RegisteredResource } from "../program/mocks";
 import { lambdaRuntimeRoot, unpackFunction } from "../test/support/serializedFunctions";
 import { lastJson, median, ratio, round, run } from "./stats";
 
 const REPO = path.join(__dirname, "..");
-const HANDLER_TAG = "orderflow:handler";
 
 export interface PackageFigure {
   function: string;

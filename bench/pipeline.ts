@@ -12,7 +12,7 @@
  */
 import { fork, type ChildProcess } from "node:child_process";
 import * as path from "node:path";
-import { median, quantile, ratio, round } from "./stats";
+import { BENCH_SKU, median, quantile, ratio, round } from "./stats";
 import type { Counters } from "./pipelineServer";
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -27,9 +27,9 @@ interface AutocannonResult {
   "2xx": number;
 }
 
-export const LOAD_SECONDS = 15;
-export const HALF_LOAD_SECONDS = 10;
-export const CONNECTIONS = 8;
+const LOAD_SECONDS = 15;
+const HALF_LOAD_SECONDS = 10;
+const CONNECTIONS = 8;
 const DRAIN_MS = 45_000;
 const WRITE_OPS = ["PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"];
 const READ_OPS = ["GetItem", "Query", "Scan", "BatchGetItem"];
@@ -50,19 +50,25 @@ export interface PipelineFigure {
   rawWritesPerSecond: number;
   writesPerOrder: number;
   limitOrdersPerSecond: number;
-  ordersPerSecond: number;
+  /** atLimit.ordersPerSecond / limitOrdersPerSecond. */
   ratioToLimit: number;
-  latencyMs: { p50: number; p99: number };
-  errors: LoadPhase["errors"];
   /** Offered at the limit's rate: the throughput figure. */
   atLimit: LoadPhase;
   /** Offered at half the limit (the target): latency without a backlog. */
   atHalf: LoadPhase;
+  /** One order alone on each path: calls, invocations and each handler's duration on that path. */
   success: PathCounts;
   failure: PathCounts;
-  /** Duration per handler with one order in the system (ms), and configured memory (MB). */
-  durationsMs: Record<string, number>;
+  /** Configured memory per handler (MB). */
   memoryMb: Record<string, number>;
+}
+
+/** Errors of both load phases; a DLQ depth that could not be read counts as an error. */
+export function errorCount(p: Pick<PipelineFigure, "atLimit" | "atHalf">): number {
+  return [p.atLimit, p.atHalf].reduce(
+    (sum, phase) => sum + Object.values(phase.errors).reduce<number>((a, b) => a + (b ?? 1), 0),
+    0,
+  );
 }
 
 function opCount(requests: Record<string, number>, ops: string[]): number {
@@ -90,7 +96,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 function orderBody(token: string): string {
   return JSON.stringify({
     customer: { email: "bench@example.com", name: "Bench" },
-    items: [{ sku: "BENCH-1", quantity: 1 }],
+    items: [{ sku: BENCH_SKU, quantity: 1 }],
     payment: { token },
   });
 }
@@ -144,7 +150,8 @@ export interface LoadPhase {
     failedOrders: number;
     invokeErrors: number;
     notCompleted: number;
-    dlq: number;
+    /** Messages in the DLQ after the phase; null when the depth could not be read. */
+    dlq: number | null;
   };
   /** Median duration per handler (ms). */
   durations: Record<string, number>;
@@ -170,7 +177,7 @@ async function loadPhase(
   // POSTs cut off at the end of the run may still create orders: let them land, then drain.
   await sleep(1000);
   const c = await untilDone(server, 0, DRAIN_MS);
-  const dlq = (await server.ask<{ messages: number }>("dlq")).messages ?? -1;
+  const dlq = (await server.ask<{ messages: number | null }>("dlq")).messages;
   const span = (c.lastDone - c.firstStart) / 1000;
   return {
     offeredPerSecond,
@@ -195,7 +202,7 @@ async function loadPhase(
 }
 
 function describe(label: string, p: LoadPhase, limit: number): string {
-  const errors = Object.values(p.errors).reduce((a, b) => a + Math.max(0, b), 0);
+  const errors = Object.values(p.errors).reduce<number>((a, b) => a + (b ?? 1), 0);
   return (
     `  ${label} (${p.offeredPerSecond}/s offered, ${p.seconds} s): ${p.completed}/${p.created} COMPLETED, ${p.ordersPerSecond}/s ` +
     `(${ratio(p.ordersPerSecond, limit)}x the limit), p50 ${p.latencyMs.p50} ms, p99 ${p.latencyMs.p99} ms, errors ${errors}`
@@ -243,27 +250,17 @@ export async function benchPipeline(log: (s: string) => void): Promise<PipelineF
     log(describe("at the limit's rate", atLimit, limit));
     const atHalf = await loadPhase(server, ready, Math.max(1, Math.round(limit / 2)), HALF_LOAD_SECONDS);
     log(describe("at half the limit's rate", atHalf, limit));
-    const durationsMs: Record<string, number> = {};
-    // For Lambda GB-seconds: each handler's duration with the order alone in the system (on AWS
-    // every invocation has its own CPU; under load here all of them share one process and CPU).
-    // compensateOrder only runs on the failure path: its calibration order.
-    Object.assign(durationsMs, failure.durationsMs, success.durationsMs);
-    const figure: PipelineFigure = {
+    return {
       rawWritesPerSecond: round(ready.rawWritesPerSecond, 0),
       writesPerOrder,
       limitOrdersPerSecond: round(limit, 1),
-      ordersPerSecond: atLimit.ordersPerSecond,
       ratioToLimit: ratio(atLimit.ordersPerSecond, limit),
-      latencyMs: atLimit.latencyMs,
-      errors: atLimit.errors,
       atLimit,
       atHalf,
       success,
       failure,
-      durationsMs,
       memoryMb: ready.memory,
     };
-    return figure;
   } finally {
     if (child.connected) child.send({ cmd: "stop" });
     if (child.exitCode === null) {

@@ -13,10 +13,10 @@
 import * as http from "node:http";
 import { CreateTableCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import { startOfflineSystem } from "../local/system";
+import { BENCH_SKU } from "./stats";
 
 const WRITE_PROBE_MS = 3000;
 const WRITE_PROBE_CONCURRENCY = 16;
-export const BENCH_SKU = "BENCH-1";
 
 export interface Counters {
   requests: Record<string, number>;
@@ -183,7 +183,7 @@ async function main(): Promise<void> {
         .then((r) =>
           process.send!({ type: "dlq", messages: Number(r.Attributes?.ApproximateNumberOfMessages ?? 0) }),
         )
-        .catch(() => process.send!({ type: "dlq", messages: -1 }));
+        .catch(() => process.send!({ type: "dlq", messages: null }));
     } else if (msg.cmd === "stop") {
       void system.stop().finally(() => process.exit(0));
     }
@@ -195,7 +195,6 @@ async function main(): Promise<void> {
     rawWritesPerSecond,
     memory,
     startMs: system.timing.totalMs,
-    pollerConcurrency: system.pollers.length,
   });
 }
 

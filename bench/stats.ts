@@ -1,6 +1,9 @@
 /** Small helpers shared by the benchmark parts: order statistics, child processes, formatting. */
 import { spawn } from "node:child_process";
 
+/** The catalogue item every bench order buys (stock large enough never to run out). */
+export const BENCH_SKU = "BENCH-1";
+
 export function median(values: number[]): number {
   return quantile(values, 0.5);
 }
