@@ -7,11 +7,13 @@ import { lambdaInventoryClient, type InventoryClient } from "./shared/inventoryC
 import { createLedger, dynamoLedgerStore, type Ledger } from "./shared/ledger";
 import { createLogger, type Logger } from "./shared/log";
 import { orderMetric } from "./shared/metrics";
+import { lineItems } from "./shared/order";
 import { dynamoOrderStore, type OrderStore } from "./shared/orderStore";
 import { simulatedPaymentProvider } from "./shared/payments";
 import { buildCompensateInputSchema } from "./shared/schema";
 import { ENV, requireEnv, type Env } from "./shared/settings";
 import { transitionOrder } from "./shared/status";
+import { undoOrderEffects } from "./shared/undo";
 import type { CompensateInput, CompensateResult, FailureReason, Order, OrderFailure } from "./shared/types";
 
 export interface CompensateOrderDeps {
@@ -82,28 +84,20 @@ export function compensateOrderHandler(
       stored = failed.order;
     }
 
-    const refund = await deps.ledger.refundOnce(orderId);
-    const items = (stored?.items ?? summary.items).map(({ sku, quantity }) => ({ sku, quantity }));
-    const release = await deps.inventory.invoke({ action: "release", orderId, items });
-    const done: OrderFailure = { reason, refunded: refund.refunded, restocked: release.released };
-
-    let failure: OrderFailure = done;
-    if (stored) {
-      if (!stored.failure) {
-        stored = (await deps.orders.recordFailure(orderId, done, deps.now())) ?? stored;
-      } else {
-        const flags: { refunded?: true; restocked?: true } = {};
-        if (done.refunded && !stored.failure.refunded) flags.refunded = true;
-        if (done.restocked && !stored.failure.restocked) flags.restocked = true;
-        if (flags.refunded || flags.restocked) {
-          stored = (await deps.orders.setFailureFlags(orderId, flags, deps.now())) ?? stored;
-        }
-      }
-      failure = stored.failure ?? done;
-    }
+    const undone = await undoOrderEffects(
+      deps,
+      orderId,
+      stored ? lineItems(stored.items) : summary.items,
+      stored,
+    );
+    const failure: OrderFailure = undone.order?.failure ?? {
+      reason,
+      refunded: undone.refunded,
+      restocked: undone.restocked,
+    };
     log.info("order compensated", {
       ...failure,
-      refundedNow: refund.refundedNow,
+      refundedNow: undone.refundedNow,
       transition: failed.outcome,
       // Counted once per order: only the run that moved it to FAILED.
       ...(failed.outcome === "applied" ? orderMetric("OrdersFailed") : {}),

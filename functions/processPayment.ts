@@ -8,11 +8,13 @@ import { toIssues } from "./shared/http";
 import { lambdaInventoryClient, type InventoryClient } from "./shared/inventoryClient";
 import { createLedger, dynamoLedgerStore, type Ledger } from "./shared/ledger";
 import { createLogger, type Logger } from "./shared/log";
+import { lineItems } from "./shared/order";
 import { dynamoOrderStore, type OrderStore } from "./shared/orderStore";
 import { simulatedPaymentProvider } from "./shared/payments";
 import { buildPaymentMessageSchema } from "./shared/schema";
 import { ENV, intEnv, requireEnv, type Env } from "./shared/settings";
 import { transitionOrder } from "./shared/status";
+import { undoOrderEffects } from "./shared/undo";
 import type { Order, PaymentResult } from "./shared/types";
 import { sfnWorkflowClient, type WorkflowClient } from "./shared/workflowClient";
 
@@ -81,22 +83,10 @@ export function processPaymentHandler(
    * only ever gains `true` flags.
    */
   const undoForFailedOrder = async (d: Delivery, order: Order): Promise<Outcome> => {
-    const refund = await ledger.refundOnce(d.orderId);
-    const release = await inventory.invoke({
-      action: "release",
-      orderId: d.orderId,
-      items: order.items.map(({ sku, quantity }) => ({ sku, quantity })),
-    });
-    const flags: { refunded?: true; restocked?: true } = {};
-    if (refund.refunded && !order.failure?.refunded) flags.refunded = true;
-    if (release.released && !order.failure?.restocked) flags.restocked = true;
-    if (flags.refunded || flags.restocked) {
-      const updated = await orders.setFailureFlags(d.orderId, flags, deps.now());
-      if (!updated) d.log.warn("order FAILED without a failure record; flags not stored", { ...flags });
-    }
+    const undone = await undoOrderEffects(deps, d.orderId, lineItems(order.items), order);
     d.log.info("order is FAILED: own effects undone", {
-      refundedNow: refund.refundedNow,
-      released: release.released,
+      refundedNow: undone.refundedNow,
+      released: undone.restocked,
     });
     return "ack";
   };
@@ -150,7 +140,7 @@ export function processPaymentHandler(
       await inventory.invoke({
         action: "commit",
         orderId: order.orderId,
-        items: order.items.map(({ sku, quantity }) => ({ sku, quantity })),
+        items: lineItems(order.items),
       });
     } catch (e) {
       // A marker left behind only keeps the item a little larger; the payment step is done.
@@ -184,7 +174,7 @@ export function processPaymentHandler(
       return depth < 2 ? settle(d, processing.order, depth + 1) : "retry";
     }
 
-    const lines = order.items.map(({ sku, quantity }) => ({ sku, quantity }));
+    const lines = lineItems(order.items);
     const reserved = await inventory.invoke({ action: "reserve", orderId: d.orderId, items: lines });
     if (!reserved.ok)
       return reportFailure(d, TASK_ERRORS.outOfStock, { orderId: d.orderId, skus: reserved.skus });

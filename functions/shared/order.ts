@@ -1,4 +1,4 @@
-import type { Order, OrderView, WorkflowOrder } from "./types";
+import type { LineItem, Order, OrderView, WorkflowOrder } from "./types";
 
 /** What the API shows of an order (§8): never the customer or the payment token. */
 export function toOrderView(order: Order): OrderView {
@@ -21,7 +21,12 @@ export function toOrderView(order: Order): OrderView {
 export function toWorkflowOrder(order: Order): WorkflowOrder {
   return {
     orderId: order.orderId,
-    items: order.items.map(({ sku, quantity }) => ({ sku, quantity })),
+    items: lineItems(order.items),
     total: { amount: order.total.amount, currency: order.total.currency },
   };
+}
+
+/** Just `{sku, quantity}` of each line (no price): what update_inventory is sent. */
+export function lineItems(items: readonly LineItem[]): LineItem[] {
+  return items.map(({ sku, quantity }) => ({ sku, quantity }));
 }

@@ -9,7 +9,7 @@ import {
 import { marshall, unmarshall } from "@aws-sdk/util-dynamodb";
 import { isConditionalCheckFailed } from "./errors";
 import type { TransitionChanges } from "./status";
-import type { Order, OrderFailure, OrderStatus } from "./types";
+import type { Order, OrderStatus } from "./types";
 
 /** GSIs of the orders table (projection ALL). */
 export const ORDER_INDEXES = {
@@ -60,8 +60,6 @@ export interface OrderStore {
     flags: { refunded?: true; restocked?: true },
     updatedAt: string,
   ): Promise<Order | undefined>;
-  /** Writes `failure` on a FAILED order that has none. Undefined if not applicable. */
-  recordFailure(orderId: string, failure: OrderFailure, updatedAt: string): Promise<Order | undefined>;
   /** Sets notifiedAt (+ message id) once; false when it was already set. */
   markNotified(orderId: string, notifiedAt: string, messageId: string): Promise<boolean>;
 }
@@ -169,16 +167,6 @@ export function dynamoOrderStore(client: DynamoDBClient, tableName: string): Ord
         ConditionExpression: "#status = :failed AND attribute_exists(failure)",
         ExpressionAttributeNames: { "#status": "status" },
         ExpressionAttributeValues: marshall({ ":now": updatedAt, ":true": true, ":failed": "FAILED" }),
-      });
-    },
-
-    async recordFailure(orderId, failure, updatedAt) {
-      return conditionalUpdate({
-        Key: key(orderId),
-        UpdateExpression: "SET failure = :failure, updatedAt = :now",
-        ConditionExpression: "#status = :failed AND attribute_not_exists(failure)",
-        ExpressionAttributeNames: { "#status": "status" },
-        ExpressionAttributeValues: marshall({ ":failure": failure, ":now": updatedAt, ":failed": "FAILED" }),
       });
     },
 

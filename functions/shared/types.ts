@@ -83,10 +83,16 @@ export interface OrderView {
 
 // ---- workflow payloads ------------------------------------------------------------------
 
+/** An order line without its price: what the workflow and update_inventory work with. */
+export interface LineItem {
+  sku: string;
+  quantity: number;
+}
+
 /** The order summary the workflow carries (no customer data, no payment token). */
 export interface WorkflowOrder {
   orderId: string;
-  items: { sku: string; quantity: number }[];
+  items: LineItem[];
   total: Money;
 }
 
@@ -135,9 +141,9 @@ export interface CompensateResult {
 // ---- update_inventory (invoked by process_payment and compensate_order) ---------------------
 
 export type InventoryRequest =
-  | { action: "reserve"; orderId: string; items: { sku: string; quantity: number }[] }
-  | { action: "release"; orderId: string; items: { sku: string; quantity: number }[] }
-  | { action: "commit"; orderId: string; items: { sku: string; quantity: number }[] };
+  | { action: "reserve"; orderId: string; items: LineItem[] }
+  | { action: "release"; orderId: string; items: LineItem[] }
+  | { action: "commit"; orderId: string; items: LineItem[] };
 
 export type InventoryResult =
   | { action: "reserve"; ok: true }

@@ -98,21 +98,25 @@ describe("DynamoDB adapters (against dynalite)", function () {
       expect(await store.get(OTHER_ORDER_ID)).to.equal(undefined);
     });
 
-    it("failure flags only turn true; recordFailure only when there is none; markNotified once", async () => {
+    it("failure flags only turn true, only on a FAILED order with a failure record; markNotified once", async () => {
       const store = dynamoOrderStore(client, names.orders);
       await store.create(makeOrder({ status: "FAILED" }));
       expect(await store.setFailureFlags(ORDER_ID, { refunded: true }, "t")).to.equal(undefined);
-      const rec = await store.recordFailure(
-        ORDER_ID,
-        { reason: "OutOfStock", refunded: false, restocked: false },
-        "t1",
-      );
-      expect(rec!.failure).to.deep.equal({ reason: "OutOfStock", refunded: false, restocked: false });
-      expect(
-        await store.recordFailure(ORDER_ID, { reason: "Timeout", refunded: true, restocked: true }, "t2"),
-      ).to.equal(undefined);
-      const flagged = await store.setFailureFlags(ORDER_ID, { restocked: true }, "t3");
+      await store.create(makeOrder({ orderId: OTHER_ORDER_ID, status: "PAID" }));
+      expect(await store.setFailureFlags(OTHER_ORDER_ID, { refunded: true }, "t")).to.equal(undefined);
+      const failed = await transitionOrder(store, OTHER_ORDER_ID, "FAILED", {
+        updatedAt: "t1",
+        failure: { reason: "OutOfStock", refunded: false, restocked: false },
+      });
+      expect(failed.order!.failure).to.deep.equal({
+        reason: "OutOfStock",
+        refunded: false,
+        restocked: false,
+      });
+      const flagged = await store.setFailureFlags(OTHER_ORDER_ID, { restocked: true }, "t3");
       expect(flagged!.failure).to.deep.equal({ reason: "OutOfStock", refunded: false, restocked: true });
+      const again = await store.setFailureFlags(OTHER_ORDER_ID, { refunded: true }, "t3b");
+      expect(again!.failure).to.deep.equal({ reason: "OutOfStock", refunded: true, restocked: true });
       expect(await store.markNotified(ORDER_ID, "t4", "m1")).to.equal(true);
       expect(await store.markNotified(ORDER_ID, "t5", "m2")).to.equal(false);
       expect(await store.get(ORDER_ID)).to.include({ notifiedAt: "t4", notificationId: "m1" });

@@ -104,12 +104,6 @@ export function fakeOrderStore(initial: Order[] = []): FakeOrderStore {
       items.set(orderId, { ...current, failure, updatedAt });
       return clone(items.get(orderId));
     },
-    async recordFailure(orderId, failure, updatedAt) {
-      const current = items.get(orderId);
-      if (!current || current.status !== "FAILED" || current.failure) return undefined;
-      items.set(orderId, { ...current, failure: clone(failure), updatedAt });
-      return clone(items.get(orderId));
-    },
     async markNotified(orderId, notifiedAt, messageId) {
       const current = items.get(orderId);
       if (!current || current.notifiedAt) return false;
