@@ -73,6 +73,19 @@ export function isConditionalCheckFailed(e: unknown): boolean {
 }
 
 /**
+ * Awaits a conditional DynamoDB write: its result, or undefined when the write's condition did
+ * not hold (nothing was written). Any other error is rethrown.
+ */
+export async function ifConditionHolds<T>(write: Promise<T>): Promise<T | undefined> {
+  try {
+    return await write;
+  } catch (e) {
+    if (isConditionalCheckFailed(e)) return undefined;
+    throw e;
+  }
+}
+
+/**
  * SendTask* answers meaning "this task token is no longer usable": the execution timed out,
  * ended, or the token was already used. Acknowledge, don't retry (design §5).
  */

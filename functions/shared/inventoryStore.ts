@@ -1,6 +1,6 @@
 import { DynamoDBClient, GetItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import { marshall, unmarshall } from "@aws-sdk/util-dynamodb";
-import { isConditionalCheckFailed } from "./errors";
+import { ifConditionHolds } from "./errors";
 
 /**
  * A SKU's stock record in the inventory table: the catalogue entry plus per-order reservation
@@ -32,17 +32,9 @@ export interface InventoryStore {
 
 export function dynamoInventoryStore(client: DynamoDBClient, tableName: string): InventoryStore {
   const key = (sku: string) => ({ sku: { S: sku } });
-  const conditional = async (
-    input: Omit<ConstructorParameters<typeof UpdateItemCommand>[0], "TableName">,
-  ) => {
-    try {
-      await client.send(new UpdateItemCommand({ ...input, TableName: tableName }));
-      return true;
-    } catch (e) {
-      if (isConditionalCheckFailed(e)) return false;
-      throw e;
-    }
-  };
+  const conditional = async (input: Omit<ConstructorParameters<typeof UpdateItemCommand>[0], "TableName">) =>
+    (await ifConditionHolds(client.send(new UpdateItemCommand({ ...input, TableName: tableName })))) !==
+    undefined;
 
   return {
     async get(sku) {

@@ -1,6 +1,6 @@
 import { DynamoDBClient, GetItemCommand, PutItemCommand } from "@aws-sdk/client-dynamodb";
 import { marshall, unmarshall } from "@aws-sdk/util-dynamodb";
-import { isConditionalCheckFailed } from "./errors";
+import { ifConditionHolds } from "./errors";
 import type { Logger } from "./log";
 import type { PaymentProvider } from "./payments";
 import type { Currency, Money } from "./types";
@@ -56,19 +56,16 @@ export function dynamoLedgerStore(client: DynamoDBClient, tableName: string): Le
       return out.Item ? (unmarshall(out.Item) as never) : undefined;
     },
     async put(entry) {
-      try {
-        await client.send(
+      const out = await ifConditionHolds(
+        client.send(
           new PutItemCommand({
             TableName: tableName,
             Item: marshall(entry, { removeUndefinedValues: true }),
             ConditionExpression: "attribute_not_exists(orderId)",
           }),
-        );
-        return true;
-      } catch (e) {
-        if (isConditionalCheckFailed(e)) return false;
-        throw e;
-      }
+        ),
+      );
+      return out !== undefined;
     },
   };
 }

@@ -7,7 +7,7 @@ import {
   type AttributeValue,
 } from "@aws-sdk/client-dynamodb";
 import { marshall, unmarshall } from "@aws-sdk/util-dynamodb";
-import { isConditionalCheckFailed } from "./errors";
+import { ifConditionHolds } from "./errors";
 import type { TransitionChanges } from "./status";
 import type { Order, OrderStatus } from "./types";
 
@@ -75,15 +75,10 @@ export function dynamoOrderStore(client: DynamoDBClient, tableName: string): Ord
   const conditionalUpdate = async (
     input: Omit<ConstructorParameters<typeof UpdateItemCommand>[0], "TableName" | "ReturnValues">,
   ): Promise<Order | undefined> => {
-    try {
-      const out = await client.send(
-        new UpdateItemCommand({ ...input, TableName: tableName, ReturnValues: "ALL_NEW" }),
-      );
-      return out.Attributes ? toOrder(out.Attributes) : undefined;
-    } catch (e) {
-      if (isConditionalCheckFailed(e)) return undefined;
-      throw e;
-    }
+    const out = await ifConditionHolds(
+      client.send(new UpdateItemCommand({ ...input, TableName: tableName, ReturnValues: "ALL_NEW" })),
+    );
+    return out?.Attributes ? toOrder(out.Attributes) : undefined;
   };
 
   return {
@@ -99,19 +94,16 @@ export function dynamoOrderStore(client: DynamoDBClient, tableName: string): Ord
     },
 
     async create(order) {
-      try {
-        await client.send(
+      const out = await ifConditionHolds(
+        client.send(
           new PutItemCommand({
             TableName: tableName,
             Item: marshall(order, { removeUndefinedValues: true }),
             ConditionExpression: "attribute_not_exists(orderId)",
           }),
-        );
-        return true;
-      } catch (e) {
-        if (isConditionalCheckFailed(e)) return false;
-        throw e;
-      }
+        ),
+      );
+      return out !== undefined;
     },
 
     async updateStatus(orderId, from, to, changes) {
