@@ -5,7 +5,7 @@ import {
   StackValidationPolicy,
   validateResourceOfType,
   validateStackResourcesOfType,
-} from "@pulumi/policy";
+} from "../../policies/rules/sdk";
 import { expect } from "chai";
 import {
   asPreview,

@@ -16,6 +16,7 @@
  *   exception fails the whole analysis (the CLI reports an error): the harness rethrows it.
  * - props are a fresh deep copy per validation, so one rule cannot change what the next sees.
  */
+import { createRequire } from "module";
 import {
   EnforcementLevel,
   Policies,
@@ -28,12 +29,15 @@ import {
   StackValidationPolicy,
   unknownCheckingProxy,
   UnknownValueError,
-} from "@pulumi/policy";
-import { PolicyConfigJSONSchema } from "@pulumi/policy/schema";
+  PolicyConfigJSONSchema,
+} from "../../policies/rules/sdk";
+import type { RegisteredResource } from "../../program/mocks";
 
-// The sentinels are internal to @pulumi/policy (proxy.js exports them, its .d.ts does not).
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const sentinels = require("@pulumi/policy/proxy") as Record<string, string>;
+// The sentinels are internal to @pulumi/policy (proxy.js exports them, its .d.ts does not). Load
+// them from the copy the rules use (resolved from policies/rules/), like everything above.
+const sentinels = createRequire(require.resolve("../../policies/rules/sdk"))(
+  "@pulumi/policy/proxy",
+) as Record<string, string>;
 
 /** What a property looks like during a preview when it depends on a resource not yet created. */
 export const UNKNOWN = {
@@ -426,21 +430,12 @@ export function withValue(
   return copy;
 }
 
-/** What the Pulumi mocks record for a resource (see program/mocks.ts). */
-export interface RegisteredLike {
-  type: string;
-  name: string;
-  urn?: string;
-  inputs: Record<string, unknown>;
-  state: Record<string, unknown>;
-}
-
 /**
  * A resource registered under mocks, as the engine shows it to a rule after an update: inputs
  * overlaid with outputs. Assets and archives (a function's code) become a plain marker, since
  * no rule reads them and they hold promises.
  */
-export function fromRegistered(r: RegisteredLike, options: RunOptions = {}): TestResource {
+export function fromRegistered(r: RegisteredResource, options: RunOptions = {}): TestResource {
   const plain = (value: unknown): unknown => {
     if (value === null || typeof value !== "object") return typeof value === "function" ? undefined : value;
     const v = value as Record<string, unknown>;
