@@ -3,7 +3,7 @@ import { DynamoDBClient, QueryCommand } from "@aws-sdk/client-dynamodb";
 import { LambdaClient } from "@aws-sdk/client-lambda";
 import { DescribeExecutionCommand, SFNClient } from "@aws-sdk/client-sfn";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
-import { domainError, errorName } from "./shared/errors";
+import { domainError, errorName, namedError } from "./shared/errors";
 import { invokeJson } from "./shared/lambdaInvoke";
 import { createLogger, type Logger } from "./shared/log";
 import { orderMetric } from "./shared/metrics";
@@ -274,13 +274,14 @@ export function sfnExecutionReader(client: SFNClient, stateMachineArn: string): 
 export function lambdaCompensator(client: LambdaClient, functionName: string): Compensator {
   return {
     async compensate(input) {
-      const { text, functionError, errorType } = await invokeJson(client, functionName, input);
+      const { payload, text, functionError, errorType } = await invokeJson(client, functionName, input);
       if (functionError) {
-        throw Object.assign(new Error(`compensate_order failed: ${text.slice(0, 500)}`), {
-          name: errorType ?? "FunctionError",
-        });
+        throw namedError(errorType ?? "FunctionError", `compensate_order failed: ${text.slice(0, 500)}`);
       }
-      return JSON.parse(text) as CompensateResult;
+      if (typeof payload !== "object" || payload === null) {
+        throw namedError("FunctionError", `compensate_order returned no result: ${text.slice(0, 500)}`);
+      }
+      return payload as CompensateResult;
     },
   };
 }

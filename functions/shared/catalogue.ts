@@ -1,6 +1,6 @@
 import { BatchGetItemCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
-import { domainError } from "./errors";
+import { domainError, namedError } from "./errors";
 
 export interface CataloguePrice {
   sku: string;
@@ -59,9 +59,7 @@ export async function lookupPrices(
   let pending = [...new Set(skus)];
   for (let attempt = 1; pending.length > 0; attempt++) {
     if (attempt > attempts) {
-      throw Object.assign(new Error(`catalogue lookup left ${pending.length} keys unprocessed`), {
-        name: "CatalogueUnavailable",
-      });
+      throw namedError("CatalogueUnavailable", `catalogue lookup left ${pending.length} keys unprocessed`);
     }
     if (attempt > 1 && backoffMs > 0) await new Promise((r) => setTimeout(r, backoffMs * 2 ** (attempt - 2)));
     const next: string[] = [];

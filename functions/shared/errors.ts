@@ -43,6 +43,14 @@ export interface DomainError extends Error {
   [detail: string]: unknown;
 }
 
+/**
+ * A plain `Error` with a `name` (no class, see above) for failures that are not domain errors:
+ * infrastructure, configuration, another function's error passed on under its own type.
+ */
+export function namedError(name: string, message: string): Error {
+  return Object.assign(new Error(message), { name });
+}
+
 export function domainError(
   name: DomainErrorName,
   message: string,

@@ -11,17 +11,14 @@ export interface InventoryClient {
 export function lambdaInventoryClient(client: LambdaClient, functionName: string): InventoryClient {
   return {
     async invoke(request) {
-      const { text, functionError } = await invokeJson(client, functionName, request);
+      const { payload, text, functionError } = await invokeJson(client, functionName, request);
       if (functionError) {
-        let detail: unknown = text;
-        try {
-          detail = JSON.parse(text);
-        } catch {
-          // keep the raw text
-        }
-        throw domainError("InventoryFunctionError", `update_inventory failed (${functionError})`, { detail });
+        throw domainError("InventoryFunctionError", `update_inventory failed (${functionError})`, {
+          // The parsed `{errorType, errorMessage}`, or the raw text when it is not JSON.
+          detail: payload === undefined ? text : payload,
+        });
       }
-      const result = JSON.parse(text) as InventoryResult;
+      const result = payload as InventoryResult | undefined;
       if (typeof result !== "object" || result === null || result.action !== request.action) {
         throw domainError("InventoryFunctionError", "update_inventory returned an unexpected result", {
           detail: text,

@@ -1,6 +1,8 @@
 import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
 
 export interface InvokeOutcome {
+  /** The response payload parsed as JSON; undefined when it is empty or not JSON. */
+  payload: unknown;
   /** The function's response payload as text ("" when empty). */
   text: string;
   /** Lambda's `X-Amz-Function-Error` ("Unhandled"...) when the function threw. */
@@ -9,7 +11,15 @@ export interface InvokeOutcome {
   errorType?: string;
 }
 
-/** One synchronous (RequestResponse) Invoke with a JSON payload. */
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** One synchronous (RequestResponse) Invoke with a JSON payload; the answer is parsed once here. */
 export async function invokeJson(
   client: LambdaClient,
   functionName: string,
@@ -23,13 +33,13 @@ export async function invokeJson(
     }),
   );
   const text = out.Payload ? Buffer.from(out.Payload).toString("utf8") : "";
-  if (!out.FunctionError) return { text };
-  let errorType: string | undefined;
-  try {
-    const parsed = JSON.parse(text) as { errorType?: unknown };
-    if (typeof parsed.errorType === "string") errorType = parsed.errorType;
-  } catch {
-    // not JSON: keep the raw text only
-  }
-  return { text, functionError: out.FunctionError, errorType };
+  const parsed = parseJson(text);
+  if (!out.FunctionError) return { payload: parsed, text };
+  const errorType =
+    typeof parsed === "object" &&
+    parsed !== null &&
+    typeof (parsed as { errorType?: unknown }).errorType === "string"
+      ? (parsed as { errorType: string }).errorType
+      : undefined;
+  return { payload: parsed, text, functionError: out.FunctionError, errorType };
 }

@@ -1,3 +1,5 @@
+import { namedError } from "./errors";
+
 /**
  * Names of the environment variables each Lambda reads. The components set them from the
  * resources they create and the offline runtime sets them from the same registered inputs,
@@ -23,13 +25,9 @@ export const ENV = {
 export type EnvName = (typeof ENV)[keyof typeof ENV];
 export type Env = Readonly<Record<string, string | undefined>>;
 
-/**
- * Errors in handler code are plain `Error`s with a `name`, never `class X extends Error`:
- * Pulumi's closure serializer turns classes into functions and a serialized subclass of
- * Error loses its message and `instanceof Error` (measured here), so see ./errors.ts.
- */
+/** A plain named Error, never `class X extends Error` (see ./errors.ts). */
 function missingSetting(name: string): Error {
-  return Object.assign(new Error(`Missing environment variable ${name}`), { name: "MissingSettingError" });
+  return namedError("MissingSettingError", `Missing environment variable ${name}`);
 }
 
 /** Reads a required setting; a Lambda without it fails at cold start, not at its first order. */

@@ -5,6 +5,7 @@ import { LambdaClient } from "@aws-sdk/client-lambda";
 import { SFNClient } from "@aws-sdk/client-sfn";
 import { SNSClient } from "@aws-sdk/client-sns";
 import { marshall } from "@aws-sdk/util-dynamodb";
+import { lambdaCompensator } from "../../functions/sweepOrders";
 import { updateInventoryHandler } from "../../functions/updateInventory";
 import { dynamoCatalogue, lookupPrices } from "../../functions/shared/catalogue";
 import { lambdaInventoryClient } from "../../functions/shared/inventoryClient";
@@ -318,6 +319,42 @@ describe("SDK adapters (stubbed send)", () => {
     let caught: unknown;
     await inv.invoke(req).catch((e: unknown) => (caught = e));
     expect(caught).to.include({ name: "InventoryFunctionError" });
+    expect((caught as { detail: unknown }).detail).to.deep.equal({ errorMessage: "x" });
+  });
+
+  it("compensator: a function error keeps compensate_order's errorType as the error's name", async () => {
+    const lambda = new LambdaClient({});
+    const send = sinon.stub(lambda, "send");
+    const compensator = lambdaCompensator(lambda, "compensate_order");
+    const input = {
+      order: {
+        orderId: ORDER_ID,
+        items: [{ sku: "A", quantity: 1 }],
+        total: { amount: 1, currency: "USD" as const },
+      },
+      error: { Error: "States.Timeout" },
+    };
+    const result = {
+      orderId: ORDER_ID,
+      status: "FAILED",
+      failure: { reason: "Timeout", refunded: false, restocked: true },
+    };
+    send.resolves({ StatusCode: 200, Payload: Buffer.from(JSON.stringify(result)) } as never);
+    expect(await compensator.compensate(input)).to.deep.equal(result);
+    send.resolves({
+      StatusCode: 200,
+      FunctionError: "Unhandled",
+      Payload: Buffer.from('{"errorType":"OrderCompleted","errorMessage":"done"}'),
+    } as never);
+    let caught: Error | undefined;
+    await compensator.compensate(input).catch((e: Error) => (caught = e));
+    expect(caught).to.be.instanceOf(Error);
+    expect(caught).to.include({ name: "OrderCompleted" });
+    expect(caught!.message).to.contain('"errorMessage":"done"');
+    send.resolves({ StatusCode: 200, FunctionError: "Unhandled", Payload: Buffer.from("not json") } as never);
+    caught = undefined;
+    await compensator.compensate(input).catch((e: Error) => (caught = e));
+    expect(caught).to.include({ name: "FunctionError" });
   });
 
   it("notifier: one Publish with MessageStructure json, per-protocol bodies, subject and attributes", async () => {
