@@ -1,8 +1,6 @@
-import * as v from "valibot";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { LambdaClient } from "@aws-sdk/client-lambda";
-import { domainError, validationError } from "./shared/errors";
-import { toIssues } from "./shared/http";
+import { domainError } from "./shared/errors";
 import { lambdaInventoryClient, type InventoryClient } from "./shared/inventoryClient";
 import { createLedger, dynamoLedgerStore, type Ledger } from "./shared/ledger";
 import { createLogger, type Logger } from "./shared/log";
@@ -10,7 +8,7 @@ import { orderMetric } from "./shared/metrics";
 import { lineItems } from "./shared/order";
 import { dynamoOrderStore, type OrderStore } from "./shared/orderStore";
 import { simulatedPaymentProvider } from "./shared/payments";
-import { buildCompensateInputSchema } from "./shared/schema";
+import { buildCompensateInputSchema, parseOrThrow } from "./shared/schema";
 import { ENV, requireEnv, type Env } from "./shared/settings";
 import { transitionOrder } from "./shared/status";
 import { undoOrderEffects } from "./shared/undo";
@@ -57,12 +55,7 @@ export function compensateOrderHandler(
 ): (input: CompensateInput) => Promise<CompensateResult> {
   const schema = buildCompensateInputSchema();
   return async (input) => {
-    const parsed = v.safeParse(schema, input);
-    if (!parsed.success) {
-      deps.log.error("invalid compensate input", { issues: toIssues(parsed.issues) });
-      throw validationError(toIssues(parsed.issues), "Compensate input is invalid");
-    }
-    const { order: summary, error } = parsed.output;
+    const { order: summary, error } = parseOrThrow(schema, input, "compensate input", deps.log);
     const orderId = summary.orderId;
     const reason = failureReason(error.Error);
     const log = deps.log.child({ orderId, reason, error: error.Error });

@@ -12,7 +12,6 @@ import {
   jsonResponse,
   parseAllowedOrigins,
   parseJsonBody,
-  toIssues,
   type AllowedOrigins,
 } from "./shared/http";
 import { canonicalJson, sha256Hex, uuidFromSeed } from "./shared/ids";
@@ -24,6 +23,7 @@ import {
   buildCreateOrderSchema,
   buildIdempotencyKeySchema,
   LIMITS,
+  toIssues,
   type CreateOrderRequest,
 } from "./shared/schema";
 import { ENV, requireEnv, type Env } from "./shared/settings";

@@ -8,13 +8,12 @@ import {
   headerValue,
   jsonResponse,
   parseAllowedOrigins,
-  toIssues,
   type AllowedOrigins,
 } from "./shared/http";
 import { createLogger, type Logger } from "./shared/log";
 import { toOrderView } from "./shared/order";
 import { dynamoOrderStore, type OrderStore } from "./shared/orderStore";
-import { buildOrderIdSchema } from "./shared/schema";
+import { buildOrderIdSchema, toIssues } from "./shared/schema";
 import { ENV, requireEnv, type Env } from "./shared/settings";
 
 export interface GetOrderDeps {

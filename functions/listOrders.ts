@@ -8,13 +8,12 @@ import {
   headerValue,
   jsonResponse,
   parseAllowedOrigins,
-  toIssues,
   type AllowedOrigins,
 } from "./shared/http";
 import { createLogger, type Logger } from "./shared/log";
 import { toOrderView } from "./shared/order";
 import { dynamoOrderStore, type OrderCursor, type OrderStore } from "./shared/orderStore";
-import { buildListCursorSchema, buildListOrdersQuerySchema, LIMITS } from "./shared/schema";
+import { buildListCursorSchema, buildListOrdersQuerySchema, LIMITS, toIssues } from "./shared/schema";
 import { ENV, requireEnv, type Env } from "./shared/settings";
 import type { OrderStatus, OrderView } from "./shared/types";
 

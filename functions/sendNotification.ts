@@ -1,13 +1,11 @@
-import * as v from "valibot";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SNSClient } from "@aws-sdk/client-sns";
-import { domainError, validationError } from "./shared/errors";
-import { toIssues } from "./shared/http";
+import { domainError } from "./shared/errors";
 import { createLogger, type Logger } from "./shared/log";
 import { orderMetric } from "./shared/metrics";
 import { snsNotifier, type Notice, type Notifier } from "./shared/notifier";
 import { dynamoOrderStore, type OrderStore } from "./shared/orderStore";
-import { buildNotifyInputSchema } from "./shared/schema";
+import { buildNotifyInputSchema, parseOrThrow } from "./shared/schema";
 import { ENV, requireEnv, type Env } from "./shared/settings";
 import { transitionOrder } from "./shared/status";
 import type { NotifyInput, Order } from "./shared/types";
@@ -85,12 +83,7 @@ export function sendNotificationHandler(
 ): (input: NotifyInput) => Promise<NotifyResult> {
   const schema = buildNotifyInputSchema();
   return async (input) => {
-    const parsed = v.safeParse(schema, input);
-    if (!parsed.success) {
-      deps.log.error("invalid notify input", { issues: toIssues(parsed.issues) });
-      throw validationError(toIssues(parsed.issues), "Notify input is invalid");
-    }
-    const { orderId } = parsed.output.order;
+    const { orderId } = parseOrThrow(schema, input, "notify input", deps.log).order;
     const log = deps.log.child({ orderId });
 
     const completed = await transitionOrder(deps.orders, orderId, "COMPLETED", { updatedAt: deps.now() });

@@ -1,10 +1,7 @@
-import * as v from "valibot";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { validationError } from "./shared/errors";
-import { toIssues } from "./shared/http";
 import { dynamoInventoryStore, type InventoryStore } from "./shared/inventoryStore";
 import { createLogger, type Logger } from "./shared/log";
-import { buildInventoryRequestSchema } from "./shared/schema";
+import { buildInventoryRequestSchema, parseOrThrow } from "./shared/schema";
 import { ENV, requireEnv, type Env } from "./shared/settings";
 import type { InventoryRequest, InventoryResult } from "./shared/types";
 
@@ -56,12 +53,7 @@ export function updateInventoryHandler(
   };
 
   return async (input) => {
-    const parsed = v.safeParse(schema, input);
-    if (!parsed.success) {
-      deps.log.error("invalid inventory request", { issues: toIssues(parsed.issues) });
-      throw validationError(toIssues(parsed.issues), "Inventory request is invalid");
-    }
-    const { action, orderId, items } = parsed.output;
+    const { action, orderId, items } = parseOrThrow(schema, input, "inventory request", deps.log);
     const log = deps.log.child({ orderId, action });
 
     switch (action) {

@@ -1,6 +1,5 @@
-import * as v from "valibot";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
-import { isDomainError, validationError, type DomainErrorName, type Issue } from "./errors";
+import { isDomainError, validationError, type DomainErrorName } from "./errors";
 import type { Logger } from "./log";
 
 export type Headers = Record<string, string>;
@@ -85,16 +84,6 @@ export function errorResponse(e: unknown, headers: Headers, log: Logger): APIGat
   }
   log.error("request failed", { error: e });
   return jsonResponse(500, { error: "InternalError" }, headers);
-}
-
-/** valibot issues as `{path, message}` with a dot path under `prefix` ("" for the root). */
-export function toIssues(issues: readonly v.BaseIssue<unknown>[], prefix = ""): Issue[] {
-  return issues.map((issue) => {
-    const path = v.getDotPath(issue) ?? "";
-    const full = prefix === "" ? path : path === "" ? prefix : `${prefix}.${path}`;
-    const unknownKey = issue.type === "strict_object" && issue.expected === "never";
-    return { path: full, message: unknownKey ? "is not an allowed property" : issue.message };
-  });
 }
 
 /** The request body as JSON, refusing a missing, too large or non-JSON body (400). */

@@ -1,4 +1,6 @@
 import * as v from "valibot";
+import { validationError, type Issue } from "./errors";
+import type { Logger } from "./log";
 
 /**
  * The POST /orders body (§8 of the design notes). This one schema feeds the handler's
@@ -173,4 +175,34 @@ export function buildListCursorSchema(status?: string) {
   return status === undefined
     ? v.strictObject({ orderId, createdAt, entity: v.literal("ORDER") })
     : v.strictObject({ orderId, createdAt, status: v.literal(status) });
+}
+
+// ---- validation helpers -------------------------------------------------------------------
+
+/** valibot issues as `{path, message}` with a dot path under `prefix` ("" for the root). */
+export function toIssues(issues: readonly v.BaseIssue<unknown>[], prefix = ""): Issue[] {
+  return issues.map((issue) => {
+    const path = v.getDotPath(issue) ?? "";
+    const full = prefix === "" ? path : path === "" ? prefix : `${prefix}.${path}`;
+    const unknownKey = issue.type === "strict_object" && issue.expected === "never";
+    return { path: full, message: unknownKey ? "is not an allowed property" : issue.message };
+  });
+}
+
+/**
+ * The input parsed by `schema`, or a ValidationError (`<What> is invalid`, with the issues)
+ * after logging `invalid <what>` with the issues. For payloads from our own workflow and
+ * functions, where invalid input is a fault to log, not a client's mistake.
+ */
+export function parseOrThrow<S extends v.GenericSchema>(
+  schema: S,
+  input: unknown,
+  what: string,
+  log: Logger,
+): v.InferOutput<S> {
+  const parsed = v.safeParse(schema, input);
+  if (parsed.success) return parsed.output;
+  const issues = toIssues(parsed.issues);
+  log.error(`invalid ${what}`, { issues });
+  throw validationError(issues, `${what.charAt(0).toUpperCase()}${what.slice(1)} is invalid`);
 }
