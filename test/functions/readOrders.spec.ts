@@ -1,7 +1,12 @@
 import { expect } from "chai";
 import * as sinon from "sinon";
 import { getOrderHandler } from "../../functions/getOrder";
-import { decodeNextToken, encodeNextToken, listOrdersHandler } from "../../functions/listOrders";
+import {
+  buildListCursorSchemas,
+  decodeNextToken,
+  encodeNextToken,
+  listOrdersHandler,
+} from "../../functions/listOrders";
 import type { Order } from "../../functions/shared/types";
 import { apiEvent, parseBody } from "./http";
 import { captureLogger, fakeOrderStore, makeOrder, ORDER_ID, type FakeOrderStore } from "./support";
@@ -120,11 +125,13 @@ describe("list_orders", () => {
     const first = parseBody(await list({ status: "PAID", limit: "1" }));
     expect((first.items as Order[]).map((o) => o.status)).to.deep.equal(["PAID"]);
     expect(listCall()).to.include({ status: "PAID", limit: 1 });
-    const cursor = decodeNextToken(first.nextToken as string, "PAID");
+    const cursor = decodeNextToken(first.nextToken as string, buildListCursorSchemas()("PAID"));
     expect(cursor).to.include({ status: "PAID" });
     // The same token cannot be used for another listing.
     const res = await list({ nextToken: first.nextToken as string });
     expect(res.statusCode).to.equal(400);
+    const otherStatus = await list({ status: "NEW", nextToken: first.nextToken as string });
+    expect(otherStatus.statusCode).to.equal(400);
   });
 
   const bad: [string, Record<string, string>, string][] = [
