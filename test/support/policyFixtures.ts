@@ -4,11 +4,15 @@
  * bad fixture is this stack with one field changed. Names double as physical names.
  */
 import { buildOrderWorkflowDefinition } from "../../workflow/definition";
+import { MOCK_ACCOUNT, MOCK_REGION } from "../../program/mocks";
 import { TestResource, urnOf } from "./policyHarness";
 
-export const ACCOUNT = "123456789012";
-export const REGION = "us-east-1";
-const arn = (service: string, resource: string) => `arn:aws:${service}:${REGION}:${ACCOUNT}:${resource}`;
+const ACCOUNT = MOCK_ACCOUNT;
+const REGION = MOCK_REGION;
+/** An ARN in the mocks' account and region. */
+export const mockArn = (service: string, resource: string) =>
+  `arn:aws:${service}:${MOCK_REGION}:${MOCK_ACCOUNT}:${resource}`;
+const arn = mockArn;
 
 export const ARN = {
   key: arn("kms", "key/1111aaaa-2222-bbbb-3333-cccc4444dddd"),
