@@ -1,34 +1,27 @@
 /**
  * The trap from design.md §2: `aws.lambda.CallbackFunction` without `role` creates a role with
  * nine AWS-managed policies. A real one is built under the process's Pulumi mocks and the pack
- * must block it. Its resources are removed from the shared registry afterwards so that specs
- * reading the program's resources never see them.
+ * must block it. captureProgram() returns a snapshot taken before the probe registers, so specs
+ * reading the program's resources never see it.
  */
 import * as aws from "@pulumi/aws";
 import { expect } from "chai";
+import { captureProgram, settled } from "../../program/capture";
 import { registered, RegisteredResource } from "../../program/mocks";
 import { allPolicies } from "../../policies/rules";
+import { ROLE_POLICY_ATTACHMENT } from "../support/iamSimulate";
 import { blocking, fromRegistered, runPack } from "../support/policyHarness";
 
 const PROBE = "policy-probe-default-role";
 
-async function settle(): Promise<void> {
-  let last = -1;
-  for (let stable = 0; stable < 3;) {
-    await new Promise((resolve) => setTimeout(resolve, 25));
-    if (registered.length === last) stable++;
-    else {
-      stable = 0;
-      last = registered.length;
-    }
-  }
-}
-
 describe("CallbackFunction's default role", function () {
   this.timeout(60_000);
   let probe: RegisteredResource[];
+  let program: RegisteredResource[];
 
   before(async () => {
+    // The program's snapshot is taken first, so the probe below is never part of it.
+    program = await captureProgram();
     const fn = new aws.lambda.CallbackFunction(PROBE, {
       callback: async () => ({ statusCode: 200 }),
       runtime: "nodejs22.x",
@@ -38,14 +31,12 @@ describe("CallbackFunction's default role", function () {
       },
     });
     await new Promise<void>((resolve) => fn.arn.apply(() => resolve()));
-    await settle();
+    await settled();
     probe = registered.filter((r) => r.name.startsWith(PROBE));
-    // Leave the shared registry as the program left it.
-    for (const r of probe) registered.splice(registered.indexOf(r), 1);
   });
 
   it("registers a role with the nine managed policies", () => {
-    const attachments = probe.filter((r) => r.type === "aws:iam/rolePolicyAttachment:RolePolicyAttachment");
+    const attachments = probe.filter((r) => r.type === ROLE_POLICY_ATTACHMENT);
     expect(attachments).to.have.length(9);
     expect(attachments.map((a) => String(a.inputs.policyArn).split("/").pop())).to.include.members([
       "AWSLambda_FullAccess",
@@ -73,7 +64,8 @@ describe("CallbackFunction's default role", function () {
     expect(explicit[0].urn).to.match(new RegExp(`aws:lambda/function:Function::${PROBE}$`));
   });
 
-  it("leaves nothing behind in the shared registry", () => {
-    expect(registered.filter((r) => r.name.startsWith(PROBE))).to.deep.equal([]);
+  it("is not part of the program's resources that other specs read", async () => {
+    expect(program.filter((r) => r.name.startsWith(PROBE))).to.deep.equal([]);
+    expect(await captureProgram()).to.equal(program);
   });
 });
