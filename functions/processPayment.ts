@@ -149,28 +149,27 @@ export function processPaymentHandler(
     return "ack";
   };
 
-  /** Decides from the order's current status; `depth` guards against status ping-pong. */
-  const settle = async (d: Delivery, order: Order, depth = 0): Promise<Outcome> => {
-    switch (order.status) {
-      case "FAILED":
-        return undoForFailedOrder(d, order);
-      case "PAID":
-      case "COMPLETED":
-        return reportPaid(d, order);
-      case "NEW":
-      case "PROCESSING":
-        break;
-    }
+  /** FAILED, PAID or COMPLETED: nothing to start, only an outcome to report or effects to undo. */
+  const settleDecided = (d: Delivery, order: Order): Promise<Outcome> =>
+    order.status === "FAILED" ? undoForFailedOrder(d, order) : reportPaid(d, order);
+
+  /** Decides from the order's current status (statuses only move forward). */
+  const settle = async (d: Delivery, order: Order): Promise<Outcome> => {
+    if (order.status !== "NEW" && order.status !== "PROCESSING") return settleDecided(d, order);
     if (d.stale) {
       // Compensation (after the timeout) has not marked it FAILED yet and will undo what an
       // earlier delivery did. Don't start anything now.
       d.log.info("execution gone before payment; nothing started", { status: order.status });
       return "ack";
     }
-    const processing = await transitionOrder(orders, d.orderId, "PROCESSING", { updatedAt: deps.now() });
-    if (processing.outcome === "rejected") {
-      if (!processing.order) return reportFailure(d, TASK_ERRORS.orderNotFound, { orderId: d.orderId });
-      return depth < 2 ? settle(d, processing.order, depth + 1) : "retry";
+    if (order.status === "NEW") {
+      const processing = await transitionOrder(orders, d.orderId, "PROCESSING", { updatedAt: deps.now() });
+      if (processing.outcome === "rejected") {
+        if (!processing.order) return reportFailure(d, TASK_ERRORS.orderNotFound, { orderId: d.orderId });
+        // It left NEW meanwhile and is not PROCESSING (that would be "unchanged"): it is
+        // FAILED, PAID or COMPLETED now.
+        return settleDecided(d, processing.order);
+      }
     }
 
     const lines = lineItems(order.items);

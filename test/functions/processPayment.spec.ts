@@ -214,6 +214,34 @@ describe("process_payment", () => {
       expectPaidOnce();
     });
 
+    it("a redelivery for a PROCESSING order goes on without a PROCESSING write or a second read", async () => {
+      setStatus(w.orders, ORDER_ID, "PROCESSING");
+      const seen: string[] = [];
+      const realUpdate = w.orders.updateStatus.bind(w.orders);
+      w.orders.updateStatus = async (...args) => {
+        seen.push(args[2]);
+        return realUpdate(...args);
+      };
+      const get = sinon.spy(w.orders, "get");
+      expect(await deliver()).to.deep.equal({ batchItemFailures: [] });
+      expect(seen).to.deep.equal(["PAID"]);
+      expect(get.callCount).to.equal(1);
+      expectPaidOnce();
+    });
+
+    it("an order that left NEW for FAILED before our PROCESSING write: own effects undone, nothing started", async () => {
+      const realUpdate = w.orders.updateStatus.bind(w.orders);
+      w.orders.updateStatus = async (...args) => {
+        if (args[2] === "PROCESSING") await w.compensate({ Error: "States.Timeout" });
+        return realUpdate(...args);
+      };
+      expect(await deliver()).to.deep.equal({ batchItemFailures: [] });
+      expect(stored()).to.include({ status: "FAILED" });
+      expect(w.provider.charge.called).to.equal(false);
+      expect(actions()).to.deep.equal(["release", "release"]);
+      expect(w.levels()).to.deep.equal(INITIAL);
+    });
+
     it("a delivery for a COMPLETED order re-sends success and commits, no charge", async () => {
       setStatus(w.orders, ORDER_ID, "COMPLETED", { chargeId: CHARGE_ID });
       await deliver();
