@@ -3,8 +3,17 @@
  * the rule that must catch it. `culprit` names the changed value so the unknown-value spec can
  * make exactly that value unknown.
  */
-import { TestResource, urnOf } from "../support/policyHarness";
-import { ARN, changed, consumerPolicy, definition, doc, T, trust } from "../support/policyFixtures";
+import { setValue, TestResource, urnOf } from "../support/policyHarness";
+import {
+  ARN,
+  changed,
+  consumerPolicy,
+  definition,
+  doc,
+  goodStack,
+  T,
+  trust,
+} from "../support/policyFixtures";
 
 export interface BadCase {
   rule: string;
@@ -16,41 +25,14 @@ export interface BadCase {
   urn?: string;
 }
 
-function setPath(props: Record<string, unknown>, path: string, value: unknown): void {
-  const keys = path.split(".");
-  let node = props;
-  for (const k of keys.slice(0, -1)) {
-    if (typeof node[k] !== "object" || node[k] === null) node[k] = {};
-    node = node[k] as Record<string, unknown>;
-  }
-  if (value === undefined) delete node[keys[keys.length - 1]];
-  else node[keys[keys.length - 1]] = value;
-}
+/** URN of each happy-path resource, by name (names are unique in the fixture). */
+const FIXTURE_URNS = new Map(goodStack().map((r) => [r.name, r.urn ?? urnOf(r.type, r.name)]));
+if (FIXTURE_URNS.size !== goodStack().length) throw new Error("goodStack() has two resources with one name");
 
-const typeOf = (name: string) => {
-  const r = FIXTURE_TYPES[name];
-  if (!r) throw new Error(`unknown fixture ${name}`);
-  return r;
-};
-
-const FIXTURE_TYPES: Record<string, string> = {
-  cmk: T.key,
-  orders: T.table,
-  payments: T.queue,
-  "payments-dlq": T.queue,
-  "order-events": T.topic,
-  "process-payment-logs": T.logGroup,
-  "process-payment-role": T.role,
-  "process-payment-policy": T.rolePolicy,
-  "process-payment": T.fn,
-  "process-payment-source": T.esm,
-  "process-payment-invoke": T.permission,
-  "orders-post": T.method,
-  "orders-stage": T.stage,
-  "orders-stage-settings": T.methodSettings,
-  "orders-plan": T.usagePlan,
-  "order-workflow": T.stateMachine,
-  "order-workflow-role": T.role,
+const urnOfFixture = (name: string) => {
+  const urn = FIXTURE_URNS.get(name);
+  if (!urn) throw new Error(`unknown fixture ${name}`);
+  return urn;
 };
 
 /** One field of one resource changed. */
@@ -65,9 +47,9 @@ function field(
   return {
     rule,
     title,
-    bad: (stack) => changed(stack, resource, (p) => setPath(p, path, value)),
+    bad: (stack) => changed(stack, resource, (p) => setValue(p, path, value)),
     culprit: { resource, path },
-    urn: urnOf(typeOf(urnOfResource), urnOfResource),
+    urn: urnOfFixture(urnOfResource),
   };
 }
 

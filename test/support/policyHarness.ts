@@ -411,15 +411,10 @@ export function blocking(result: RunResult): Diagnostic[] {
   return result.diagnostics.filter((d) => d.enforcementLevel === "mandatory");
 }
 
-/** A deep copy of `props` with the value at `path` (dot/bracket-free: "a.b.0.c") set to `value`. */
-export function withValue(
-  props: Record<string, unknown>,
-  path: string,
-  value: unknown,
-): Record<string, unknown> {
-  const copy = structuredClone(props);
+/** Sets the value at `path` ("a.b.0.c") of `props` in place, creating objects on the way; undefined removes it. */
+export function setValue(props: Record<string, unknown>, path: string, value: unknown): void {
   const keys = path.split(".");
-  let node: Record<string, unknown> = copy;
+  let node: Record<string, unknown> = props;
   for (const key of keys.slice(0, -1)) {
     if (node[key] === undefined || node[key] === null || typeof node[key] !== "object") node[key] = {};
     node = node[key] as Record<string, unknown>;
@@ -427,7 +422,35 @@ export function withValue(
   const last = keys[keys.length - 1];
   if (value === undefined) delete node[last];
   else node[last] = value;
+}
+
+/** A deep copy of `props` with the value at `path` set to `value` (see `setValue`). */
+export function withValue(
+  props: Record<string, unknown>,
+  path: string,
+  value: unknown,
+): Record<string, unknown> {
+  const copy = structuredClone(props);
+  setValue(copy, path, value);
   return copy;
+}
+
+/** The value at `path` ("a.b.0.c") of `props`, or undefined. */
+export function valueAt(props: Record<string, unknown>, path: string): unknown {
+  return path.split(".").reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], props);
+}
+
+/** The unknown-value sentinel of the same kind as `value` (what a preview sends instead of it). */
+export function sentinelFor(value: unknown): string {
+  return Array.isArray(value)
+    ? UNKNOWN.array
+    : typeof value === "object" && value !== null
+      ? UNKNOWN.object
+      : typeof value === "number"
+        ? UNKNOWN.number
+        : typeof value === "boolean"
+          ? UNKNOWN.boolean
+          : UNKNOWN.string;
 }
 
 /**
@@ -475,16 +498,6 @@ export function asPreview(resources: TestResource[], computedKeys: string[]): Te
       .filter((v): v is string => typeof v === "string" && v.length >= 8);
     outputsOf.set(r.urn, values);
   }
-  const sentinelFor = (value: unknown) =>
-    Array.isArray(value)
-      ? UNKNOWN.array
-      : typeof value === "object" && value !== null
-        ? UNKNOWN.object
-        : typeof value === "number"
-          ? UNKNOWN.number
-          : typeof value === "boolean"
-            ? UNKNOWN.boolean
-            : UNKNOWN.string;
   return withUrns.map((r) => {
     const props: Record<string, unknown> = {};
     const propertyDependencies: Record<string, string[]> = {};
