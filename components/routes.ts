@@ -1,3 +1,5 @@
+import { IDEMPOTENCY_HEADER } from "../functions/shared/http";
+
 /**
  * The API's route table: the single source for the API Gateway resources and methods
  * (components/orderApi.ts), the offline API (local/) and the OpenAPI document.
@@ -32,7 +34,7 @@ export const ROUTES: readonly Route[] = [
     summary: "Place an order (validated, priced from the catalogue, idempotent with Idempotency-Key)",
     query: [],
     pathParams: [],
-    headers: ["Idempotency-Key"],
+    headers: [IDEMPOTENCY_HEADER],
     validatesBody: true,
     successStatus: 201,
   },
@@ -62,7 +64,6 @@ export const ROUTES: readonly Route[] = [
   },
 ];
 
-/** Headers a browser may send and read (CORS). */
-export const CORS_ALLOWED_HEADERS = ["Content-Type", "X-Api-Key", "Idempotency-Key"];
-export const CORS_EXPOSED_HEADERS = ["Location"];
+/** Headers a browser may send and read, and the methods (CORS): defined once, with the handlers. */
+export { CORS_ALLOWED_HEADERS, CORS_ALLOWED_METHODS, CORS_EXPOSED_HEADERS } from "../functions/shared/http";
 export const CORS_MAX_AGE_SECONDS = 600;

@@ -9,11 +9,13 @@ import {
   corsHeaders,
   errorResponse,
   headerValue,
+  IDEMPOTENCY_HEADER,
   jsonResponse,
   parseAllowedOrigins,
   parseJsonBody,
   type AllowedOrigins,
 } from "./shared/http";
+
 import { canonicalJson, sha256Hex, uuidFromSeed } from "./shared/ids";
 import { createLogger, type Logger } from "./shared/log";
 import { orderMetric } from "./shared/metrics";
@@ -30,6 +32,9 @@ import { ENV, requireEnv, type Env } from "./shared/settings";
 import { CURRENCY, type Order, type WorkflowInput } from "./shared/types";
 import { sfnWorkflowClient, type WorkflowClient } from "./shared/workflowClient";
 
+/** Re-exported for the end-to-end tests; defined with the CORS lists in shared/http.ts. */
+export { IDEMPOTENCY_HEADER };
+
 export interface CreateOrderDeps {
   orders: OrderStore;
   catalogue: Catalogue;
@@ -43,8 +48,6 @@ export interface CreateOrderDeps {
   /** Backoff between BatchGetItem retries of unprocessed keys (tests set 0). */
   catalogueBackoffMs?: number;
 }
-
-export const IDEMPOTENCY_HEADER = "Idempotency-Key";
 
 /** POST /orders (§8). Nothing is written unless the request is valid and every SKU is known. */
 export function createOrderHandler(

@@ -28,6 +28,17 @@ export function headerValue(
   return undefined;
 }
 
+/** The optional request header that makes POST /orders idempotent (§8). */
+export const IDEMPOTENCY_HEADER = "Idempotency-Key";
+
+/**
+ * CORS, the one definition: the handlers' answers, the API's preflight and gateway responses
+ * (components/orderApi.ts, through components/routes.ts) and the offline API all use these.
+ */
+export const CORS_ALLOWED_HEADERS: readonly string[] = ["Content-Type", "X-Api-Key", IDEMPOTENCY_HEADER];
+export const CORS_ALLOWED_METHODS: readonly string[] = ["GET", "POST", "OPTIONS"];
+export const CORS_EXPOSED_HEADERS: readonly string[] = ["Location"];
+
 /**
  * CORS headers for a response to a request from `origin`: the origin is echoed when it is
  * allowed, `*` when any is; otherwise no Allow-Origin at all (the browser then blocks the
@@ -36,9 +47,9 @@ export function headerValue(
 export function corsHeaders(allowed: AllowedOrigins, origin: string | undefined): Headers {
   const headers: Headers = {
     Vary: "Origin",
-    "Access-Control-Allow-Headers": "Content-Type,X-Api-Key,Idempotency-Key",
-    "Access-Control-Allow-Methods": "GET,POST,OPTIONS",
-    "Access-Control-Expose-Headers": "Location",
+    "Access-Control-Allow-Headers": CORS_ALLOWED_HEADERS.join(","),
+    "Access-Control-Allow-Methods": CORS_ALLOWED_METHODS.join(","),
+    "Access-Control-Expose-Headers": CORS_EXPOSED_HEADERS.join(","),
   };
   if (allowed === "*") headers["Access-Control-Allow-Origin"] = "*";
   else if (origin !== undefined && allowed.includes(origin)) headers["Access-Control-Allow-Origin"] = origin;
