@@ -13,9 +13,12 @@
  *   # the offline runtime (npm start): its SQS endpoint; the queues are found by their redrive policy
  *   npm run redrive-dlq -- --endpoint http://127.0.0.1:<sqs port>
  *
- * Options: --mode move|copy|auto (default auto: SQS's StartMessageMoveTask against AWS, copy
- * elsewhere or when the move task is unsupported), --queue-url/--dlq-url (instead of outputs),
- * --region, --max <n> (copy mode: stop after n messages), --wait (move mode: wait for the task).
+ * Options: --mode move|copy|auto (default auto: copy with --endpoint, SQS's StartMessageMoveTask
+ * otherwise), --queue-url/--dlq-url (instead of outputs), --region, --max <n> (copy mode: stop
+ * after n messages), --wait (move mode: wait for the task and report how many it moved).
+ *
+ * Prints `{"mode":"copy","moved":n}`, or `{"mode":"move","taskHandle":…,"toMove":n}` (the task's
+ * ApproximateNumberOfMessagesToMove when it started) plus `"moved":n` with --wait.
  */
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
@@ -37,9 +40,19 @@ export interface RedriveTarget {
 
 export interface RedriveResult {
   mode: "move" | "copy";
-  /** Messages copied (copy mode), or the move task's handle (move mode). */
-  moved: number;
+  /** Messages copied (copy mode), or moved by the task (move mode with `wait`); absent when not measured. */
+  moved?: number;
+  /** Move mode: the task's handle, and how many messages it set out to move. */
   taskHandle?: string;
+  toMove?: number;
+}
+
+export type RedriveMode = "move" | "copy";
+
+/** `auto`: copy against an endpoint (the offline runtime has no move task), the SQS move task otherwise. */
+export function resolveMode(mode: RedriveMode | "auto", endpoint: string | undefined): RedriveMode {
+  if (mode !== "auto") return mode;
+  return endpoint !== undefined ? "copy" : "move";
 }
 
 type Log = (line: string) => void;
@@ -121,7 +134,13 @@ async function copy(sqs: SQSClient, target: RedriveTarget, max: number, log: Log
   return moved;
 }
 
-async function move(sqs: SQSClient, target: RedriveTarget, wait: boolean, log: Log): Promise<RedriveResult> {
+async function move(
+  sqs: SQSClient,
+  target: RedriveTarget,
+  wait: boolean,
+  pollMs: number,
+  log: Log,
+): Promise<RedriveResult> {
   const [sourceArn, destinationArn] = [
     await arnOf(sqs, target.deadLetterQueueUrl),
     await arnOf(sqs, target.queueUrl),
@@ -130,42 +149,33 @@ async function move(sqs: SQSClient, target: RedriveTarget, wait: boolean, log: L
     new StartMessageMoveTaskCommand({ SourceArn: sourceArn, DestinationArn: destinationArn }),
   );
   log(`started message move task from ${sourceArn} to ${destinationArn}`);
-  let moved = 0;
-  while (wait) {
-    await new Promise((r) => setTimeout(r, 2000));
-    const task = (await sqs.send(new ListMessageMoveTasksCommand({ SourceArn: sourceArn, MaxResults: 1 })))
-      .Results?.[0];
-    moved = Number(task?.ApproximateNumberOfMessagesMoved ?? 0);
+  const latest = async () =>
+    (await sqs.send(new ListMessageMoveTasksCommand({ SourceArn: sourceArn, MaxResults: 1 }))).Results?.[0];
+  const started = await latest();
+  const toMove =
+    started?.ApproximateNumberOfMessagesToMove === undefined
+      ? undefined
+      : Number(started.ApproximateNumberOfMessagesToMove);
+  const result: RedriveResult = { mode: "move", taskHandle: TaskHandle, toMove };
+  if (!wait) return result;
+  for (;;) {
+    await new Promise((r) => setTimeout(r, pollMs));
+    const task = await latest();
+    const moved = Number(task?.ApproximateNumberOfMessagesMoved ?? 0);
     log(`task ${task?.Status ?? "?"}: ${moved} moved of ${task?.ApproximateNumberOfMessagesToMove ?? "?"}`);
-    if (task?.Status !== "RUNNING") {
-      if (task?.Status === "FAILED")
-        throw new Error(`message move task failed: ${task.FailureReason ?? "unknown"}`);
-      break;
-    }
+    if (task?.Status === "FAILED")
+      throw new Error(`message move task failed: ${task.FailureReason ?? "unknown"}`);
+    if (task?.Status !== "RUNNING") return { ...result, moved };
   }
-  return { mode: "move", moved, taskHandle: TaskHandle };
 }
 
 export async function redriveDlq(
   sqs: SQSClient,
   target: RedriveTarget,
-  opts: { mode?: "move" | "copy" | "auto"; max?: number; wait?: boolean; log?: Log } = {},
+  opts: { mode: RedriveMode; max?: number; wait?: boolean; pollMs?: number; log?: Log },
 ): Promise<RedriveResult> {
   const log = opts.log ?? ((line: string) => process.stdout.write(line + "\n"));
-  const mode = opts.mode ?? "auto";
-  if (mode !== "copy") {
-    try {
-      return await move(sqs, target, opts.wait ?? false, log);
-    } catch (e) {
-      const name = (e as Error).name;
-      const unsupported =
-        /UnsupportedOperation|InvalidAction|UnknownOperation|NotImplemented|InvalidParameterValue/.test(
-          name,
-        ) || /not (supported|implemented)/i.test((e as Error).message);
-      if (mode === "move" || !unsupported) throw e;
-      log(`StartMessageMoveTask unavailable here (${name}); copying instead`);
-    }
-  }
+  if (opts.mode === "move") return move(sqs, target, opts.wait ?? false, opts.pollMs ?? 2000, log);
   return { mode: "copy", moved: await copy(sqs, target, opts.max ?? Number.MAX_SAFE_INTEGER, log) };
 }
 
@@ -183,7 +193,7 @@ async function main(argv: string[]): Promise<number> {
       wait: { type: "boolean", default: false },
     },
   });
-  const mode = values.mode as "move" | "copy" | "auto";
+  const mode = values.mode as RedriveMode | "auto";
   if (!["move", "copy", "auto"].includes(mode)) throw new Error("--mode must be move, copy or auto");
   const offline = values.endpoint !== undefined;
   const sqs = new SQSClient({
@@ -204,7 +214,7 @@ async function main(argv: string[]): Promise<number> {
     throw new Error("give --stack-outputs <file|->, --queue-url and --dlq-url, or --endpoint <offline SQS>");
   }
   const result = await redriveDlq(sqs, target, {
-    mode: offline && mode === "auto" ? "copy" : mode,
+    mode: resolveMode(mode, values.endpoint),
     max: values.max ? Number(values.max) : undefined,
     wait: values.wait,
   });
