@@ -3,13 +3,21 @@ import * as fs from "fs";
 import * as path from "path";
 import * as sinon from "sinon";
 import type { AddressInfo } from "net";
-import { CreateTableCommand, DynamoDBClient, GetItemCommand, PutItemCommand } from "@aws-sdk/client-dynamodb";
+import {
+  CreateTableCommand,
+  DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  ScanCommand,
+} from "@aws-sdk/client-dynamodb";
 import { marshall, unmarshall } from "@aws-sdk/util-dynamodb";
 import { LambdaClient } from "@aws-sdk/client-lambda";
 import { SFNClient } from "@aws-sdk/client-sfn";
 import { SNSClient } from "@aws-sdk/client-sns";
 import { catalogueItem } from "../../components/orderData";
 import { RUNTIME_FILES } from "../../components/orderFunction";
+import type { OrderStatus } from "../../functions/shared/types";
+import { NON_TERMINAL, type SweepReport } from "../../functions/sweepOrders";
 import { byType, captureProgram, functionFor, HANDLER_IDS, RegisteredResource, T } from "../support/program";
 import { lambdaRuntimeRoot, unpackFunction, UnpackedFunction } from "../support/serializedFunctions";
 
@@ -319,6 +327,40 @@ describe("serialized Lambda code (the deployed artifact)", function () {
     expect(JSON.parse(response.body).issues.map((i: { path: string }) => i.path)).to.include(
       "items.0.quantity",
     );
+  });
+
+  it("sweeps through the byStatus index and reports orders in flight as an EMF metric", async () => {
+    const env = (functionFor(all, "sweepOrders").inputs.environment as { variables: Record<string, string> })
+      .variables;
+    const stored = await dynamo.send(new ScanCommand({ TableName: tables.orders, ConsistentRead: true }));
+    const inFlight = (stored.Items ?? []).filter((i) =>
+      NON_TERMINAL.includes(unmarshall(i).status as OrderStatus),
+    ).length;
+    const startsBefore = sfnCalls.length;
+    const send = sinon.spy(DynamoDBClient.prototype, "send");
+    let report: SweepReport;
+    try {
+      report = (await handlers.sweepOrders!({ source: "aws.events" })) as SweepReport;
+    } finally {
+      send.restore();
+    }
+    expect(report).to.deep.include({
+      entries: [],
+      inFlight,
+      olderThanSeconds: Number(env.STUCK_AFTER_SECONDS),
+    });
+    const metric = logLines
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((l) => l.msg === "orders in flight");
+    expect(metric, "an EMF line for OrdersInFlight").to.deep.include({ OrdersInFlight: inFlight });
+    expect(metric).to.have.property("_aws");
+    // A count and a createdBefore page per non-terminal status, all on the byStatus index.
+    const queries = send
+      .getCalls()
+      .map((c) => (c.args[0] as unknown as { input: Record<string, unknown> }).input);
+    expect(queries).to.have.length(2 * NON_TERMINAL.length);
+    for (const q of queries) expect(q).to.include({ TableName: tables.orders, IndexName: "byStatus" });
+    expect(sfnCalls.length, "no execution started").to.equal(startsBefore);
   });
 
   it("keeps each __index.js small (figures in `npm run bench`)", () => {
