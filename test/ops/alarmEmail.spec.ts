@@ -9,12 +9,9 @@ import * as path from "node:path";
 
 const ROOT = path.join(__dirname, "..", "..");
 const SCRIPT = `
-// Code packaging is irrelevant here and most of the capture time (as in local/system.ts).
-const runtime = require("@pulumi/pulumi").runtime;
-runtime.serializeFunction = async () => ({ text: "// not packaged\\n", exportName: "handler", containsSecrets: false });
-runtime.computeCodePaths = async () => new Map();
 const { captureProgram } = require("./program/capture");
-captureProgram({ overrides: {
+// Code packaging is irrelevant here and most of the capture time.
+captureProgram({ packageCode: false, overrides: {
   "orderflow:alarmEmail": "ops@example.com",
   "orderflow:alarmDlqMessages": 5,
   "orderflow:alarmApiLatencyP99Ms": 1500,
