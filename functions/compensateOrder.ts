@@ -12,7 +12,14 @@ import { buildCompensateInputSchema, parseOrThrow } from "./shared/schema";
 import { ENV, requireEnv, type Env } from "./shared/settings";
 import { transitionOrder } from "./shared/status";
 import { undoOrderEffects } from "./shared/undo";
-import type { CompensateInput, CompensateResult, FailureReason, Order, OrderFailure } from "./shared/types";
+import {
+  FAILURE_REASONS,
+  type CompensateInput,
+  type CompensateResult,
+  type FailureReason,
+  type Order,
+  type OrderFailure,
+} from "./shared/types";
 
 export interface CompensateOrderDeps {
   orders: OrderStore;
@@ -28,12 +35,11 @@ export function failureReason(error: string): FailureReason {
     case "States.Timeout":
     case "States.HeartbeatTimeout":
       return "Timeout";
-    case "PaymentDeclined":
-    case "OutOfStock":
-    case "OrderNotFound":
-      return error;
     default:
-      return "InternalError";
+      // The reasons process_payment reports (TASK_ERRORS) are failure reasons already.
+      return (FAILURE_REASONS as readonly string[]).includes(error)
+        ? (error as FailureReason)
+        : "InternalError";
   }
 }
 

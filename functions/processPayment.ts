@@ -14,7 +14,7 @@ import { buildPaymentMessageSchema, toIssues } from "./shared/schema";
 import { ENV, intEnv, requireEnv, type Env } from "./shared/settings";
 import { transitionOrder } from "./shared/status";
 import { undoOrderEffects } from "./shared/undo";
-import type { Order, PaymentResult } from "./shared/types";
+import type { FailureReason, Order, PaymentResult } from "./shared/types";
 import { sfnWorkflowClient, type WorkflowClient } from "./shared/workflowClient";
 
 export interface ProcessPaymentDeps {
@@ -31,7 +31,7 @@ export const TASK_ERRORS = {
   orderNotFound: "OrderNotFound",
   outOfStock: "OutOfStock",
   declined: "PaymentDeclined",
-} as const;
+} as const satisfies Record<string, FailureReason>;
 
 type Outcome = "ack" | "retry";
 

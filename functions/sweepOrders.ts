@@ -13,6 +13,7 @@ import { ENV, intEnv, requireEnv, type Env } from "./shared/settings";
 import {
   ORDER_STATUSES,
   TERMINAL_STATUSES,
+  WORKFLOW_FAIL_ERRORS,
   type CompensateInput,
   type CompensateResult,
   type Order,
@@ -25,9 +26,6 @@ import { sfnWorkflowClient, type WorkflowClient } from "./shared/workflowClient"
 export const NON_TERMINAL: readonly OrderStatus[] = ORDER_STATUSES.filter(
   (s) => !TERMINAL_STATUSES.includes(s),
 );
-
-/** Error a Fail state sets when the order was paid and completed but the customer not told. */
-const NOTIFICATION_FAILED = "NotificationFailed";
 
 // ---- ports ------------------------------------------------------------------------------------
 
@@ -134,7 +132,7 @@ export function sweepOrdersHandler(deps: SweepOrdersDeps): (event?: unknown) => 
     if (execution.status === "SUCCEEDED") {
       return entry("needsAttention", { ...base, why: "execution SUCCEEDED but the order is not terminal" });
     }
-    if (execution.error === NOTIFICATION_FAILED) {
+    if (execution.error === WORKFLOW_FAIL_ERRORS.notificationFailed) {
       return entry("needsAttention", {
         ...base,
         why: "paid, customer not notified: re-notify, do not refund",

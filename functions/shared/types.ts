@@ -18,6 +18,17 @@ export const FAILURE_REASONS = [
 ] as const;
 export type FailureReason = (typeof FAILURE_REASONS)[number];
 
+/**
+ * The `Error` of the workflow's Fail states (workflow/definition.ts): the only ways an execution
+ * ends FAILED. The sweeper tells them apart to decide what it may undo.
+ */
+export const WORKFLOW_FAIL_ERRORS = {
+  /** Paid and completed, but the customer was not told: re-notify, never refund. */
+  notificationFailed: "NotificationFailed",
+  /** Refund or restock did not finish: reconcile. */
+  compensationFailed: "CompensationFailed",
+} as const;
+
 export const CURRENCY = "USD";
 export type Currency = typeof CURRENCY;
 

@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import * as sinon from "sinon";
 import { failureReason } from "../../functions/compensateOrder";
+import { TASK_ERRORS } from "../../functions/processPayment";
 import { sha256Hex } from "../../functions/shared/ids";
 import type { Order } from "../../functions/shared/types";
 import { makeOrder, ORDER_ID, setStatus } from "./support";
@@ -48,6 +49,8 @@ describe("compensate_order", () => {
       ["States.TaskFailed", "InternalError"],
       ["Lambda.ServiceException", "InternalError"],
       ["", "InternalError"],
+      // Every error process_payment reports is its own failure reason.
+      ...Object.values(TASK_ERRORS).map((e): [string, string] => [e, e]),
     ];
     for (const [error, reason] of cases) {
       it(`${error || "(empty)"} -> ${reason}`, async () => {
