@@ -20,6 +20,9 @@ export const logGroupKmsEncrypted: ResourceValidationPolicy = {
   }),
 };
 
+/** cloudwatch-log-group-retention's config defaults (schema and rule). */
+const RETENTION_DEFAULTS = { minRetentionDays: 1 };
+
 export const logGroupRetention: ResourceValidationPolicy = {
   name: "cloudwatch-log-group-retention",
   description:
@@ -28,11 +31,11 @@ export const logGroupRetention: ResourceValidationPolicy = {
   severity: "low",
   configSchema: {
     properties: {
-      minRetentionDays: { type: "integer", minimum: 1, default: 1 },
+      minRetentionDays: { type: "integer", minimum: 1, default: RETENTION_DEFAULTS.minRetentionDays },
     },
   },
   validateResource: validateResourceOfType(aws.cloudwatch.LogGroup, (group, args, reportViolation) => {
-    const { minRetentionDays } = configWithDefaults(args, { minRetentionDays: 1 });
+    const { minRetentionDays } = configWithDefaults(args, RETENTION_DEFAULTS);
     const days = group.retentionInDays;
     if (days === undefined || days === null || days === 0) {
       reportViolation("retentionInDays is not set: events never expire.");

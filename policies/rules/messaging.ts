@@ -46,6 +46,9 @@ function queueFeeds(resources: PolicyResource[]): Feed[] {
   return feeds;
 }
 
+/** sqs-lambda-source-has-dlq's config defaults (schema and rule). */
+const DLQ_DEFAULTS = { minMaxReceiveCount: 5, requireLongerDlqRetention: true };
+
 export const sqsLambdaSourceHasDlq: StackValidationPolicy = {
   name: "sqs-lambda-source-has-dlq",
   description:
@@ -54,12 +57,12 @@ export const sqsLambdaSourceHasDlq: StackValidationPolicy = {
   severity: "high",
   configSchema: {
     properties: {
-      minMaxReceiveCount: { type: "integer", minimum: 1, default: 5 },
-      requireLongerDlqRetention: { type: "boolean", default: true },
+      minMaxReceiveCount: { type: "integer", minimum: 1, default: DLQ_DEFAULTS.minMaxReceiveCount },
+      requireLongerDlqRetention: { type: "boolean", default: DLQ_DEFAULTS.requireLongerDlqRetention },
     },
   },
   validateStack: (args, reportViolation) => {
-    const config = configWithDefaults(args, { minMaxReceiveCount: 5, requireLongerDlqRetention: true });
+    const config = configWithDefaults(args, DLQ_DEFAULTS);
     const feeds = queueFeeds(args.resources);
     if (feeds.length === 0) args.notApplicable("no SQS queue in this stack feeds a Lambda function");
     const queues = args.resources.filter((r) => r.isType(aws.sqs.Queue));
@@ -116,6 +119,9 @@ export const sqsLambdaSourceHasDlq: StackValidationPolicy = {
   },
 };
 
+/** sqs-visibility-timeout-covers-consumer's config defaults (schema and rule). */
+const VISIBILITY_DEFAULTS = { factor: 6, includeBatchingWindow: false };
+
 export const sqsVisibilityCoversConsumer: StackValidationPolicy = {
   name: "sqs-visibility-timeout-covers-consumer",
   description:
@@ -124,20 +130,17 @@ export const sqsVisibilityCoversConsumer: StackValidationPolicy = {
   severity: "medium",
   configSchema: {
     properties: {
-      factor: { type: "number", minimum: 1, default: 6 },
+      factor: { type: "number", minimum: 1, default: VISIBILITY_DEFAULTS.factor },
       includeBatchingWindow: {
         type: "boolean",
-        default: false,
+        default: VISIBILITY_DEFAULTS.includeBatchingWindow,
         description:
           "Also add the mapping's maximumBatchingWindowInSeconds: messages are in flight while Lambda gathers a batch, so the window eats into the visibility timeout.",
       },
     },
   },
   validateStack: (args, reportViolation) => {
-    const { factor, includeBatchingWindow } = configWithDefaults(args, {
-      factor: 6,
-      includeBatchingWindow: false,
-    });
+    const { factor, includeBatchingWindow } = configWithDefaults(args, VISIBILITY_DEFAULTS);
     const feeds = queueFeeds(args.resources);
     if (feeds.length === 0) args.notApplicable("no SQS queue in this stack feeds a Lambda function");
     for (const { mapping, queue, functions } of feeds) {
