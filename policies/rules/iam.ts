@@ -21,6 +21,8 @@ import {
   DEFAULT_ENFORCEMENT,
   describe,
   isNonEmptyString,
+  isBroadManagedPolicy,
+  managedPolicyAttachment,
   parseJsonDocument,
   referencedResources,
 } from "./util";
@@ -182,20 +184,6 @@ export const iamNoPassRoleOnWildcard = identityStatementRule(
 
 export const BROAD_MANAGED_POLICY_PATTERNS = ["FullAccess", "PowerUser", "AdministratorAccess"];
 
-function managedPolicyArnsOf(args: ResourceValidationArgs): string[] {
-  const single =
-    args.asType(aws.iam.RolePolicyAttachment) ??
-    args.asType(aws.iam.UserPolicyAttachment) ??
-    args.asType(aws.iam.GroupPolicyAttachment) ??
-    args.asType(aws.iam.PolicyAttachment);
-  if (single) return [single.policyArn];
-  const exclusive = args.asType(aws.iam.RolePolicyAttachmentsExclusive);
-  if (exclusive) return asArray(exclusive.policyArns);
-  const role = args.asType(aws.iam.Role);
-  if (role) return asArray(role.managedPolicyArns);
-  return args.notApplicable("only policy attachments and roles attach managed policies");
-}
-
 export const iamNoBroadManagedPolicies: ResourceValidationPolicy = {
   name: "iam-no-broad-managed-policies",
   description:
@@ -216,11 +204,12 @@ export const iamNoBroadManagedPolicies: ResourceValidationPolicy = {
     const { deniedPolicyNamePatterns } = configWithDefaults(args, {
       deniedPolicyNamePatterns: BROAD_MANAGED_POLICY_PATTERNS,
     });
-    const patterns = deniedPolicyNamePatterns.map((p) => new RegExp(p, "i"));
-    for (const arn of managedPolicyArnsOf(args)) {
-      if (!isNonEmptyString(arn)) continue;
-      const name = arn.split("/").pop() ?? arn;
-      if (patterns.some((re) => re.test(name))) reportViolation(`attaches ${arn}.`);
+    const attachment = managedPolicyAttachment(args);
+    if (!attachment) return args.notApplicable("only policy attachments and roles attach managed policies");
+    for (const arn of attachment.policyArns()) {
+      if (isNonEmptyString(arn) && isBroadManagedPolicy(arn, deniedPolicyNamePatterns)) {
+        reportViolation(`attaches ${arn}.`);
+      }
     }
   },
 };

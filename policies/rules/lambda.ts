@@ -16,9 +16,14 @@ import {
   configWithDefaults,
   DEFAULT_ENFORCEMENT,
   describe,
+  isBroadManagedPolicy,
   isNonEmptyString,
+  ManagedPolicyAttachment,
+  managedPolicyAttachment,
+  managedPolicyName,
   referencedResources,
 } from "./util";
+import { BROAD_MANAGED_POLICY_PATTERNS } from "./iam";
 
 /**
  * Runtimes AWS still supports (https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtimes.html);
@@ -92,46 +97,30 @@ export const lambdaEnvironmentCmkEncrypted: ResourceValidationPolicy = {
 };
 
 /**
- * What `aws.lambda.CallbackFunction` attaches when it is given no `role` (see
- * @pulumi/aws lambda/lambdaMixins.js). AWSXrayWriteOnlyAccess is left out: an explicit role may
- * legitimately use it for tracing.
+ * The managed policies attached to each role a function runs under, by role: the roles' own
+ * `managedPolicyArns` and every attachment that names the role. Built once per stack; the ARNs
+ * are read only for roles a function uses.
  */
-export const CALLBACK_FUNCTION_DEFAULT_POLICIES = [
-  "AWSLambda_FullAccess",
-  "CloudWatchFullAccessV2",
-  "CloudWatchEventsFullAccess",
-  "AmazonS3FullAccess",
-  "AmazonDynamoDBFullAccess",
-  "AmazonSQSFullAccess",
-  "AmazonKinesisFullAccess",
-  "AmazonCognitoPowerUser",
-];
-
-function policyName(arn: string): string {
-  return arn.split("/").pop() ?? arn;
-}
-
-/** Managed policy ARNs attached to `role` in this stack (attachments and the role's own list). */
-function attachedPolicyArns(role: PolicyResource, resources: PolicyResource[]): string[] {
-  const arns: string[] = [];
-  const roleKeys = ["name", "id", "arn"];
+function managedPoliciesByRole(
+  resources: PolicyResource[],
+  functionRoles: PolicyResource[],
+): Map<PolicyResource, ManagedPolicyAttachment[]> {
+  const byRole = new Map<PolicyResource, ManagedPolicyAttachment[]>(
+    functionRoles.map((role) => [role, [managedPolicyAttachment(role)!]]),
+  );
+  if (functionRoles.length === 0) return byRole;
   for (const r of resources) {
-    if (r.isType(aws.iam.RolePolicyAttachment) || r.isType(aws.iam.RolePolicyAttachmentsExclusive)) {
-      const prop = r.isType(aws.iam.RolePolicyAttachment) ? "role" : "roleName";
-      if (referencedResources(r, prop, [role], roleKeys).length === 0) continue;
-      const value = r.isType(aws.iam.RolePolicyAttachment) ? r.props.policyArn : r.props.policyArns;
-      for (const arn of [value].flat()) if (isNonEmptyString(arn)) arns.push(arn);
-    } else if (r.isType(aws.iam.PolicyAttachment)) {
-      if (referencedResources(r, "roles", [role], roleKeys).length === 0) continue;
-      if (isNonEmptyString(r.props.policyArn)) arns.push(r.props.policyArn);
+    const attachment = managedPolicyAttachment(r);
+    if (!attachment?.roleProperty) continue;
+    for (const role of referencedResources(r, attachment.roleProperty, functionRoles, [
+      "name",
+      "id",
+      "arn",
+    ])) {
+      byRole.get(role)!.push(attachment);
     }
   }
-  for (const arn of [role.props.managedPolicyArns ?? []].flat()) if (isNonEmptyString(arn)) arns.push(arn);
-  return arns;
-}
-
-function functionRoles(fn: PolicyResource, roles: PolicyResource[]): PolicyResource[] {
-  return referencedResources(fn, "role", roles, ["arn"]);
+  return byRole;
 }
 
 export const lambdaExplicitRole: StackValidationPolicy = {
@@ -144,18 +133,30 @@ export const lambdaExplicitRole: StackValidationPolicy = {
     const functions = args.resources.filter((r) => r.isType(aws.lambda.Function));
     if (functions.length === 0) args.notApplicable("the stack has no Lambda functions");
     const roles = args.resources.filter((r) => r.isType(aws.iam.Role));
+    const rolesOf = new Map<PolicyResource, PolicyResource[]>();
     for (const fn of functions) {
-      if (!isNonEmptyString(fn.props.role)) {
+      if (isNonEmptyString(fn.props.role)) rolesOf.set(fn, referencedResources(fn, "role", roles, ["arn"]));
+    }
+    const managed = managedPoliciesByRole(args.resources, [...new Set([...rolesOf.values()].flat())]);
+    for (const fn of functions) {
+      const fnRoles = rolesOf.get(fn);
+      if (!fnRoles) {
         reportViolation(`${describe(fn)} has no role.`, fn.urn);
         continue;
       }
-      for (const role of functionRoles(fn, roles)) {
-        const defaults = attachedPolicyArns(role, args.resources)
-          .map(policyName)
-          .filter((name) => CALLBACK_FUNCTION_DEFAULT_POLICIES.includes(name));
-        if (defaults.length > 0) {
+      for (const role of fnRoles) {
+        // CallbackFunction's default role: AWSLambda_FullAccess, AmazonS3FullAccess, ... (all broad).
+        const broad = managed
+          .get(role)!
+          .flatMap((a) => a.policyArns())
+          .filter(
+            (arn): arn is string =>
+              isNonEmptyString(arn) && isBroadManagedPolicy(arn, BROAD_MANAGED_POLICY_PATTERNS),
+          )
+          .map(managedPolicyName);
+        if (broad.length > 0) {
           reportViolation(
-            `${describe(fn)} runs under ${describe(role)}, which has CallbackFunction's default policies (${defaults.join(", ")}): give the function its own role with an inline policy scoped to its resources.`,
+            `${describe(fn)} runs under ${describe(role)}, which has broad managed policies (${broad.join(", ")}), as CallbackFunction's default role does: give the function its own role with an inline policy scoped to its resources.`,
             fn.urn,
           );
         }

@@ -10,6 +10,7 @@
  * decide without the value where they can (e.g. a reference found through the engine's property
  * dependencies needs no ARN).
  */
+import * as aws from "@pulumi/aws";
 import { EnforcementLevel, PolicyResource, UnknownValueError } from "@pulumi/policy";
 
 /** Every rule blocks the deployment unless the stack's policy config lowers it. */
@@ -118,4 +119,44 @@ export function matchByValue(
 /** `name (urn)` for messages. */
 export function describe(resource: { name: string; type: string }): string {
   return `${resource.type.split(":").pop()} '${resource.name}'`;
+}
+
+/** What a resource attaches as AWS/customer-managed IAM policies. */
+export interface ManagedPolicyAttachment {
+  /** The attached policy ARNs (read on call: during a preview they may be unknown). */
+  policyArns(): unknown[];
+  /** The property naming the role(s) it attaches to; undefined for roles themselves, users and groups. */
+  roleProperty?: "role" | "roleName" | "roles";
+}
+
+/**
+ * The managed policies a resource attaches: a policy attachment (role, user, group, generic,
+ * exclusive) or a role's own `managedPolicyArns`; undefined for any other resource. `r` is a
+ * resource being validated (`ResourceValidationArgs`) or one of a stack's `PolicyResource`s.
+ */
+export function managedPolicyAttachment(
+  r: Pick<PolicyResource, "asType">,
+): ManagedPolicyAttachment | undefined {
+  const toRole = r.asType(aws.iam.RolePolicyAttachment);
+  if (toRole) return { policyArns: () => [toRole.policyArn], roleProperty: "role" };
+  const exclusive = r.asType(aws.iam.RolePolicyAttachmentsExclusive);
+  if (exclusive) return { policyArns: () => asArray(exclusive.policyArns), roleProperty: "roleName" };
+  const generic = r.asType(aws.iam.PolicyAttachment);
+  if (generic) return { policyArns: () => [generic.policyArn], roleProperty: "roles" };
+  const single = r.asType(aws.iam.UserPolicyAttachment) ?? r.asType(aws.iam.GroupPolicyAttachment);
+  if (single) return { policyArns: () => [single.policyArn] };
+  const role = r.asType(aws.iam.Role);
+  if (role) return { policyArns: () => asArray(role.managedPolicyArns) };
+  return undefined;
+}
+
+/** A managed policy's name: the last segment of its ARN. */
+export function managedPolicyName(arn: string): string {
+  return arn.split("/").pop() ?? arn;
+}
+
+/** Whether a managed policy's name matches one of `patterns` (case-insensitive regular expressions). */
+export function isBroadManagedPolicy(arn: string, patterns: string[]): boolean {
+  const name = managedPolicyName(arn);
+  return patterns.some((p) => new RegExp(p, "i").test(name));
 }
