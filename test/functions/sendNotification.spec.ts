@@ -60,16 +60,18 @@ describe("send_notification", () => {
     expect(JSON.stringify(notice)).not.to.match(/a@example\.com|tok_visa/);
   });
 
-  it("keeps the SMS within 140 characters for any order", () => {
+  it("keeps the SMS within 140 characters for the longest possible order (never cut)", () => {
     const big = makeOrder({
       items: Array.from({ length: 50 }, (_, i) => ({
         sku: `SKU-${"X".repeat(50)}-${i}`,
         quantity: 100,
         unitPrice: 99_999_999,
       })),
-      total: { amount: 499_999_995_000, currency: "USD" },
+      total: { amount: Number.MAX_SAFE_INTEGER, currency: "USD" },
     });
-    expect(buildCompletionNotice(big).sms.length).to.be.at.most(SMS_MAX);
+    const sms = buildCompletionNotice(big).sms;
+    expect(sms).to.equal(`Order ${ORDER_ID} complete: 5000 items, USD 90071992547409.91.`);
+    expect(sms.length).to.be.at.most(SMS_MAX);
   });
 
   it("formats integer cents without floating point", () => {
@@ -82,6 +84,27 @@ describe("send_notification", () => {
     await run();
     expect(await run()).to.deep.equal({ orderId: ORDER_ID, messageId: "mid-1" });
     expect(publish.calledOnce).to.equal(true);
+  });
+
+  it("counts OrdersCompleted once per order: not on a retry, not when a concurrent invocation recorded first", async () => {
+    const log = captureLogger();
+    const handler = sendNotificationHandler({ orders, notifier: { publish }, now: clock(), log });
+    const completedLines = () => log.lines.filter((l) => l.OrdersCompleted !== undefined);
+    await handler(input());
+    expect(completedLines()).to.have.length(1);
+    expect(completedLines()[0]).to.include({ OrdersCompleted: 1, messageId: "mid-1" });
+    await handler(input());
+    expect(completedLines()).to.have.length(1);
+    // A concurrent invocation published too and recorded its notice first.
+    orders.items.set(ORDER_ID, { ...order, status: "COMPLETED" });
+    const realMark = orders.markNotified.bind(orders);
+    orders.markNotified = async (orderId, at) => {
+      await realMark(orderId, at, "mid-other");
+      return realMark(orderId, at, "mid-1");
+    };
+    expect(await handler(input())).to.deep.equal({ orderId: ORDER_ID, messageId: "mid-1" });
+    expect(publish.callCount).to.equal(2);
+    expect(completedLines()).to.have.length(1);
   });
 
   it("a retry after Publish failed publishes (nothing was sent)", async () => {
