@@ -9,8 +9,8 @@ import { expect } from "chai";
 import { captureProgram, settled } from "../../program/capture";
 import { registered, RegisteredResource } from "../../program/mocks";
 import { allPolicies } from "../../policies/rules";
-import { ROLE_POLICY_ATTACHMENT } from "../support/iamSimulate";
 import { blocking, fromRegistered, runPack } from "../support/policyHarness";
+import { T } from "../support/policyFixtures";
 
 const PROBE = "policy-probe-default-role";
 
@@ -36,7 +36,7 @@ describe("CallbackFunction's default role", function () {
   });
 
   it("registers a role with the nine managed policies", () => {
-    const attachments = probe.filter((r) => r.type === ROLE_POLICY_ATTACHMENT);
+    const attachments = probe.filter((r) => r.type === T.attachment);
     expect(attachments).to.have.length(9);
     expect(attachments.map((a) => String(a.inputs.policyArn).split("/").pop())).to.include.members([
       "AWSLambda_FullAccess",

@@ -4,6 +4,7 @@
  */
 import { runSimulation } from "@cloud-copilot/iam-simulate";
 import { MOCK_ACCOUNT } from "../../program/mocks";
+import { T as FIXTURE_TYPES } from "./policyFixtures";
 import { byType, functionFor, RegisteredResource, T } from "./program";
 
 export interface Call {
@@ -44,9 +45,6 @@ export async function decide(
   return response.overallResult;
 }
 
-/** Not in ./program's T (which this module may not change). */
-export const ROLE_POLICY_ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment";
-
 const refersTo = (role: RegisteredResource, value: unknown) =>
   [role.state.id, role.state.name, role.state.arn].includes(value as string);
 
@@ -64,7 +62,7 @@ export function identityPoliciesOf(all: RegisteredResource[], role: RegisteredRe
 export function managedPolicyArnsOf(all: RegisteredResource[], role: RegisteredResource): string[] {
   return [
     ...((role.inputs.managedPolicyArns ?? []) as string[]),
-    ...byType(all, ROLE_POLICY_ATTACHMENT)
+    ...byType(all, FIXTURE_TYPES.attachment)
       .filter((a) => refersTo(role, a.inputs.role))
       .map((a) => String(a.inputs.policyArn)),
   ];

@@ -4,8 +4,23 @@
  * bad fixture is this stack with one field changed. Names double as physical names.
  */
 import { buildOrderWorkflowDefinition } from "../../workflow/definition";
+import {
+  invokeFunctionStatement,
+  keyUseStatement,
+  logDeliveryStatement,
+  logWriteStatement,
+  policyDocument,
+  queueConsumeStatement,
+  queueSendStatement,
+  serviceTrustPolicy,
+  stateMachineTracingStatement,
+  tableItemStatement,
+  taskCallbackStatement,
+  tracingStatement,
+} from "../../components/iam";
 import { MOCK_ACCOUNT, MOCK_REGION } from "../../program/mocks";
 import { TestResource, urnOf } from "./policyHarness";
+import { T as PROGRAM_TYPES } from "./program";
 
 const ACCOUNT = MOCK_ACCOUNT;
 const REGION = MOCK_REGION;
@@ -47,9 +62,10 @@ export const COMPUTED_KEYS = [
   "rootResourceId",
 ];
 
+/** A policy document of arbitrary (possibly bad) statements, as JSON. */
 const doc = (...Statement: Record<string, unknown>[]) => JSON.stringify({ Version: "2012-10-17", Statement });
-const trust = (service: string) =>
-  doc({ Effect: "Allow", Principal: { Service: service }, Action: "sts:AssumeRole" });
+/** The program's trust policy for one service (components/iam.ts), as JSON. */
+const trust = (service: string) => JSON.stringify(serviceTrustPolicy(service, ACCOUNT));
 
 function res(
   type: string,
@@ -60,24 +76,10 @@ function res(
   return { type, name, urn: urnOf(type, name), props, propertyDependencies };
 }
 
+/** The program's type tokens (./program), plus what only the fixtures use. */
 export const T = {
-  key: "aws:kms/key:Key",
-  table: "aws:dynamodb/table:Table",
-  queue: "aws:sqs/queue:Queue",
-  topic: "aws:sns/topic:Topic",
-  role: "aws:iam/role:Role",
-  rolePolicy: "aws:iam/rolePolicy:RolePolicy",
+  ...PROGRAM_TYPES,
   attachment: "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
-  fn: "aws:lambda/function:Function",
-  esm: "aws:lambda/eventSourceMapping:EventSourceMapping",
-  permission: "aws:lambda/permission:Permission",
-  logGroup: "aws:cloudwatch/logGroup:LogGroup",
-  restApi: "aws:apigateway/restApi:RestApi",
-  method: "aws:apigateway/method:Method",
-  stage: "aws:apigateway/stage:Stage",
-  methodSettings: "aws:apigateway/methodSettings:MethodSettings",
-  usagePlan: "aws:apigateway/usagePlan:UsagePlan",
-  stateMachine: "aws:sfn/stateMachine:StateMachine",
 } as const;
 
 export const definition = () =>
@@ -89,40 +91,29 @@ export const definition = () =>
     heartbeatSeconds: 300,
   });
 
-/** The consumer's inline policy: exactly what process_payment calls, on exact ARNs. */
+/** The consumer's inline policy: exactly what process_payment calls, on exact ARNs (components/iam.ts builders). */
 export const consumerPolicy = () =>
-  doc(
-    {
-      Sid: "Orders",
-      Effect: "Allow",
-      Action: ["dynamodb:GetItem", "dynamodb:UpdateItem"],
-      Resource: ARN.orders,
-    },
-    {
-      Sid: "Queue",
-      Effect: "Allow",
-      Action: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
-      Resource: ARN.queue,
-    },
-    { Sid: "Key", Effect: "Allow", Action: "kms:Decrypt", Resource: ARN.key },
-    {
-      Sid: "Callback",
-      Effect: "Allow",
-      Action: ["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"],
-      Resource: "*",
-    },
-    {
-      Sid: "Tracing",
-      Effect: "Allow",
-      Action: ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
-      Resource: "*",
-    },
-    {
-      Sid: "Logs",
-      Effect: "Allow",
-      Action: ["logs:CreateLogStream", "logs:PutLogEvents"],
-      Resource: `${ARN.consumerLogs}:*`,
-    },
+  JSON.stringify(
+    policyDocument([
+      tableItemStatement("Orders", ARN.orders, ["GetItem", "UpdateItem"]),
+      queueConsumeStatement("Queue", ARN.queue),
+      keyUseStatement("Key", ARN.key, "decrypt"),
+      taskCallbackStatement("Callback"),
+      tracingStatement("Tracing"),
+      logWriteStatement("Logs", ARN.consumerLogs),
+    ]),
+  );
+
+/** The state machine's role policy (components/iam.ts builders). */
+const workflowPolicy = () =>
+  JSON.stringify(
+    policyDocument([
+      queueSendStatement("Queue", ARN.queue),
+      keyUseStatement("Key", ARN.key, "encrypt"),
+      invokeFunctionStatement("Invoke", [ARN.notify, ARN.compensate]),
+      logDeliveryStatement("LogDelivery"),
+      stateMachineTracingStatement("Tracing"),
+    ]),
   );
 
 export function goodStack(): TestResource[] {
@@ -340,35 +331,7 @@ export function goodStack(): TestResource[] {
       "order-workflow-policy",
       {
         role: "order-workflow",
-        policy: doc(
-          { Effect: "Allow", Action: "sqs:SendMessage", Resource: ARN.queue },
-          { Effect: "Allow", Action: ["kms:GenerateDataKey", "kms:Decrypt"], Resource: ARN.key },
-          { Effect: "Allow", Action: "lambda:InvokeFunction", Resource: [ARN.notify, ARN.compensate] },
-          {
-            Effect: "Allow",
-            Action: [
-              "logs:CreateLogDelivery",
-              "logs:GetLogDelivery",
-              "logs:UpdateLogDelivery",
-              "logs:DeleteLogDelivery",
-              "logs:ListLogDeliveries",
-              "logs:PutResourcePolicy",
-              "logs:DescribeResourcePolicies",
-              "logs:DescribeLogGroups",
-            ],
-            Resource: "*",
-          },
-          {
-            Effect: "Allow",
-            Action: [
-              "xray:PutTraceSegments",
-              "xray:PutTelemetryRecords",
-              "xray:GetSamplingRules",
-              "xray:GetSamplingTargets",
-            ],
-            Resource: "*",
-          },
-        ),
+        policy: workflowPolicy(),
       },
       { role: [u(T.role, "order-workflow-role")] },
     ),
@@ -396,7 +359,7 @@ export function goodStack(): TestResource[] {
   ];
 }
 
-/** `stack` with `props[path]` of resource `name` replaced (undefined removes it). */
+/** `stack` with the props of resource `name` changed in place by `change` (on a deep copy); throws if there is none. */
 export function changed(
   stack: TestResource[],
   name: string,
