@@ -1,5 +1,5 @@
-import { createHash } from "crypto";
 import { domainError } from "./errors";
+import { sha256Hex } from "./ids";
 import type { Currency } from "./types";
 
 export interface ChargeRequest {
@@ -32,7 +32,12 @@ export interface PaymentProvider {
 export const SIMULATOR_TOKENS = { decline: "tok_decline", fail: "tok_fail" } as const;
 
 function digest(text: string): string {
-  return createHash("sha256").update(text).digest("hex").slice(0, 24);
+  return sha256Hex(text).slice(0, 24);
+}
+
+/** The simulator's charge id for an order: the same for every charge of that order. */
+export function simulatedChargeId(orderId: string): string {
+  return `ch_${digest(orderId)}`;
 }
 
 /**
@@ -49,7 +54,7 @@ export function simulatedPaymentProvider(settings: { declineAboveCents: number }
       }
       if (token === SIMULATOR_TOKENS.decline) return { status: "DECLINED", reason: "CardDeclined" };
       if (amount > settings.declineAboveCents) return { status: "DECLINED", reason: "AmountAboveLimit" };
-      return { status: "CHARGED", chargeId: `ch_${digest(orderId)}` };
+      return { status: "CHARGED", chargeId: simulatedChargeId(orderId) };
     },
     async refund({ chargeId }) {
       return { refundId: `re_${digest(chargeId)}` };

@@ -2,12 +2,12 @@ import { expect } from "chai";
 import * as sinon from "sinon";
 import { failureReason } from "../../functions/compensateOrder";
 import { TASK_ERRORS } from "../../functions/processPayment";
-import { sha256Hex } from "../../functions/shared/ids";
+import { simulatedChargeId } from "../../functions/shared/payments";
 import type { Order } from "../../functions/shared/types";
 import { makeOrder, ORDER_ID, setStatus } from "./support";
 import { buildWorld, type World } from "./world";
 
-const CHARGE_ID = `ch_${sha256Hex(ORDER_ID).slice(0, 24)}`;
+const CHARGE_ID = simulatedChargeId(ORDER_ID);
 const INITIAL = { "SKU-1": 5, "SKU-2": 3 };
 
 describe("compensate_order", () => {

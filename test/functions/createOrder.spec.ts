@@ -4,7 +4,7 @@ import { createOrderHandler, type CreateOrderDeps } from "../../functions/create
 import type { Catalogue } from "../../functions/shared/catalogue";
 import { canonicalJson, sha256Hex } from "../../functions/shared/ids";
 import { LIMITS } from "../../functions/shared/schema";
-import type { Order, WorkflowInput } from "../../functions/shared/types";
+import type { WorkflowInput } from "../../functions/shared/types";
 import type { WorkflowClient } from "../../functions/shared/workflowClient";
 import { apiEvent, parseBody, VALID_BODY } from "./http";
 import { captureLogger, fakeOrderStore, ORDER_ID, T0, type FakeOrderStore } from "./support";
@@ -23,11 +23,12 @@ describe("create_order", () => {
   };
   let deps: CreateOrderDeps;
   let log: ReturnType<typeof captureLogger>;
+  let getSpy: sinon.SinonSpy<Parameters<FakeOrderStore["get"]>, ReturnType<FakeOrderStore["get"]>>;
 
   beforeEach(() => {
     orders = fakeOrderStore();
     sinon.spy(orders, "create");
-    sinon.spy(orders, "get");
+    getSpy = sinon.spy(orders, "get");
     catalogue = {
       getPrices: sinon.stub().callsFake(async (skus: string[]) => ({
         found: skus.filter((s) => s in PRICES).map((sku) => ({ sku, price: PRICES[sku] })),
@@ -122,9 +123,9 @@ describe("create_order", () => {
       await post(VALID_BODY);
       const created = log.lines.find((l) => l.msg === "order created");
       expect(created).to.include({ orderId: ORDER_ID, level: "info", requestId: "req-1" });
-      expect(
-        log.lines.filter((l) => String(l.msg).startsWith("workflow")).every((l) => l.orderId === ORDER_ID),
-      ).to.equal(true);
+      const started = log.lines.find((l) => l.msg === "workflow started");
+      expect(started, "the workflow-started line").to.not.equal(undefined);
+      expect(started).to.include({ orderId: ORDER_ID, outcome: "started" });
     });
 
     it("treats ExecutionAlreadyExists (adapter: alreadyExists) as success", async () => {
@@ -316,6 +317,9 @@ describe("create_order", () => {
       expect(orders.items.size).to.equal(1);
       expect(workflow.start.callCount).to.equal(2);
       expect(workflow.start.secondCall.args).to.deep.equal(workflow.start.firstCall.args);
+      // Only the replay reads the stored order, and consistently (the put that lost just ran).
+      expect(getSpy.callCount).to.equal(1);
+      expect(getSpy.firstCall.args).to.deep.equal([parseBody(first).orderId, { consistent: true }]);
     });
 
     it("replays the stored status, not NEW", async () => {
@@ -386,6 +390,3 @@ describe("create_order", () => {
     });
   });
 });
-
-// Kept apart from the cases above: proves the stored order type is what the other functions read.
-export type _StoredOrder = Order;
