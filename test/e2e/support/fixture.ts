@@ -3,11 +3,18 @@
  * enough to read: the runtime's own specs use them with fake handlers, so a failure there points
  * at the emulator layer, not at a handler.
  */
-import type { RegisteredResource } from "../../../program/mocks";
+import { preflightOriginTemplate } from "../../../components/orderApi";
+import { HANDLER_TAG } from "../../../components/orderFunction";
+import { CORS_ALLOWED_HEADERS } from "../../../components/routes";
+import { ENV } from "../../../functions/shared/settings";
+import {
+  MOCK_ACCOUNT as ACCOUNT,
+  MOCK_REGION as REGION,
+  type RegisteredResource,
+} from "../../../program/mocks";
 import { buildOrderWorkflowDefinition } from "../../../workflow/definition";
 
-const REGION = "us-east-1";
-const ACCOUNT = "123456789012";
+const ORIGIN = "http://localhost:3000";
 const arn = (service: string, resource: string) => `arn:aws:${service}:${REGION}:${ACCOUNT}:${resource}`;
 const fnArn = (name: string) => arn("lambda", `function:${name}`);
 
@@ -43,7 +50,7 @@ function fn(
       timeout,
       memorySize: 256,
       environment: { variables: environment },
-      tags: { "orderflow:handler": handler },
+      tags: { [HANDLER_TAG]: handler },
     },
     state: {
       name,
@@ -59,13 +66,13 @@ export function fixtureResources(
   const f = FIXTURE;
   const queueUrl = `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/${f.queue}`;
   const env = {
-    ORDERS_TABLE: f.ordersTable,
-    INVENTORY_TABLE: f.inventoryTable,
-    PAYMENTS_TABLE: f.paymentsTable,
-    STATE_MACHINE_ARN: f.stateMachineArn,
-    INVENTORY_FUNCTION_NAME: f.fn.updateInventory,
-    NOTIFICATION_TOPIC_ARN: f.topicArn,
-    ALLOWED_ORIGINS: "http://localhost:3000",
+    [ENV.ordersTable]: f.ordersTable,
+    [ENV.inventoryTable]: f.inventoryTable,
+    [ENV.paymentsTable]: f.paymentsTable,
+    [ENV.stateMachineArn]: f.stateMachineArn,
+    [ENV.inventoryFunction]: f.fn.updateInventory,
+    [ENV.topicArn]: f.topicArn,
+    [ENV.allowedOrigins]: ORIGIN,
   };
   const definition = buildOrderWorkflowDefinition({
     queueUrl,
@@ -98,7 +105,7 @@ export function fixtureResources(
     state: { id },
   });
   const cors = {
-    "gatewayresponse.header.Access-Control-Allow-Origin": "'http://localhost:3000'",
+    "gatewayresponse.header.Access-Control-Allow-Origin": `'${ORIGIN}'`,
     "gatewayresponse.header.Vary": "'Origin'",
   };
   return [
@@ -251,9 +258,9 @@ export function fixtureResources(
         statusCode: "204",
         responseParameters: {
           "method.response.header.Access-Control-Allow-Methods": "'GET,POST,OPTIONS'",
-          "method.response.header.Access-Control-Allow-Headers": "'Content-Type,X-Api-Key,Idempotency-Key'",
+          "method.response.header.Access-Control-Allow-Headers": `'${CORS_ALLOWED_HEADERS.join(",")}'`,
         },
-        responseTemplates: { "application/json": '#set($allowed = ["http://localhost:3000"])' },
+        responseTemplates: { "application/json": preflightOriginTemplate([ORIGIN]) },
       },
       state: {},
     },
