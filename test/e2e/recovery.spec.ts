@@ -20,11 +20,9 @@ import {
   E2E_TIMINGS,
   items,
   placeOrder,
-  recentLogs,
   sleep,
-  startForTest,
   stockOf,
-  stopForTest,
+  useOfflineSystem,
   waitForTerminal,
 } from "./support/offline";
 
@@ -38,20 +36,14 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs = 20
 
 describe("recovery, offline: DLQ redrive and the sweeper", function () {
   this.timeout(60_000);
-  let system: OfflineSystem;
   const quiet = { callback: () => undefined };
-
-  before(async () => {
-    // The callback waits long enough for a poisoned message to reach the DLQ and be redriven;
-    // the heartbeat likewise (process_payment no longer heartbeats once the message is dead).
-    system = await startForTest({
-      timings: { ...E2E_TIMINGS, callbackTimeoutSeconds: 40, heartbeatSeconds: 30 },
-    });
+  // The callback waits long enough for a poisoned message to reach the DLQ and be redriven;
+  // the heartbeat likewise (process_payment no longer heartbeats once the message is dead).
+  const running = useOfflineSystem({
+    timings: { ...E2E_TIMINGS, callbackTimeoutSeconds: 40, heartbeatSeconds: 30 },
   });
-  after(async () => stopForTest(system));
-  afterEach(function () {
-    if (this.currentTest?.state === "failed") console.log(recentLogs());
-  });
+  let system: OfflineSystem;
+  beforeEach(() => (system = running()));
 
   const dlqDepth = async () => {
     const d = await system.sqs.depth(system.queues.deadLetter);

@@ -71,6 +71,26 @@ export async function stopForTest(system: OfflineSystem | undefined): Promise<vo
   restore?.();
 }
 
+/**
+ * A spec's system: started before its tests, stopped after them, the recent log lines shown for
+ * a failed test. Returns a getter (the system exists only once `before` has run).
+ */
+export function useOfflineSystem(options: OfflineOptions = {}, logLines = 60): () => OfflineSystem {
+  let system: OfflineSystem | undefined;
+  before(async function () {
+    this.timeout(120_000);
+    system = await startForTest(options);
+  });
+  after(async () => stopForTest(system));
+  afterEach(function () {
+    if (this.currentTest?.state === "failed") showRecentLogs(logLines);
+  });
+  return () => {
+    if (!system) throw new Error("the offline system is not running (used outside a test?)");
+    return system;
+  };
+}
+
 export interface Reply<T = unknown> {
   status: number;
   headers: Headers;
@@ -129,27 +149,38 @@ export async function placeOrder(
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * Polls GET /orders/{id} until the order is COMPLETED or FAILED and its workflow execution has
- * ended, then returns the order as the API shows it. compensate_order marks the order FAILED
- * first and adds `refunded` / `restocked` as it undoes things, so FAILED alone is not settled.
+ * Waits for the order's workflow execution to end, then returns the order as the API shows it
+ * (one GET). compensate_order marks the order FAILED first and adds `refunded` / `restocked` as
+ * it undoes things, so the execution's end, not the status, is what "settled" means.
  */
 export async function waitForTerminal(
   system: OfflineSystem,
   orderId: string,
   timeoutMs = 30_000,
 ): Promise<OrderView> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const r = await call<OrderView>(system, "GET", `/orders/${orderId}`);
-    const execution = [...system.sfn.executions.values()].find((e) => e.name === orderId);
-    const settled = !execution || execution.status !== "RUNNING";
-    if (r.status === 200 && (r.json.status === "COMPLETED" || r.json.status === "FAILED") && settled) {
-      return execution ? (await call<OrderView>(system, "GET", `/orders/${orderId}`)).json : r.json;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`order ${orderId} still ${r.json?.status ?? r.status} after ${timeoutMs} ms`);
-    await sleep(100);
+  const execution = [...system.sfn.executions.values()].find((e) => e.name === orderId);
+  if (!execution) throw new Error(`order ${orderId} has no workflow execution`);
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      execution.done,
+      new Promise((_, reject) => {
+        timer = setTimeout(
+          () =>
+            reject(
+              new Error(`execution of order ${orderId} still ${execution.status} after ${timeoutMs} ms`),
+            ),
+          timeoutMs,
+        );
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
   }
+  const r = await call<OrderView>(system, "GET", `/orders/${orderId}`);
+  if (r.status !== 200 || (r.json.status !== "COMPLETED" && r.json.status !== "FAILED"))
+    throw new Error(`order ${orderId}: execution ${execution.status}, GET answered ${r.status} ${r.text}`);
+  return r.json;
 }
 
 /** Waits until every workflow execution started so far has ended. */
