@@ -12,6 +12,8 @@ import * as http from "node:http";
 import Ajv from "ajv-draft-04";
 import type { ErrorObject, ValidateFunction } from "ajv-draft-04";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
+import { GATEWAY_RESPONSE_TEMPLATES } from "../components/apiModel";
+import { corsHeaders, headerValue } from "../functions/shared/http";
 import { BodyTooLargeError, close, listen, readBody } from "./net";
 import type { LocalFunctions } from "./lambda";
 import type { Logger } from "./log";
@@ -149,7 +151,7 @@ export async function startApi(o: LocalApiOptions): Promise<LocalApiServer> {
       RESPONSE_TYPES[type] >= 500 ? o.api.gatewayResponses.DEFAULT_5XX : o.api.gatewayResponses.DEFAULT_4XX;
     const chosen = specific ?? fallback;
     const status = specific?.statusCode ?? RESPONSE_TYPES[type];
-    const template = chosen?.template ?? '{"message":$context.error.messageString}';
+    const template = chosen?.template ?? GATEWAY_RESPONSE_TEMPLATES.default4xx;
     // Gateway response templates allow simple substitution only; messageString arrives quoted.
     // (Replacer functions: a `$` in a value must not be read as a replacement pattern.)
     const values: Record<string, string> = {
@@ -191,7 +193,7 @@ export async function startApi(o: LocalApiOptions): Promise<LocalApiServer> {
       path = url.pathname;
     }
     const onResource = routes.filter((r) => r.pattern.test(url.pathname));
-    const route = onResource.find((r) => r.method === method) ?? onResource.find((r) => r.method === "ANY");
+    const route = onResource.find((r) => r.method === method);
     if (!route) {
       await readBody(req, MAX_PAYLOAD_BYTES).catch(() => undefined);
       return gatewayResponse(
@@ -205,11 +207,13 @@ export async function startApi(o: LocalApiOptions): Promise<LocalApiServer> {
 
     if (route.integration.type === "MOCK") {
       const p = route.integration.preflight;
-      const origin = req.headers.origin;
       const headers: Record<string, string> = { ...p.headers, "x-amzn-RequestId": requestId };
-      if (p.allowedOrigins.includes("*")) headers["Access-Control-Allow-Origin"] = "*";
-      else if (typeof origin === "string" && p.allowedOrigins.includes(origin))
-        headers["Access-Control-Allow-Origin"] = origin;
+      // The same origin rule as the handlers' responses (functions/shared/http.ts).
+      const allowOrigin = corsHeaders(
+        p.allowedOrigins.includes("*") ? "*" : p.allowedOrigins,
+        headerValue(req.headers as Record<string, string | undefined>, "origin"),
+      )["Access-Control-Allow-Origin"];
+      if (allowOrigin !== undefined) headers["Access-Control-Allow-Origin"] = allowOrigin;
       res.writeHead(p.statusCode, headers);
       return void res.end();
     }
@@ -335,7 +339,7 @@ export async function startApi(o: LocalApiOptions): Promise<LocalApiServer> {
     const payload = result.isBase64Encoded
       ? Buffer.from(String(result.body ?? ""), "base64")
       : Buffer.from(String(result.body ?? ""));
-    if (!Object.keys(out).some((k) => k.toLowerCase() === "content-type"))
+    if (headerValue(out as Record<string, string>, "content-type") === undefined)
       out["Content-Type"] = "application/json";
     res.writeHead(result.statusCode, out);
     res.end(payload);

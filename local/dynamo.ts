@@ -8,12 +8,10 @@ import {
   CreateTableCommand,
   DescribeTableCommand,
   DynamoDBClient,
-  PutItemCommand,
   ScanCommand,
   type AttributeValue,
   type CreateTableCommandInput,
 } from "@aws-sdk/client-dynamodb";
-import { marshall } from "@aws-sdk/util-dynamodb";
 import { close, listen, sleep } from "./net";
 import type { LocalTable } from "./topology";
 
@@ -26,7 +24,6 @@ export interface LocalDynamo {
   /** Items in a table (a full scan; for tests and the start-up banner). */
   count(table: string): Promise<number>;
   scanAll(table: string): Promise<Record<string, AttributeValue>[]>;
-  putPlain(table: string, item: Record<string, unknown>): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -65,11 +62,6 @@ export async function startDynamo(opts: {
     client,
     scanAll,
     count: async (table) => (await scanAll(table)).length,
-    putPlain: async (table, item) => {
-      await client.send(
-        new PutItemCommand({ TableName: table, Item: marshall(item, { removeUndefinedValues: true }) }),
-      );
-    },
     stop: async () => {
       client.destroy();
       await close(server);

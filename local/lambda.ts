@@ -12,7 +12,7 @@ import type { Logger } from "./log";
 
 export type Handler = (event: unknown, context?: unknown) => Promise<unknown>;
 /** Loads the handler for a function (default: functions/<handler>.ts, `<handler>FromEnv`). */
-export type HandlerLoader = (fn: LocalFunction, env: Record<string, string | undefined>) => Handler;
+export type HandlerLoader = (fn: LocalFunction, env: Record<string, string>) => Handler;
 
 export const moduleLoader =
   (functionsDir = path.join(__dirname, "..", "functions")): HandlerLoader =>
@@ -41,68 +41,36 @@ export class InvocationError extends Error {
 
 export class LocalFunctions {
   private readonly handlers = new Map<string, { fn: LocalFunction; handler: Handler }>();
-  private inFlight = 0;
-
-  constructor(
-    functions: LocalFunction[],
-    envFor: (fn: LocalFunction) => Record<string, string | undefined>,
-    loader: HandlerLoader,
-    private readonly log: Logger,
-    fallbacks: Record<string, string> = {},
-  ) {
-    this.fallbacks = fallbacks;
-    // Cold start for everyone up front: a missing setting fails `npm start`, not the first order.
-    for (const fn of functions)
-      this.handlers.set(fn.name, { fn, handler: this.coldStart(fn, envFor(fn), loader) });
-  }
 
   /**
-   * Settings a handler demanded that its registered environment lacks, and that the runtime
-   * supplied so the rest can still be exercised. Each one is a program bug: deployed, that
-   * function fails at cold start. Empty when the program is right (an e2e spec asserts it).
+   * Cold start for everyone up front, each function with `envFor(fn)`: a setting missing from a
+   * function's registered environment fails `npm start` naming the function, not its first order.
    */
-  readonly supplied: { function: string; setting: string }[] = [];
-
-  /** Values the runtime may supply for a missing setting (by env var name). */
-  fallbacks: Record<string, string> = {};
-
-  private coldStart(
-    fn: LocalFunction,
-    env: Record<string, string | undefined>,
+  constructor(
+    functions: LocalFunction[],
+    envFor: (fn: LocalFunction) => Record<string, string>,
     loader: HandlerLoader,
-  ): Handler {
-    for (;;) {
+    private readonly log: Logger,
+  ) {
+    for (const fn of functions) {
+      let handler: Handler;
       try {
-        return loader(fn, env);
+        handler = loader(fn, envFor(fn));
       } catch (err) {
         const e = err as Error;
-        const setting = /Missing environment variable (\w+)/.exec(e.message)?.[1];
-        if (
-          e.name !== "MissingSettingError" ||
-          !setting ||
-          env[setting] !== undefined ||
-          !this.fallbacks[setting]
-        )
-          throw err;
-        this.log.warn(
-          "PROGRAM BUG: the function needs a setting its registered environment lacks; supplied locally",
-          {
-            function: fn.handler,
-            setting,
-          },
+        throw Object.assign(
+          new Error(`Function ${fn.name} (functions/${fn.handler}) failed its cold start: ${e.message}`, {
+            cause: e,
+          }),
+          { name: e.name },
         );
-        this.supplied.push({ function: fn.handler, setting });
-        env = { ...env, [setting]: this.fallbacks[setting] };
       }
+      this.handlers.set(fn.name, { fn, handler });
     }
   }
 
   has(name: string): boolean {
     return this.handlers.has(name);
-  }
-
-  get active(): number {
-    return this.inFlight;
   }
 
   /** Runs a function like Lambda: a fresh context, the configured timeout, errors as `{errorType, errorMessage}`. */
@@ -127,7 +95,6 @@ export class LocalFunctions {
     // Events cross a JSON boundary on AWS: no shared references with the caller.
     const payload = JSON.parse(JSON.stringify(event ?? null));
     let timer: NodeJS.Timeout | undefined;
-    this.inFlight++;
     try {
       const result = await Promise.race([
         Promise.resolve().then(() => handler(payload, context)),
@@ -151,13 +118,7 @@ export class LocalFunctions {
       throw new InvocationError({ errorType, errorMessage: String(e?.message ?? e) });
     } finally {
       clearTimeout(timer);
-      this.inFlight--;
     }
-  }
-
-  /** As a Step Functions `lambda:invoke` task sees it: errors are named by their errorType. */
-  invokeForWorkflow(name: string, payload: unknown): Promise<unknown> {
-    return this.invoke(name, payload);
   }
 }
 
@@ -165,6 +126,7 @@ export class LocalFunctions {
 export async function startLambdaServer(
   getFunctions: () => LocalFunctions | undefined,
   resolveName: (nameOrArn: string) => string,
+  log: Logger,
   port = 0,
 ): Promise<{ endpoint: string; stop(): Promise<void> }> {
   const server = http.createServer(async (req, res) => {
@@ -202,7 +164,14 @@ export async function startLambdaServer(
     const type = String(req.headers["x-amz-invocation-type"] ?? "RequestResponse");
     if (type === "DryRun") return sendJson(res, 204, "");
     if (type === "Event") {
-      functions.invoke(name, event).catch(() => undefined);
+      // Nobody waits for the result: the error is only seen here (Lambda logs it too).
+      functions.invoke(name, event).catch((err: Error) =>
+        log.warn("asynchronous invocation failed", {
+          function: name,
+          error: err.name,
+          message: err.message,
+        }),
+      );
       return sendJson(res, 202, "");
     }
     try {

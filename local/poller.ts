@@ -38,9 +38,8 @@ export class QueuePoller {
   private running = false;
   private paused = false;
   private workers: Promise<void>[] = [];
-  private active = 0;
-  /** Batches handed to the function, for tests and the banner. */
-  batches = 0;
+  /** Batches being received, run or deleted right now (not the idle back-off between polls). */
+  private readonly inFlight = new Set<Promise<boolean>>();
 
   constructor(private readonly o: PollerOptions) {}
 
@@ -53,7 +52,7 @@ export class QueuePoller {
   /** Stops taking new batches (messages wait in the queue) until `resume`; resolves once no batch is in flight. */
   async pause(): Promise<void> {
     this.paused = true;
-    while (this.active > 0) await sleep(10);
+    await Promise.allSettled([...this.inFlight]);
   }
 
   resume(): void {
@@ -75,20 +74,21 @@ export class QueuePoller {
         await sleep(idle);
         continue;
       }
-      this.active++;
+      const batch = this.pollOnce();
+      this.inFlight.add(batch);
       try {
-        const got = await this.pollOnce();
+        const got = await batch;
+        this.inFlight.delete(batch);
         if (got) wait = idle;
         else {
           await sleep(wait);
           wait = Math.min(wait * 2, idle * 8);
         }
       } catch (err) {
+        this.inFlight.delete(batch);
         if (!this.running) return;
         this.o.log.warn("poller error", { queue: this.o.queueUrl, error: (err as Error).message });
         await sleep(idle * 4);
-      } finally {
-        this.active--;
       }
     }
   }
@@ -97,7 +97,6 @@ export class QueuePoller {
   async pollOnce(): Promise<boolean> {
     const messages = await this.receive();
     if (messages.length === 0) return false;
-    this.batches++;
     const records = messages.filter((m) => m.Body !== undefined).map((m) => this.toRecord(m));
     const handles = new Map<string, string[]>();
     for (const m of messages)

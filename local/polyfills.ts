@@ -15,7 +15,7 @@ interface Resolvers<T> {
 
 type PromiseWithResolvers = PromiseConstructor & { withResolvers?: <T>() => Resolvers<T> };
 
-export function installPolyfills(): void {
+function installPolyfills(): void {
   const P = Promise as PromiseWithResolvers;
   if (typeof P.withResolvers !== "function") {
     Object.defineProperty(Promise, "withResolvers", {

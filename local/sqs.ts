@@ -27,7 +27,6 @@ export async function startSqs(opts: {
 }): Promise<LocalSqs> {
   // Dead-letter queues first: a redrive policy must name an existing queue.
   const ordered = [...opts.queues].sort((a, b) => Number(!!a.redrive) - Number(!!b.redrive));
-  const arnOf = (name: string) => `arn:aws:sqs:${opts.region}:${opts.accountId}:${name}`;
   const { service, requestHandler } = createRequestHandler({
     port: 0,
     hostname: "127.0.0.1",
@@ -42,7 +41,7 @@ export async function startSqs(opts: {
         ...(q.redrive
           ? {
               RedrivePolicy: JSON.stringify({
-                deadLetterTargetArn: arnOf(q.redrive.deadLetterQueueName),
+                deadLetterTargetArn: opts.queues.find((d) => d.name === q.redrive!.deadLetterQueueName)!.arn,
                 maxReceiveCount: q.redrive.maxReceiveCount,
               }),
             }

@@ -19,18 +19,19 @@ import { randomBytes } from "node:crypto";
 import * as http from "node:http";
 import { SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { StateMachine } from "aws-local-stepfunctions";
-import {
-  CALLBACK_RESOURCE,
-  LAMBDA_INVOKE_RESOURCE,
-  type StateMachineDefinition,
-} from "../workflow/definition";
+import type { StateMachineDefinition } from "../workflow/definition";
 import { close, listen, readBody, sendJson } from "./net";
 import type { LocalFunctions } from "./lambda";
-import { functionNameOf, queueNameOf, type LocalStateMachine } from "./topology";
+import { functionNameOf, queueNameOf, taskKind, type LocalStateMachine } from "./topology";
 import type { Logger } from "./log";
 
 const TOKEN_PLACEHOLDER = "__orderflow_local_task_token__";
 const TOKEN_PREFIX = "lt1.";
+/**
+ * Ended tokens remembered (oldest dropped first), so a late SendTask* gets TaskTimedOut rather
+ * than TaskDoesNotExist; a token older than the last this-many answers TaskDoesNotExist.
+ */
+const ENDED_TOKENS_KEPT = 10_000;
 
 export type ExecutionStatus = "RUNNING" | "SUCCEEDED" | "FAILED" | "TIMED_OUT" | "ABORTED";
 
@@ -241,26 +242,20 @@ export class LocalStepFunctions {
     const handlers: Record<string, (input: unknown) => Promise<unknown>> = {};
     for (const [stateName, state] of Object.entries(definition.States)) {
       if (state.Type !== "Task") continue;
-      if (state.Resource === CALLBACK_RESOURCE) {
-        handlers[stateName] = (input) => this.callbackTask(executionArn, stateName, state, input);
-      } else if (
-        state.Resource === LAMBDA_INVOKE_RESOURCE ||
-        String(state.Resource).startsWith("arn:aws:lambda:")
-      ) {
-        handlers[stateName] = (input) => this.lambdaTask(state, input);
-      }
+      handlers[stateName] =
+        taskKind(stateName, state).kind === "callback"
+          ? (input) => this.callbackTask(executionArn, stateName, state, input)
+          : (input) => this.lambdaTask(input);
     }
     return handlers;
   }
 
-  private async lambdaTask(state: Record<string, unknown>, input: unknown): Promise<unknown> {
-    if (state.Resource === LAMBDA_INVOKE_RESOURCE) {
-      const { FunctionName, Payload } = (input ?? {}) as { FunctionName?: string; Payload?: unknown };
-      if (!FunctionName) throw namedError("States.Runtime", "lambda:invoke without FunctionName");
-      const result = await this.opts.functions.invokeForWorkflow(functionNameOf(FunctionName), Payload ?? {});
-      return { Payload: result, StatusCode: 200, ExecutedVersion: "$LATEST" };
-    }
-    return this.opts.functions.invokeForWorkflow(functionNameOf(String(state.Resource)), input);
+  /** `lambda:invoke`: the handler named by the resolved `FunctionName`, in the invoke envelope. */
+  private async lambdaTask(input: unknown): Promise<unknown> {
+    const { FunctionName, Payload } = (input ?? {}) as { FunctionName?: string; Payload?: unknown };
+    if (!FunctionName) throw namedError("States.Runtime", "lambda:invoke without FunctionName");
+    const result = await this.opts.functions.invoke(functionNameOf(FunctionName), Payload ?? {});
+    return { Payload: result, StatusCode: 200, ExecutedVersion: "$LATEST" };
   }
 
   private callbackTask(
@@ -324,6 +319,7 @@ export class LocalStepFunctions {
     clearTimeout(task.heartbeatTimer);
     this.tasks.delete(token);
     this.ended.set(token, how);
+    if (this.ended.size > ENDED_TOKENS_KEPT) this.ended.delete(this.ended.keys().next().value as string);
     return task;
   }
 

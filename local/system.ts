@@ -83,31 +83,20 @@ export interface OfflineSystem {
 const CREDENTIALS = { accessKeyId: "offline", secretAccessKey: "offline" };
 
 /**
- * Runs the program under mocks and reads its resources. `skipCodePackaging` replaces Pulumi's
- * closure serializer and code-path walk with no-ops for this process: the offline runtime loads
- * handlers from source and never reads a function's `code` input, and packaging seven
- * CallbackFunctions is most of the capture time (measured: 10.5 s -> 4.4 s here). Only for a
- * process that does nothing else with the program (`npm start`); specs capture the real thing.
+ * Runs the program under mocks and reads its resources. `skipCodePackaging` captures with
+ * `packageCode: false` (program/capture.ts): the offline runtime loads handlers from source and
+ * never reads a function's `code`, and packaging the CallbackFunctions is most of the capture
+ * time (measured: 10.5 s -> 4.4 s here). Only for a process that does nothing else with the
+ * program (`npm start`); specs capture the real thing.
  */
 export async function captureTopology(
   stack = "dev",
   opts: { skipCodePackaging?: boolean } = {},
 ): Promise<LocalTopology> {
-  if (opts.skipCodePackaging) {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const runtime = (require("@pulumi/pulumi") as typeof import("@pulumi/pulumi"))
-      .runtime as unknown as Record<string, unknown>;
-    runtime.serializeFunction = async () => ({
-      text: "// not packaged offline\n",
-      exportName: "handler",
-      containsSecrets: false,
-    });
-    runtime.computeCodePaths = async () => new Map();
-  }
   // Required lazily: loading the program costs most of the start-up time.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { captureProgram } = require("../program/capture") as typeof import("../program/capture");
-  return buildTopology(await captureProgram({ stack }));
+  return buildTopology(await captureProgram({ stack, packageCode: !opts.skipCodePackaging }));
 }
 
 /** The program's own DynamoDB item builder for a catalogue entry (components/orderData.ts). */
@@ -157,7 +146,6 @@ export async function startOfflineSystem(options: OfflineOptions = {}): Promise<
     cleanups.push(() => sns.stop());
 
     const localQueueUrl = (deployedUrl: string) => sqs.urlOf(queueNameOf(deployedUrl));
-    const resolveFunction = (ref: string) => functionNameOf(ref);
 
     // The SDK reads these when a client is created: set them before any handler factory runs.
     const saved = setEnv({
@@ -183,24 +171,23 @@ export async function startOfflineSystem(options: OfflineOptions = {}): Promise<
     let functionsRef: LocalFunctions | undefined;
     const sfnServer = await startSfnServer(() => sfnRef);
     cleanups.push(() => sfnServer.stop());
-    const lambdaServer = await startLambdaServer(() => functionsRef, resolveFunction);
+    const lambdaServer = await startLambdaServer(() => functionsRef, functionNameOf, log);
     cleanups.push(() => lambdaServer.stop());
     setEnv({ AWS_ENDPOINT_URL_SFN: sfnServer.endpoint, AWS_ENDPOINT_URL_LAMBDA: lambdaServer.endpoint });
 
+    // Each factory gets its function's registered environment and nothing else (queue URLs made
+    // local); the SDK clients read region, credentials and endpoints from process.env themselves.
     const functions = new LocalFunctions(
       topology.functions,
-      (fn) => {
-        const env: Record<string, string | undefined> = { ...process.env };
-        for (const [k, v] of Object.entries(fn.environment)) {
-          const queue = topology.queues.find((q) => q.deployedUrl === v);
-          env[k] = queue ? sqs.urlOf(queue.name) : v;
-        }
-        return env;
-      },
+      (fn) =>
+        Object.fromEntries(
+          Object.entries(fn.environment).map(([k, v]) => {
+            const queue = topology.queues.find((q) => q.deployedUrl === v);
+            return [k, queue ? sqs.urlOf(queue.name) : v];
+          }),
+        ),
       options.loader ?? moduleLoader(),
       log,
-      // Only for settings a function lacks by mistake: see LocalFunctions.supplied.
-      topology.stateMachines.length === 1 ? { [ENV.stateMachineArn]: topology.stateMachines[0].arn } : {},
     );
     functionsRef = functions;
 
@@ -225,7 +212,7 @@ export async function startOfflineSystem(options: OfflineOptions = {}): Promise<
         sqs: sqs.client,
         functions,
         queueUrl: sqs.urlOf(queue.name),
-        queueArn: `arn:aws:sqs:${region}:${accountId}:${queue.name}`,
+        queueArn: queue.arn,
         functionName: m.functionName,
         batchSize: m.batchSize,
         reportBatchItemFailures: m.reportBatchItemFailures,

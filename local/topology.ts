@@ -5,10 +5,13 @@
  *
  * Pure functions of `RegisteredResource[]`: unit-tested with fixtures in test/e2e/topology.spec.ts.
  */
-import type { RegisteredResource } from "../program/mocks";
-import { CALLBACK_RESOURCE, type StateMachineDefinition } from "../workflow/definition";
-
-export const HANDLER_TAG = "orderflow:handler";
+import { HANDLER_TAG } from "../components/orderFunction";
+import { MOCK_ACCOUNT, MOCK_REGION, type RegisteredResource } from "../program/mocks";
+import {
+  CALLBACK_RESOURCE,
+  LAMBDA_INVOKE_RESOURCE,
+  type StateMachineDefinition,
+} from "../workflow/definition";
 
 export interface LocalTable {
   name: string;
@@ -65,7 +68,7 @@ export interface LocalTopic {
   arn: string;
 }
 
-export type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS" | "HEAD" | "ANY";
+export type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS" | "HEAD";
 
 export interface LocalRoute {
   /** API Gateway resource path, e.g. `/orders/{orderId}`. */
@@ -100,8 +103,6 @@ export interface LocalGatewayResponse {
 
 export interface LocalApi {
   routes: LocalRoute[];
-  /** Key values, as the mocks resolve them (a local key is generated when none is known). */
-  apiKeys: string[];
   throttle?: { rateLimit: number; burstLimit: number };
   /** `DEFAULT_4XX`, `BAD_REQUEST_BODY`, `MISSING_AUTHENTICATION_TOKEN`, ... */
   gatewayResponses: Record<string, LocalGatewayResponse>;
@@ -163,7 +164,6 @@ const T = {
   tableItem: "aws:dynamodb/tableItem:TableItem",
   eventRule: "aws:cloudwatch/eventRule:EventRule",
   eventTarget: "aws:cloudwatch/eventTarget:EventTarget",
-  apiKey: "aws:apigateway/apiKey:ApiKey",
   usagePlan: "aws:apigateway/usagePlan:UsagePlan",
 } as const;
 
@@ -200,6 +200,23 @@ export function functionNameOf(nameOrArn: string): string {
 function functionNameFromInvokeUri(uri: string): string | undefined {
   const m = /functions\/(arn:[^/]+)\/invocations/.exec(uri);
   return m ? functionNameOf(m[1]) : undefined;
+}
+
+/** What the offline runtime does with a Task state (both the topology check and the adapter use it). */
+export type TaskKind = { kind: "callback"; queueUrl: string } | { kind: "lambda"; functionName: string };
+
+/**
+ * `sqs:sendMessage.waitForTaskToken` (the callback) and `lambda:invoke` with a `FunctionName`
+ * are served offline; any other Task stops `npm start` (TopologyError).
+ */
+export function taskKind(stateName: string, state: { Resource?: unknown; Parameters?: unknown }): TaskKind {
+  const params = rec(state.Parameters);
+  if (state.Resource === CALLBACK_RESOURCE) return { kind: "callback", queueUrl: String(params.QueueUrl) };
+  if (state.Resource === LAMBDA_INVOKE_RESOURCE && typeof params.FunctionName === "string")
+    return { kind: "lambda", functionName: params.FunctionName };
+  throw new TopologyError(
+    `Task ${stateName} uses ${String(state.Resource)}, which the offline runtime does not serve`,
+  );
 }
 
 export function buildTopology(resources: readonly RegisteredResource[]): LocalTopology {
@@ -252,24 +269,18 @@ export function buildTopology(resources: readonly RegisteredResource[]): LocalTo
     }
     for (const [stateName, state] of Object.entries(definition.States)) {
       if (state.Type !== "Task") continue;
-      const params = rec(state.Parameters);
-      if (state.Resource === CALLBACK_RESOURCE) findQueue(String(params.QueueUrl));
-      else if (typeof params.FunctionName === "string") findFunction(params.FunctionName);
-      else
-        throw new TopologyError(
-          `Task ${stateName} uses ${String(state.Resource)}, which the offline runtime does not serve`,
-        );
+      const task = taskKind(stateName, state);
+      if (task.kind === "callback") findQueue(task.queueUrl);
+      else findFunction(task.functionName);
     }
     return { name: physicalName(r), arn: String(r.state.arn ?? r.state.id), definition };
   });
 
-  const arnParts = (functions[0]?.arn ?? stateMachines[0]?.arn ?? "arn:aws:x:us-east-1:123456789012:").split(
-    ":",
-  );
+  const arnParts = (functions[0]?.arn ?? stateMachines[0]?.arn ?? "").split(":");
 
   return {
-    region: arnParts[3] || "us-east-1",
-    accountId: arnParts[4] || "123456789012",
+    region: arnParts[3] || MOCK_REGION,
+    accountId: arnParts[4] || MOCK_ACCOUNT,
     tables,
     queues,
     functions,
@@ -337,7 +348,7 @@ function queueOf(r: RegisteredResource): LocalQueue {
   }
   return {
     name,
-    arn: String(r.state.arn ?? `arn:aws:sqs:us-east-1:123456789012:${name}`),
+    arn: String(r.state.arn ?? `arn:aws:sqs:${MOCK_REGION}:${MOCK_ACCOUNT}:${name}`),
     deployedUrl: String(r.state.url ?? r.state.id ?? name),
     // SQS defaults: 30 s visibility, 4 days retention.
     visibilityTimeoutSeconds: num(r.inputs.visibilityTimeoutSeconds) ?? 30,
@@ -354,7 +365,7 @@ function functionOf(r: RegisteredResource): LocalFunction {
   const name = physicalName(r);
   return {
     name,
-    arn: String(r.state.arn ?? `arn:aws:lambda:us-east-1:123456789012:function:${name}`),
+    arn: String(r.state.arn ?? `arn:aws:lambda:${MOCK_REGION}:${MOCK_ACCOUNT}:function:${name}`),
     handler,
     environment: Object.fromEntries(Object.entries(variables).map(([k, v]) => [k, String(v)])),
     // Lambda defaults: 3 s, 128 MB.
@@ -425,6 +436,8 @@ function apiOf(resources: readonly RegisteredResource[], functions: LocalFunctio
     const resource = paths.get(resourceId);
     if (!resource) throw new TopologyError(`Method ${m.name} is on an unknown API resource ${resourceId}`);
     const method = String(m.inputs.httpMethod).toUpperCase() as HttpMethod;
+    if (String(method) === "ANY")
+      throw new TopologyError(`Method ${m.name} uses ANY, which the offline API does not serve`);
     const integ = integrations.find(
       (i) =>
         String(i.inputs.resourceId) === resourceId && String(i.inputs.httpMethod).toUpperCase() === method,
@@ -478,9 +491,6 @@ function apiOf(resources: readonly RegisteredResource[], functions: LocalFunctio
     };
   }
 
-  const apiKeys = of(T.apiKey)
-    .map((k) => str(k.inputs.value) ?? str(k.state.value))
-    .filter((k): k is string => !!k);
   const plan = of(T.usagePlan)[0];
   const throttle = plan ? rec(plan.inputs.throttleSettings) : {};
   const rateLimit = num(throttle.rateLimit);
@@ -488,7 +498,6 @@ function apiOf(resources: readonly RegisteredResource[], functions: LocalFunctio
 
   return {
     routes,
-    apiKeys,
     throttle: rateLimit !== undefined && burstLimit !== undefined ? { rateLimit, burstLimit } : undefined,
     gatewayResponses,
   };
