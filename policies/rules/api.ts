@@ -13,14 +13,17 @@ import {
 } from "@pulumi/policy";
 import { DEFAULT_ENFORCEMENT, describe, isNonEmptyString } from "./util";
 
+/** OPTIONS: the browser's CORS preflight, which sends no API key and no body. */
+const isCorsPreflight = (method: { httpMethod: unknown }) =>
+  String(method.httpMethod).toUpperCase() === "OPTIONS";
+
 export const apigatewayMethodRequiresApiKey: ResourceValidationPolicy = {
   name: "apigateway-method-requires-api-key",
   description: "API Gateway methods other than OPTIONS must require an API key: set apiKeyRequired: true.",
   enforcementLevel: DEFAULT_ENFORCEMENT,
   severity: "high",
   validateResource: validateResourceOfType(aws.apigateway.Method, (method, args, reportViolation) => {
-    if (String(method.httpMethod).toUpperCase() === "OPTIONS")
-      args.notApplicable("CORS preflight requests carry no API key");
+    if (isCorsPreflight(method)) args.notApplicable("CORS preflight requests carry no API key");
     if (method.apiKeyRequired !== true) reportViolation(`${method.httpMethod} does not require an API key.`);
   }),
 };
@@ -32,8 +35,7 @@ export const apigatewayMethodHasRequestValidator: ResourceValidationPolicy = {
   enforcementLevel: DEFAULT_ENFORCEMENT,
   severity: "medium",
   validateResource: validateResourceOfType(aws.apigateway.Method, (method, args, reportViolation) => {
-    if (String(method.httpMethod).toUpperCase() === "OPTIONS")
-      args.notApplicable("CORS preflight requests are not validated");
+    if (isCorsPreflight(method)) args.notApplicable("CORS preflight requests are not validated");
     if (!isNonEmptyString(method.requestValidatorId))
       reportViolation(`${method.httpMethod} has no requestValidatorId.`);
   }),

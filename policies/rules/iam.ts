@@ -108,6 +108,8 @@ function identityStatementRule(
 
 const isAllow = (s: Statement) => s.Effect === "Allow";
 const actionsOf = (s: Statement) => asArray(s.Action).filter((a): a is string => typeof a === "string");
+/** `*` or `service:*`. */
+const isWildcardAction = (action: string) => action === "*" || /^[a-z0-9-]+:\*$/i.test(action);
 const resourcesOf = (s: Statement) => asArray(s.Resource).filter((r): r is string => typeof r === "string");
 
 export const iamNoWildcardActions = identityStatementRule(
@@ -117,7 +119,7 @@ export const iamNoWildcardActions = identityStatementRule(
   (s, where, report) => {
     if (!isAllow(s)) return;
     for (const action of actionsOf(s)) {
-      if (action === "*" || /^[a-z0-9-]+:\*$/i.test(action)) report(`${where} allows ${action}.`);
+      if (isWildcardAction(action)) report(`${where} allows ${action}.`);
     }
   },
 );
@@ -141,7 +143,7 @@ export const iamWildcardResourceOnlyUnscopable = identityStatementRule(
   async (s, where, report) => {
     if (!isAllow(s) || !resourcesOf(s).includes("*")) return;
     for (const action of actionsOf(s)) {
-      if (action === "*" || /^[a-z0-9-]+:\*$/i.test(action)) continue; // iam-no-wildcard-actions
+      if (isWildcardAction(action)) continue; // iam-no-wildcard-actions
       const info = await actionInfo(action);
       if (info.invalid) continue; // iam-known-actions
       if (info.scopable.length > 0) {

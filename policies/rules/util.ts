@@ -116,7 +116,7 @@ export function matchByValue(
   return matches;
 }
 
-/** `name (urn)` for messages. */
+/** `Type 'name'` (the type token's last segment and the resource name), for messages. */
 export function describe(resource: { name: string; type: string }): string {
   return `${resource.type.split(":").pop()} '${resource.name}'`;
 }
