@@ -237,6 +237,22 @@ describe("policy harness", () => {
     expect(pq.propertyDependencies).to.deep.equal({ kmsMasterKeyId: [urnOf("aws:kms/key:Key", "k")] });
   });
 
+  it("a preview depends on an output used whole or extended (<arn>:*), never on a longer name that starts with it", () => {
+    const arn = "arn:aws:sqs:us-east-1:123456789012:payments";
+    const main: TestResource = { type: QUEUE, name: "payments", props: { arn } };
+    const dlq: TestResource = { type: QUEUE, name: "payments-dlq", props: { arn: `${arn}-dlq` } };
+    const reader: TestResource = {
+      type: "aws:iam/rolePolicy:RolePolicy",
+      name: "reader",
+      props: { policy: JSON.stringify({ Resource: [`${arn}-dlq`] }), other: `${arn}:*` },
+    };
+    const [, , preview] = asPreview([main, dlq, reader], ["arn"]);
+    expect(preview.propertyDependencies).to.deep.equal({
+      policy: [urnOf(QUEUE, "payments-dlq")],
+      other: [urnOf(QUEUE, "payments")],
+    });
+  });
+
   it("runs a whole pack: resource rules per resource, then stack rules", async () => {
     const result = await runPack(
       [needsKey],

@@ -489,6 +489,16 @@ export function fromRegistered(r: RegisteredResource, options: RunOptions = {}):
  * every input that embeds another resource's output unknown too, with the engine's property
  * dependency on that resource recorded (as the engine does for values built from outputs).
  */
+/**
+ * Whether `text` contains `output` as a whole value, not as part of a longer name: a queue's ARN
+ * is in "<arn>", "<arn>:*" and "<arn>/index/x" (values built from it), not in "<arn>-dlq" (another
+ * queue's ARN that merely starts the same).
+ */
+function embeds(text: string, output: string): boolean {
+  const escaped = output.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  return new RegExp(`(?<![\\w.-])${escaped}(?![\\w.-])`).test(text);
+}
+
 export function asPreview(resources: TestResource[], computedKeys: string[]): TestResource[] {
   const withUrns = resources.map((r) => ({ ...r, urn: r.urn ?? urnOf(r.type, r.name) }));
   const outputsOf = new Map<string, string[]>();
@@ -508,7 +518,7 @@ export function asPreview(resources: TestResource[], computedKeys: string[]): Te
       }
       const text = JSON.stringify(value) ?? "";
       const sources = withUrns.filter(
-        (o) => o.urn !== r.urn && outputsOf.get(o.urn)!.some((v) => text.includes(v)),
+        (o) => o.urn !== r.urn && outputsOf.get(o.urn)!.some((v) => embeds(text, v)),
       );
       if (sources.length > 0) {
         props[key] = sentinelFor(value);
