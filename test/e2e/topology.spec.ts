@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { buildTopology, rateSeconds, TopologyError, withTimings } from "../../local/topology";
-import { CALLBACK_RESOURCE } from "../../workflow/definition";
+import { CALLBACK_RESOURCE, LAMBDA_INVOKE_RESOURCE } from "../../workflow/definition";
 import { FIXTURE, fixtureResources } from "./support/fixture";
 import type { RegisteredResource } from "../../program/mocks";
 
@@ -142,6 +142,21 @@ describe("local topology from registered resources", () => {
         : r,
     );
     expect(() => buildTopology(resources)).to.throw(TopologyError, /nope/);
+  });
+
+  it("refuses a Task it does not serve (a direct Lambda ARN as Resource)", () => {
+    const resources = fixtureResources().map((r): RegisteredResource => {
+      if (r.type !== "aws:sfn/stateMachine:StateMachine") return r;
+      const definition = JSON.parse(String(r.inputs.definition)) as {
+        States: Record<string, { Resource?: string; Parameters?: { FunctionName?: string } }>;
+      };
+      const [name, task] = Object.entries(definition.States).find(
+        ([, s]) => s.Resource === LAMBDA_INVOKE_RESOURCE,
+      )!;
+      definition.States[name] = { ...task, Resource: String(task.Parameters?.FunctionName) };
+      return { ...r, inputs: { ...r.inputs, definition: JSON.stringify(definition) } };
+    });
+    expect(() => buildTopology(resources)).to.throw(TopologyError, /does not serve/);
   });
 
   it("refuses a redrive policy to an unregistered queue", () => {
