@@ -1,8 +1,9 @@
 /**
  * Every `xxxFromEnv` wired as deployed: SDK clients built from the environment, DynamoDB served by
- * dynalite, Lambda Invoke served by update_inventory itself, Step Functions and SNS answered by
- * stubs. Records the exact SDK operations each function performs: the IAM policies are written
- * from this list, so a new operation must fail here first.
+ * dynalite, Lambda Invoke served by update_inventory / compensate_order themselves, Step Functions
+ * and SNS answered by stubs. Records the exact SDK operations each function performs and checks
+ * them against the actions of that function's role in the program (run under Pulumi mocks), so
+ * an operation the deployed role does not allow fails here.
  */
 import { expect } from "chai";
 import * as sinon from "sinon";
@@ -17,40 +18,49 @@ import { getOrderFromEnv } from "../../functions/getOrder";
 import { listOrdersFromEnv } from "../../functions/listOrders";
 import { processPaymentFromEnv } from "../../functions/processPayment";
 import { sendNotificationFromEnv } from "../../functions/sendNotification";
+import { sweepOrdersFromEnv } from "../../functions/sweepOrders";
 import { updateInventoryFromEnv } from "../../functions/updateInventory";
 import { ENV, type Env } from "../../functions/shared/settings";
-import type { InventoryRequest, Order, OrderView } from "../../functions/shared/types";
+import type { CompensateInput, InventoryRequest, Order, OrderView } from "../../functions/shared/types";
+import { captureProgram, functionFor, statementsFor, type HandlerModule } from "../support/program";
 import { createTables } from "./dynamoTables";
 import { apiEvent, parseBody, VALID_BODY } from "./http";
 import { startDynalite, TEST_CREDENTIALS, type LocalDynamo } from "./support";
-import { sqsEvent, sqsRecord } from "./world";
+import { awsError, sqsEvent, sqsRecord } from "./world";
 
-/** The operations each function may use (confirmed to the IAM policy authors). */
-const ALLOWED: Record<string, string[]> = {
-  create_order: ["dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:GetItem", "states:StartExecution"],
-  get_order: ["dynamodb:GetItem"],
-  list_orders: ["dynamodb:Query"],
-  process_payment: [
-    "dynamodb:GetItem",
-    "dynamodb:UpdateItem",
-    "dynamodb:PutItem",
-    "lambda:InvokeFunction",
-    "states:SendTaskSuccess",
-    "states:SendTaskFailure",
-    "states:SendTaskHeartbeat",
-  ],
-  update_inventory: ["dynamodb:UpdateItem", "dynamodb:GetItem"],
-  send_notification: ["dynamodb:GetItem", "dynamodb:UpdateItem", "sns:Publish"],
-  compensate_order: ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem", "lambda:InvokeFunction"],
+/** Each function (as the specs name it) and the functions/ module the program deploys it from. */
+const HANDLER_OF: Record<string, HandlerModule> = {
+  create_order: "createOrder",
+  get_order: "getOrder",
+  list_orders: "listOrders",
+  process_payment: "processPayment",
+  update_inventory: "updateInventory",
+  send_notification: "sendNotification",
+  compensate_order: "compensateOrder",
+  sweep_orders: "sweepOrders",
 };
+
+/** The actions each function's role allows, read from the program's role policies. */
+async function allowedActions(): Promise<Record<string, string[]>> {
+  const all = await captureProgram();
+  return Object.fromEntries(
+    Object.entries(HANDLER_OF).map(([fn, handlerId]) => [
+      fn,
+      statementsFor(all, functionFor(all, handlerId))
+        .filter((st) => st.Effect === "Allow")
+        .flatMap((st) => (Array.isArray(st.Action) ? st.Action : [st.Action])),
+    ]),
+  );
+}
 
 /** The environment each function gets: only what it reads (requireEnv fails on anything missing). */
 const TABLES = { orders: "orders", inventory: "inventory", payments: "payments" };
+const STATE_MACHINE_ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:orders";
 const ENVS: Record<string, Env> = {
   create_order: {
     [ENV.ordersTable]: TABLES.orders,
     [ENV.inventoryTable]: TABLES.inventory,
-    [ENV.stateMachineArn]: "arn:aws:states:us-east-1:123456789012:stateMachine:orders",
+    [ENV.stateMachineArn]: STATE_MACHINE_ARN,
     [ENV.allowedOrigins]: "*",
   },
   get_order: { [ENV.ordersTable]: TABLES.orders, [ENV.allowedOrigins]: "*" },
@@ -70,6 +80,12 @@ const ENVS: Record<string, Env> = {
     [ENV.ordersTable]: TABLES.orders,
     [ENV.paymentsTable]: TABLES.payments,
     [ENV.inventoryFunction]: "update_inventory",
+  },
+  sweep_orders: {
+    [ENV.ordersTable]: TABLES.orders,
+    [ENV.stateMachineArn]: STATE_MACHINE_ARN,
+    [ENV.compensateFunction]: "compensate_order",
+    [ENV.stuckAfterSeconds]: "1500",
   },
 };
 
@@ -97,10 +113,15 @@ describe("xxxFromEnv: wiring and the exact SDK operations per function", functio
   let local: LocalDynamo;
   let backing: DynamoDBClient;
   let current = "";
+  let ALLOWED: Record<string, string[]> = {};
+  /** DescribeExecution answers by order id; no entry: ExecutionDoesNotExist. */
+  const executions: Record<string, string> = {};
   const used: Record<string, Set<string>> = {};
   const sfnCalls: { action: string; input: Record<string, unknown> }[] = [];
 
-  before(async () => {
+  before(async function () {
+    this.timeout(60_000);
+    ALLOWED = await allowedActions();
     local = await startDynalite();
     backing = new DynamoDBClient({
       endpoint: local.endpoint,
@@ -138,6 +159,12 @@ describe("xxxFromEnv: wiring and the exact SDK operations per function", functio
       record(this, cmd);
       const c = cmd as { constructor: { name: string }; input: Record<string, unknown> };
       sfnCalls.push({ action: actionOf(this, c), input: c.input });
+      if (c.constructor.name === "DescribeExecutionCommand") {
+        const orderId = String(c.input.executionArn).split(":").pop() as string;
+        const status = executions[orderId];
+        if (!status) throw awsError("ExecutionDoesNotExist");
+        return { status } as never;
+      }
       return {} as never;
     });
     stubSend(SNSClient).callsFake(async function (this: unknown, cmd: never) {
@@ -147,12 +174,15 @@ describe("xxxFromEnv: wiring and the exact SDK operations per function", functio
     stubSend(LambdaClient).callsFake(async function (this: unknown, cmd: never) {
       record(this, cmd);
       const caller = current;
-      current = "update_inventory";
+      const { FunctionName, Payload } = (cmd as { input: { FunctionName: string; Payload: Uint8Array } })
+        .input;
+      current = FunctionName;
       try {
-        const payload = JSON.parse(
-          Buffer.from((cmd as { input: { Payload: Uint8Array } }).input.Payload).toString(),
-        ) as InventoryRequest;
-        const result = await inventoryHandler(payload);
+        const payload: unknown = JSON.parse(Buffer.from(Payload).toString());
+        const result =
+          FunctionName === "compensate_order"
+            ? await compensateOrderFromEnv(ENVS.compensate_order)(payload as CompensateInput)
+            : await inventoryHandler(payload as InventoryRequest);
         return { StatusCode: 200, Payload: Buffer.from(JSON.stringify(result)) } as never;
       } finally {
         current = caller;
@@ -179,6 +209,7 @@ describe("xxxFromEnv: wiring and the exact SDK operations per function", functio
       updateInventoryFromEnv,
       sendNotificationFromEnv,
       compensateOrderFromEnv,
+      sweepOrdersFromEnv,
     ]) {
       expect(() => make({}), make.name).to.throw(/Missing environment variable/);
     }
@@ -261,6 +292,27 @@ describe("xxxFromEnv: wiring and the exact SDK operations per function", functio
     );
     expect((failed.items as OrderView[]).map((o) => o.orderId)).to.deep.equal([secondView.orderId]);
 
+    // Two orders stuck in NEW: one never started (started now), one whose execution timed out
+    // (compensated through compensate_order, which restocks through update_inventory).
+    const stuck = [];
+    for (const _ of [1, 2]) {
+      const res = await as("create_order", () =>
+        create(apiEvent({ body: JSON.stringify({ ...VALID_BODY, items: [{ sku: "SKU-1", quantity: 1 }] }) })),
+      );
+      stuck.push((parseBody(res) as unknown as OrderView).orderId);
+    }
+    executions[stuck[1]] = "TIMED_OUT";
+    await new Promise((r) => setTimeout(r, 5));
+    const sweep = sweepOrdersFromEnv(ENVS.sweep_orders);
+    const report = await as("sweep_orders", () => sweep({ olderThanSeconds: 0 }));
+    expect(report.entries.map((e) => [e.orderId, e.action])).to.have.deep.members([
+      [stuck[0], "started"],
+      [stuck[1], "compensated"],
+    ]);
+    expect(sfnCalls.filter((c) => c.action === "states:StartExecution").map((c) => c.input.name)).to.include(
+      stuck[0],
+    );
+
     // What this scenario exercises (the rest of ALLOWED is used on other paths: replays,
     // refunds, notifiedAt checks...).
     const exercised = Object.fromEntries(Object.entries(used).map(([k, v]) => [k, [...v].sort()]));
@@ -280,11 +332,19 @@ describe("xxxFromEnv: wiring and the exact SDK operations per function", functio
       update_inventory: ["dynamodb:GetItem", "dynamodb:UpdateItem"],
       send_notification: ["dynamodb:UpdateItem", "sns:Publish"],
       compensate_order: ["dynamodb:GetItem", "dynamodb:UpdateItem", "lambda:InvokeFunction"],
+      sweep_orders: [
+        "dynamodb:Query",
+        "lambda:InvokeFunction",
+        "states:DescribeExecution",
+        "states:StartExecution",
+      ],
     });
+    // Every call a function made is an action its deployed role allows.
     for (const [fn, actions] of Object.entries(used)) {
+      expect(ALLOWED[fn], `${fn}'s role`).to.be.an("array").that.is.not.empty;
       expect(
         [...actions].filter((a) => !ALLOWED[fn].includes(a)),
-        `${fn} used`,
+        `${fn} used actions its role does not allow`,
       ).to.deep.equal([]);
     }
     expect(Object.keys(used).sort()).to.deep.equal(Object.keys(ALLOWED).sort());
