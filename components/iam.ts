@@ -27,9 +27,7 @@ const allow = (Sid: string, Action: string[], Resource: string[]): PolicyStateme
   Resource,
 });
 
-/** A table and its indexes: Query on a GSI is authorized against `table/<name>/index/<index>`. */
-export const tableIndexesArn = (tableArn: string) => `${tableArn}/index/*`;
-
+/** Query on a GSI is authorized against `table/<name>/index/<index>`. */
 /** Item-level calls on one table (not its indexes). */
 export type TableItemAction = "GetItem" | "BatchGetItem" | "PutItem" | "UpdateItem";
 
@@ -45,8 +43,9 @@ export function tableItemStatement(
   );
 }
 
-export function tableQueryStatement(sid: string, tableArn: string): PolicyStatement {
-  return allow(sid, ["dynamodb:Query"], [tableIndexesArn(tableArn)]);
+/** Query on one index of a table, or on all of them (`*`). */
+export function tableQueryStatement(sid: string, tableArn: string, index = "*"): PolicyStatement {
+  return allow(sid, ["dynamodb:Query"], [`${tableArn}/index/${index}`]);
 }
 
 /**

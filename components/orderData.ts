@@ -1,6 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../config";
+import { ORDER_INDEXES } from "../functions/shared/orderStore";
 
 export interface OrderDataArgs {
   /** Seed catalogue, written when the stack is created and never overwritten afterwards. */
@@ -8,8 +9,8 @@ export interface OrderDataArgs {
   deletionProtection: boolean;
 }
 
-/** Index names the list_orders handler queries. */
-export const ORDER_INDEXES = { byCreatedAt: "byCreatedAt", byStatus: "byStatus" } as const;
+/** The handlers' index names (functions/shared/orderStore.ts) are the ones this table defines. */
+export { ORDER_INDEXES };
 
 /**
  * The stack's customer-managed key and its three tables: orders, inventory (catalogue + stock +

@@ -1,6 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { sweepOrdersFromEnv } from "../functions/sweepOrders";
+import { ORDER_INDEXES } from "../functions/shared/orderStore";
 import { ENV } from "../functions/shared/settings";
 import {
   invokeFunctionStatement,
@@ -36,7 +37,7 @@ export function executionsArnPattern(stateMachineArn: string): string {
 
 /**
  * What sweep_orders may do, and why each action:
- * - `dynamodb:Query` on the orders table's indexes: list non-terminal orders by status (byStatus);
+ * - `dynamodb:Query` on the orders table's byStatus index: list non-terminal orders by status;
  * - `kms:Decrypt` on the stack key: the table is encrypted with it (read only, no data keys);
  * - `states:DescribeExecution` on this state machine's executions: was the order's execution started, did it end;
  * - `states:StartExecution` on this state machine: start a NEW order's missing execution (name = orderId);
@@ -50,7 +51,7 @@ export function sweeperStatements(
   compensateArn: string,
 ): PolicyStatement[] {
   return [
-    tableQueryStatement("QueryOrdersByStatus", ordersArn),
+    tableQueryStatement("QueryOrdersByStatus", ordersArn, ORDER_INDEXES.byStatus),
     keyUseStatement("EncryptedTable", keyArn, "decrypt"),
     {
       Sid: "DescribeOrderExecutions",

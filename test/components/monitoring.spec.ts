@@ -269,7 +269,7 @@ describe("operations under mocks: ops topic, alarms, dashboard, sweeper", functi
           Sid: "QueryOrdersByStatus",
           Effect: "Allow",
           Action: ["dynamodb:Query"],
-          Resource: [`${orders}/index/*`],
+          Resource: [`${orders}/index/byStatus`],
         },
         { Sid: "EncryptedTable", Effect: "Allow", Action: ["kms:Decrypt"], Resource: [keyArn] },
         {
