@@ -1,6 +1,7 @@
 import * as v from "valibot";
 import { validationError, type Issue } from "./errors";
 import type { Logger } from "./log";
+import { CURRENCY, type LineItem } from "./types";
 
 /**
  * The POST /orders body (§8 of the design notes). This one schema feeds the handler's
@@ -29,6 +30,14 @@ export const SKU_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 /** E.164: what SNS SMS accepts. */
 export const PHONE_PATTERN = /^\+[1-9][0-9]{6,14}$/;
 export const TOKEN_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
+
+/** No two lines with the same SKU. */
+function distinctSkus() {
+  return v.check<LineItem[], "skus must be distinct">(
+    (items) => new Set(items.map((i) => i.sku)).size === items.length,
+    "skus must be distinct",
+  );
+}
 
 export function buildCreateOrderSchema() {
   const sku = v.pipe(v.string(), v.regex(SKU_PATTERN, "must match ^[A-Za-z0-9_-]{1,64}$"));
@@ -63,7 +72,7 @@ export function buildCreateOrderSchema() {
       v.maxLength(LIMITS.maxItems, `must have at most ${LIMITS.maxItems} items`),
       // JSON Schema cannot say "distinct by sku", so the gateway model drops this check and
       // the handler enforces it.
-      v.check((items) => new Set(items.map((i) => i.sku)).size === items.length, "skus must be distinct"),
+      distinctSkus(),
     ),
     payment,
   });
@@ -123,7 +132,7 @@ export function buildWorkflowOrderSchema() {
     items: buildLineItemsSchema(),
     total: v.object({
       amount: v.pipe(v.number(), v.safeInteger(), v.minValue(0)),
-      currency: v.literal("USD"),
+      currency: v.literal(CURRENCY),
     }),
   });
 }
@@ -140,10 +149,7 @@ export function buildInventoryRequestSchema() {
   return v.object({
     action: v.picklist(["reserve", "release", "commit"]),
     orderId: buildOrderIdSchema(),
-    items: v.pipe(
-      buildLineItemsSchema(),
-      v.check((items) => new Set(items.map((i) => i.sku)).size === items.length, "skus must be distinct"),
-    ),
+    items: v.pipe(buildLineItemsSchema(), distinctSkus()),
   });
 }
 

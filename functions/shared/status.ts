@@ -17,10 +17,6 @@ export const ALLOWED_FROM: Readonly<Record<OrderStatus, readonly OrderStatus[]>>
   FAILED: ["NEW", "PROCESSING", "PAID"],
 };
 
-export function canTransition(from: OrderStatus, to: OrderStatus): boolean {
-  return ALLOWED_FROM[to].includes(from);
-}
-
 export interface TransitionChanges {
   updatedAt: string;
   chargeId?: string;
