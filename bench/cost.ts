@@ -16,7 +16,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { HANDLER_TAG } from "../components/orderFunction";
+import { HANDLER_TAG } from "../components/handlerTag";
 import type { RegisteredResource } from "../program/mocks";
 import type { PathCounts, PipelineFigure } from "./pipeline";
 import { round } from "./stats";

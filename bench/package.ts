@@ -17,7 +17,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as zlib from "node:zlib";
 import { build } from "esbuild";
-import { HANDLER_TAG } from "../components/orderFunction";
+import { HANDLER_TAG } from "../components/handlerTag";
 import type { RegisteredResource } from "../program/mocks";
 import { lambdaRuntimeRoot, unpackFunction } from "../test/support/serializedFunctions";
 import { lastJson, median, ratio, round, run } from "./stats";

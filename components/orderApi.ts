@@ -17,6 +17,7 @@ import {
 import { createOrderFunction } from "./orderFunction";
 import {
   CORS_ALLOWED_HEADERS,
+  CORS_ALLOWED_METHODS,
   CORS_EXPOSED_HEADERS,
   CORS_MAX_AGE_SECONDS,
   HandlerId,
@@ -450,7 +451,7 @@ const quote = (value: string) => `'${value}'`;
 
 function preflightHeaders(origins: string[]): Record<string, string> {
   return {
-    "method.response.header.Access-Control-Allow-Methods": quote("GET,POST,OPTIONS"),
+    "method.response.header.Access-Control-Allow-Methods": quote(CORS_ALLOWED_METHODS.join(",")),
     "method.response.header.Access-Control-Allow-Headers": quote(CORS_ALLOWED_HEADERS.join(",")),
     "method.response.header.Access-Control-Max-Age": quote(String(CORS_MAX_AGE_SECONDS)),
     "method.response.header.Vary": quote("Origin"),

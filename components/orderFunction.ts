@@ -1,5 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { HANDLER_TAG } from "./handlerTag";
 import {
   logWriteStatement,
   keyUseStatement,
@@ -40,8 +41,7 @@ export const RUNTIME_FILES = [
   "node_modules/@aws-sdk/util-dynamodb/LICENSE",
 ];
 
-/** Tag naming the functions/ module behind a function: the offline runtime maps functions by it. */
-export const HANDLER_TAG = "orderflow:handler";
+export { HANDLER_TAG };
 
 export interface OrderFunctionArgs<E, R> {
   /** Module name in functions/ (e.g. `createOrder`), recorded as the {@link HANDLER_TAG} tag. */

@@ -5,7 +5,7 @@
  *
  * Pure functions of `RegisteredResource[]`: unit-tested with fixtures in test/e2e/topology.spec.ts.
  */
-import { HANDLER_TAG } from "../components/orderFunction";
+import { HANDLER_TAG } from "../components/handlerTag";
 import { MOCK_ACCOUNT, MOCK_REGION, type RegisteredResource } from "../program/mocks";
 import {
   CALLBACK_RESOURCE,

@@ -1,3 +1,5 @@
+import { WORKFLOW_FAIL_ERRORS } from "../functions/shared/types";
+
 /**
  * The order workflow as an Amazon States Language document (JSONPath). A pure function of
  * the ARNs and timings it needs, so the Pulumi program and the offline runtime run the same
@@ -108,12 +110,12 @@ export function buildOrderWorkflowDefinition(args: WorkflowDefinitionArgs): Stat
       },
       [STATE.notificationFailed]: {
         Type: "Fail",
-        Error: "NotificationFailed",
+        Error: WORKFLOW_FAIL_ERRORS.notificationFailed,
         Cause: "The order is completed but the customer could not be notified",
       },
       [STATE.compensationFailed]: {
         Type: "Fail",
-        Error: "CompensationFailed",
+        Error: WORKFLOW_FAIL_ERRORS.compensationFailed,
         Cause: "Refund or restock did not finish; the sweeper or an operator must reconcile the order",
       },
     },

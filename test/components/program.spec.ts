@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { HANDLER_TAG } from "../../components/orderFunction";
+import { HANDLER_TAG } from "../../components/handlerTag";
 import { PAYMENT_BATCH_SIZE } from "../../components/orderWorkflow";
 import { createOrderModelSchema, GATEWAY_RESPONSE_TEMPLATES } from "../../components/apiModel";
 import { readStackConfig } from "../../program/stackConfig";

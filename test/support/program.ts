@@ -1,5 +1,5 @@
 import { byType, captureProgram, RegisteredResource } from "../../program/capture";
-import { HANDLER_TAG } from "../../components/orderFunction";
+import { HANDLER_TAG } from "../../components/handlerTag";
 import type { PolicyStatement } from "../../components/iam";
 
 export { byType, captureProgram };

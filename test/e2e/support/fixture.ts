@@ -4,7 +4,7 @@
  * at the emulator layer, not at a handler.
  */
 import { preflightOriginTemplate } from "../../../components/orderApi";
-import { HANDLER_TAG } from "../../../components/orderFunction";
+import { HANDLER_TAG } from "../../../components/handlerTag";
 import { CORS_ALLOWED_HEADERS } from "../../../components/routes";
 import { ENV } from "../../../functions/shared/settings";
 import {
