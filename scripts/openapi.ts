@@ -21,6 +21,7 @@ import {
   LIMITS,
   SKU_PATTERN,
 } from "../functions/shared/schema";
+import { SIMULATOR_TOKENS } from "../functions/shared/payments";
 import { FAILURE_REASONS, ORDER_STATUSES } from "../functions/shared/types";
 import { buildPostmanCollection } from "./postman";
 
@@ -274,7 +275,15 @@ export function generatedFiles(): { file: string; text: string }[] {
   const doc = buildOpenApiDocument();
   return [
     { file: OPENAPI_FILE, text: serialize(doc) },
-    { file: POSTMAN_FILE, text: serialize(buildPostmanCollection(doc)) },
+    {
+      file: POSTMAN_FILE,
+      text: serialize(
+        buildPostmanCollection(doc, {
+          chargedToken: CREATE_ORDER_EXAMPLE.payment.token,
+          declinedToken: SIMULATOR_TOKENS.decline,
+        }),
+      ),
+    },
   ];
 }
 
