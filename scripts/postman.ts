@@ -172,8 +172,13 @@ const freshGuid = (variable: string) =>
  * apart) until `done(body)` holds, then runs `final`. The counter lives in a collection variable
  * named after the request, reset when the loop ends.
  */
-function pollScripts(counter: string, done: string, final: string[]): { pre: string[]; test: string[] } {
+function pollScripts(
+  counter: string,
+  done: string,
+  final: string[],
+): { counter: string; pre: string[]; test: string[] } {
   return {
+    counter,
     pre: [
       `if (Number(pm.collectionVariables.get(${js(counter)}) || 0) > 0) {`,
       `  setTimeout(() => {}, Number(pm.variables.get("pollIntervalMs")));`,
@@ -352,6 +357,7 @@ export function buildPostmanCollection(raw: Json, options: CollectionOptions): J
       `pm.collectionVariables.set("listFirstCreatedAt", body.items && body.items[0] ? body.items[0].createdAt : "");`,
     ],
   );
+  const pollCounters = [pollPlaced, pollDeclined, pollDeclined2, listPage1].map((p) => p.counter);
   const onlyFailed = [
     `pm.test(${js(`${pageSize} FAILED order on the page, none with another status`)}, () => {`,
     `  const items = pm.response.json().items;`,
@@ -367,7 +373,8 @@ export function buildPostmanCollection(raw: Json, options: CollectionOptions): J
       path: ["orders"],
       headers: [keyHeader("flowKey")],
       body: charged,
-      pre: [freshGuid("flowKey")],
+      // A run stopped half-way (Collection Runner) may have left a poll counter behind.
+      pre: [freshGuid("flowKey"), `${js(pollCounters)}.forEach((c) => pm.collectionVariables.set(c, 0));`],
       test: [
         ...expectResponse(placed),
         `pm.test("a new order: NEW, priced from the catalogue, total = sum of the lines", () => {`,

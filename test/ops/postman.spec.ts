@@ -100,10 +100,18 @@ describe("the Postman collection's tests, generated from openapi.json", () => {
     }
   });
 
-  it("every poll loop is bounded by maxPolls", () => {
+  it("every poll loop is bounded by maxPolls, its counter reset when the flow starts", () => {
     const loops = all.filter((r) => r.test.includes("setNextRequest"));
     expect(loops).to.have.length(4);
-    for (const r of loops) expect(r.test, r.name).to.include('pm.variables.get("maxPolls")');
+    const first = all.find((r) => r.folder === FOLDERS.flow)!;
+    for (const r of loops) {
+      expect(r.test, r.name).to.include('pm.variables.get("maxPolls")');
+      const counter = /collectionVariables\.set\("(\w+)", polls \+ 1\)/.exec(r.test)?.[1];
+      expect(counter, r.name).to.be.a("string");
+      expect(first.pre, `${r.name}: ${counter}`).to.match(
+        new RegExp(`\\[[^\\]]*"${counter}"[^\\]]*\\]\\.forEach`),
+      );
+    }
   });
 
   it("follows the document: a changed status or schema changes the assertions", () => {
