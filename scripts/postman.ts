@@ -153,12 +153,17 @@ function expectResponse(e: Expected): string[] {
   return lines;
 }
 
-/** Fails the request before it is sent when a chained variable is missing (never `/orders/`). */
+/**
+ * When a chained variable is missing: a failed assertion, and the request is not sent (never
+ * `GET /orders/` with an empty id). A throw would fail the run too, but the request would still go.
+ */
 const requireVariables = (...names: string[]) =>
-  names.map(
-    (n) =>
-      `if (!pm.collectionVariables.get(${js(n)})) throw new Error(${js(`${n} is not set: run the requests before this one, in order`)});`,
-  );
+  names.flatMap((n) => [
+    `if (!pm.collectionVariables.get(${js(n)})) {`,
+    `  pm.test(${js(`${n} is set by an earlier request`)}, () => pm.expect.fail(${js(`${n} is not set: run the requests before this one, in order`)}));`,
+    `  pm.execution.skipRequest();`,
+    `}`,
+  ]);
 
 /** Stores a body field in a collection variable for the requests that follow. */
 const store = (variable: string, field: string) =>

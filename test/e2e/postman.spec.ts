@@ -25,12 +25,14 @@ interface Folder {
   item: { name: string; event: { listen: string; script: { exec: string[] } }[] }[];
 }
 
-/** `item :: test` for every pm.test the collection declares (names are string literals). */
+/** `item :: test` for every pm.test in a test script (names are string literals). */
 function declaredTests(collection: object): string[] {
   const folders = (collection as { item: Folder[] }).item;
   return folders.flatMap((f) =>
     f.item.flatMap((i) =>
       i.event
+        // Pre-request scripts only assert when a chained variable is missing.
+        .filter((e) => e.listen === "test")
         .flatMap((e) => e.script.exec)
         .flatMap((line) => [...line.matchAll(/pm\.test\(("(?:[^"\\]|\\.)*")/g)])
         .map((m) => `${i.name} :: ${JSON.parse(m[1]) as string}`),
@@ -79,6 +81,17 @@ describe("the Postman collection, run by newman against the offline system", fun
     const orders = await items<StoredOrder>(system, system.tables.orders);
     expect(orders).to.have.length(4);
     expect(orders.map((o) => o.status).sort()).to.deep.equal(["COMPLETED", "COMPLETED", "FAILED", "FAILED"]);
+  });
+
+  it("a request run without the one that sets its id fails and is not sent (no GET /orders/)", async () => {
+    const alone = await runCollection({
+      settings: { baseUrl: system.url, apiKey: system.apiKey },
+      folder: "GET /orders/{orderId}",
+    });
+    expect(alone.requests).to.equal(0);
+    expect(alone.failed.map(key)).to.deep.equal([
+      "GET /orders/{orderId} :: orderId is set by an earlier request",
+    ]);
   });
 
   describe("a broken response fails the run", () => {
