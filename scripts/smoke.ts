@@ -63,38 +63,44 @@ export function runCollection(options: RunOptions): Promise<RunResult> {
   const envVar = Object.entries(options.settings)
     .filter(([, value]) => value !== undefined)
     .map(([key, value]) => ({ key, value: String(value) }));
+  // Every assertion as newman reports it, also those of pre-request scripts (a skipped request
+  // has no execution entry to read them from afterwards).
+  const assertions: AssertionResult[] = [];
   return new Promise((resolve, reject) => {
-    newman.run(
-      {
-        collection: options.collection ?? readCollection(),
-        envVar,
-        folder: options.folder,
-        reporters: options.reporters ?? [],
-        timeout: options.timeoutMs ?? 300_000,
-        timeoutRequest: 30_000,
-      },
-      (err, summary) => {
-        if (err) return reject(err);
-        const assertions: AssertionResult[] = summary.run.executions.flatMap((e) =>
-          (e.assertions ?? []).map((a) => ({
-            item: e.item.name,
-            test: a.assertion,
-            error: a.error ? a.error.message : undefined,
-          })),
-        );
-        const errors = summary.run.failures
-          .filter((f) => f.error.name !== "AssertionError")
-          .map((f) => `${f.source?.name ?? f.at}: ${f.error.message}`);
-        const timings = summary.run.timings;
-        resolve({
-          requests: summary.run.stats.requests.total ?? 0,
-          assertions,
-          failed: assertions.filter((a) => a.error !== undefined),
-          errors,
-          durationMs: (timings.completed ?? 0) - (timings.started ?? 0),
-        });
-      },
-    );
+    newman
+      .run(
+        {
+          collection: options.collection ?? readCollection(),
+          envVar,
+          folder: options.folder,
+          reporters: options.reporters ?? [],
+          timeout: options.timeoutMs ?? 300_000,
+          timeoutRequest: 30_000,
+        },
+        (err, summary) => {
+          if (err) return reject(err);
+          const errors = summary.run.failures
+            .filter((f) => f.error.name !== "AssertionError")
+            .map((f) => `${f.source?.name ?? f.at}: ${f.error.message}`);
+          const timings = summary.run.timings;
+          resolve({
+            requests: summary.run.stats.requests.total ?? 0,
+            assertions,
+            failed: assertions.filter((a) => a.error !== undefined),
+            errors,
+            durationMs: (timings.completed ?? 0) - (timings.started ?? 0),
+          });
+        },
+      )
+      .on(
+        "assertion",
+        (err: { message: string } | null, args: { assertion: string; item: { name: string } }) =>
+          assertions.push({
+            item: args.item.name,
+            test: args.assertion,
+            error: err ? err.message : undefined,
+          }),
+      );
   });
 }
 
