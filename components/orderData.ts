@@ -45,7 +45,8 @@ export class OrderData extends pulumi.ComponentResource {
     );
     new aws.kms.Alias(
       `${name}-key-alias`,
-      { name: `alias/orderflow-${pulumi.getStack()}`, targetKeyId: this.key.keyId },
+      // Aliases are per account and region: project and stack keep two projects' stacks apart.
+      { name: `alias/${pulumi.getProject()}-${pulumi.getStack()}`, targetKeyId: this.key.keyId },
       parent,
     );
 

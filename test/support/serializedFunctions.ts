@@ -14,7 +14,7 @@ export interface UnpackedFunction {
 
 /**
  * Lays out a function's code archive as Lambda would: `__index.js` plus the archived packages in
- * `<dir>/node_modules`, and the packages the nodejs22.x runtime provides (the excluded AWS SDK
+ * `<dir>/node_modules`, and the packages the Lambda runtime provides (the excluded AWS SDK
  * clients) one level up, where `/var/runtime/node_modules` would be found. Anything else the code
  * requires is missing, so loading it proves the archive is complete.
  */
