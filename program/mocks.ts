@@ -3,6 +3,7 @@
  * receive it. Installed once per process (Pulumi's mock state is global): by test/support/setup.ts
  * for the specs and by ./capture.ts for the offline runtime, which builds its topology from them.
  */
+import { createHash } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 
 export const MOCK_ACCOUNT = "123456789012";
@@ -28,6 +29,20 @@ export interface RegisteredResource {
   urn?: string;
   inputs: Record<string, unknown>;
   state: Record<string, unknown>;
+  /** Resource options the engine would see that inputs do not show. */
+  options?: {
+    retainOnDelete: boolean;
+    /** Names of the resources this one depends on (explicit `dependsOn` and through inputs). */
+    dependsOn: string[];
+  };
+}
+
+/** The part of a RegisterResourceRequest read here (Pulumi's protobuf message). */
+interface RegisterRequest {
+  getType(): string;
+  getName(): string;
+  getRetainondelete(): boolean;
+  getDependenciesList(): string[];
 }
 
 export const registered: RegisteredResource[] = [];
@@ -48,7 +63,8 @@ export function installPulumiMocks(config?: Record<string, string>, project = MO
     {
       newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state: Record<string, unknown> } {
         const state = mockState(args.type, args.name, args.inputs as Record<string, unknown>);
-        registered.push({ type: args.type, name: args.name, inputs: args.inputs, state });
+        const options = requested.get(`${args.type}::${args.name}`);
+        registered.push({ type: args.type, name: args.name, inputs: args.inputs, state, options });
         return { id: String(state.id), state };
       },
       call(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
@@ -72,7 +88,21 @@ export function installPulumiMocks(config?: Record<string, string>, project = MO
     "test",
     false,
   );
+  // MockResourceArgs carries no options: read them from the request the mock monitor receives.
+  const monitor = pulumi.runtime.getMonitor() as unknown as {
+    registerResource(req: RegisterRequest, callback: unknown): unknown;
+  };
+  const register = monitor.registerResource.bind(monitor);
+  monitor.registerResource = (req, callback) => {
+    requested.set(`${req.getType()}::${req.getName()}`, {
+      retainOnDelete: req.getRetainondelete(),
+      dependsOn: req.getDependenciesList().map((urn) => urn.slice(urn.lastIndexOf("::") + 2)),
+    });
+    return register(req, callback);
+  };
 }
+
+const requested = new Map<string, NonNullable<RegisteredResource["options"]>>();
 
 /** Realistic computed outputs per type, so ARNs and URLs in policies look like AWS's. */
 function mockState(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
@@ -128,13 +158,14 @@ function mockState(type: string, name: string, inputs: Record<string, unknown>):
         id: arn("states", `stateMachine:${physical}`),
         arn: arn("states", `stateMachine:${physical}`),
       };
-    case "aws:apigateway/restApi:RestApi":
-      return {
-        ...base,
-        id: `api-${name}`,
-        rootResourceId: `root-${name}`,
-        executionArn: arn("execute-api", `api-${name}`),
-      };
+    case "aws:apigateway/restApi:RestApi": {
+      // AWS picks a random 10-character id: distinct per project, stack and region, as here.
+      const id = createHash("sha256")
+        .update(`${pulumi.getProject()}/${pulumi.getStack()}/${region}/${name}`)
+        .digest("hex")
+        .slice(0, 10);
+      return { ...base, id, rootResourceId: `root-${id}`, executionArn: arn("execute-api", id) };
+    }
     case "aws:apigateway/stage:Stage":
       return {
         ...base,

