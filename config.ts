@@ -56,6 +56,7 @@ const StackConfigEntries = v.strictObject({
   apiQuotaLimit: positiveInt(1_000_000_000),
   apiQuotaPeriod: v.picklist(["DAY", "WEEK", "MONTH"]),
   notificationEmails: v.array(v.pipe(v.string(), v.email("must be an e-mail address"))),
+  /** SMS needs the account out of the SNS SMS sandbox and, for US numbers, an origination identity. */
   notificationSmsNumbers: v.array(
     v.pipe(v.string(), v.regex(PHONE_PATTERN, "must be E.164, like +15555550100")),
   ),
