@@ -27,6 +27,7 @@ const CatalogueEntrySchema = v.strictObject({
 });
 
 const StackConfigEntries = v.strictObject({
+  /** `aws:region`, or the AWS provider's default (AWS_REGION / AWS_DEFAULT_REGION): see loadStackConfig. */
   region: v.pipe(v.string(), v.regex(REGION_PATTERN, "must be an AWS region like us-east-1")),
   /** Origins allowed by CORS; `["*"]` allows any (then credentials are never allowed). */
   allowedOrigins: v.pipe(
@@ -42,10 +43,20 @@ const StackConfigEntries = v.strictObject({
   /** Steady-state requests per second per API key ([API Gateway throttling](https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-request-throttling.html)). */
   apiRateLimit: v.pipe(v.number(), v.minValue(1), v.maxValue(10000)),
   apiBurstLimit: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(5000)),
+  // ---- API capacity (issue 9: two throttling layers) ----
+  /**
+   * Steady-state requests per second the stage accepts from all keys together (the stage's method
+   * throttle): the API's capacity. At least apiRateLimit, at most the account's regional limit.
+   */
+  apiStageRateLimit: v.pipe(v.number(), v.minValue(1), v.maxValue(10000)),
+  /** Burst the stage accepts from all keys together; at least apiBurstLimit. */
+  apiStageBurstLimit: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(5000)),
+  // ---- end API capacity ----
   /** Requests per quota period per API key. */
   apiQuotaLimit: positiveInt(1_000_000_000),
   apiQuotaPeriod: v.picklist(["DAY", "WEEK", "MONTH"]),
   notificationEmails: v.array(v.pipe(v.string(), v.email("must be an e-mail address"))),
+  /** SMS needs the account out of the SNS SMS sandbox and, for US numbers, an origination identity. */
   notificationSmsNumbers: v.array(
     v.pipe(v.string(), v.regex(PHONE_PATTERN, "must be E.164, like +15555550100")),
   ),
@@ -108,6 +119,21 @@ export const StackConfigSchema = v.pipe(
     (c) => c.callbackTimeoutSeconds > c.heartbeatSeconds,
     "callbackTimeoutSeconds must be greater than heartbeatSeconds",
   ),
+  // ---- API capacity (issue 9) ----
+  v.forward(
+    v.check(
+      (c) => c.apiStageRateLimit >= c.apiRateLimit,
+      "apiStageRateLimit (all clients together) must be at least apiRateLimit (one key's share)",
+    ),
+    ["apiStageRateLimit"],
+  ),
+  v.forward(
+    v.check(
+      (c) => c.apiStageBurstLimit >= c.apiBurstLimit,
+      "apiStageBurstLimit (all clients together) must be at least apiBurstLimit (one key's share)",
+    ),
+    ["apiStageBurstLimit"],
+  ),
 );
 
 export type StackConfig = v.InferOutput<typeof StackConfigSchema>;
@@ -115,6 +141,8 @@ export type StackConfig = v.InferOutput<typeof StackConfigSchema>;
 export const DEFAULTS: Omit<StackConfig, "region" | "allowedOrigins"> = {
   apiRateLimit: 50,
   apiBurstLimit: 100,
+  apiStageRateLimit: 500,
+  apiStageBurstLimit: 1000,
   apiQuotaLimit: 100_000,
   apiQuotaPeriod: "DAY",
   notificationEmails: [],
@@ -162,16 +190,28 @@ export function parseStackConfig(raw: Record<string, unknown>): StackConfig {
 }
 
 /**
- * Reads every `<project>:*` key of the stack, plus `aws:region`, and validates them. All keys, not
+ * Reads every `<project>:*` key of the stack, plus the region, and validates them. All keys, not
  * a list of known ones: a misspelt key (`orderflow:maxRecieveCount`) is an error naming it, not
- * a setting silently left at its default.
+ * a setting silently left at its default. The region is `aws:region`, else the AWS provider's
+ * default from the environment; with neither, the error says how to set one.
  */
 export function loadStackConfig(
   all: Record<string, string> = pulumi.runtime.allConfig(),
   project: string = pulumi.getProject(),
+  env: NodeJS.ProcessEnv = process.env,
 ): StackConfig {
   const prefix = `${project}:`;
-  const raw: Record<string, unknown> = { region: all["aws:region"] };
+  const region = all["aws:region"] || env.AWS_REGION || env.AWS_DEFAULT_REGION;
+  if (!region) {
+    throw new ConfigError([
+      {
+        key: "region",
+        message:
+          "no region: set one with `pulumi config set aws:region <region>` (or AWS_REGION for the AWS provider)",
+      },
+    ]);
+  }
+  const raw: Record<string, unknown> = { region };
   for (const [key, text] of Object.entries(all)) {
     if (key.startsWith(prefix)) raw[key.slice(prefix.length)] = parseValue(text);
   }

@@ -238,7 +238,8 @@ export class Monitoring extends pulumi.ComponentResource {
     this.dashboard = new cw.Dashboard(
       `${name}-dashboard`,
       {
-        name: `orderflow-${pulumi.getStack()}`,
+        // Dashboards are account-global (one namespace for every region): project, stack and region.
+        name: pulumi.interpolate`${pulumi.getProject()}-${pulumi.getStack()}-${aws.getRegionOutput({}, parent).region}`,
         widgets: [
           new cw.RowWidget(
             new cw.TextWidget({

@@ -11,7 +11,12 @@ export interface NotificationsArgs {
   ordersTableName: pulumi.Input<string>;
   /** Each address gets an `email` subscription (AWS sends it a confirmation mail first). */
   emails: string[];
-  /** Each E.164 number gets an `sms` subscription. */
+  /**
+   * Each E.164 number gets an `sms` subscription. A new account is in the SNS SMS sandbox (only
+   * verified numbers receive anything until AWS moves it out), and US numbers also need an
+   * origination identity (toll-free number or 10DLC) in AWS End User Messaging SMS: see
+   * docs/aws-assumptions.md.
+   */
   smsNumbers: string[];
   logRetentionDays: number;
 }

@@ -32,15 +32,25 @@ export interface OrderApiArgs {
   stateMachineArn: pulumi.Input<string>;
   /** Origins allowed by CORS, or `["*"]`. */
   allowedOrigins: string[];
-  /** Per-key steady-state requests per second. */
+  /** Per-key steady-state requests per second (the usage plan). */
   rateLimit: number;
+  /** Per-key burst (the usage plan). */
   burstLimit: number;
+  /**
+   * Requests per second the whole stage accepts, all keys together (the stage's method throttle):
+   * the API's capacity, at least {@link rateLimit}.
+   */
+  stageRateLimit: number;
+  /** The stage's burst, all keys together; at least {@link burstLimit}. */
+  stageBurstLimit: number;
   quotaLimit: number;
   quotaPeriod: "DAY" | "WEEK" | "MONTH";
   logRetentionDays: number;
   /**
-   * Create the account-wide API Gateway CloudWatch role that access logs need. Only one stack
-   * per account and region should own it.
+   * Own the per-region API Gateway account setting (its CloudWatch role, which access and
+   * execution logs need). Exactly one stack per account and region should: the role has a fixed
+   * name, so a second owner fails on create naming it, and both are retained when the owning stack
+   * is destroyed (other APIs in the region keep logging). See README "API Gateway account setting".
    * @default true
    */
   manageAccountSettings?: boolean;
@@ -77,45 +87,64 @@ export class OrderApi extends pulumi.ComponentResource {
     if (args.allowedOrigins.includes("*") && args.allowedOrigins.length > 1) {
       throw new Error(`OrderApi ${name}: allowedOrigins cannot combine "*" with named origins`);
     }
+    if (args.stageRateLimit < args.rateLimit || args.stageBurstLimit < args.burstLimit) {
+      throw new Error(
+        `OrderApi ${name}: the stage's limits (${args.stageRateLimit}/s, burst ${args.stageBurstLimit}) must be at least one key's (${args.rateLimit}/s, burst ${args.burstLimit})`,
+      );
+    }
     const parent = { parent: this };
     const stageName = args.stageName ?? "v1";
     const accountId = aws.getCallerIdentityOutput({}, parent).accountId;
+    const region = aws.getRegionOutput({}, parent).region;
+    const partition = aws.getPartitionOutput({}, parent).partition;
     const modelSchema = createOrderModelSchema();
 
     this.restApi = new aws.apigateway.RestApi(
       `${name}-api`,
-      {
+      this.serve(`${name}-api`, {
         description: `orderflow ${pulumi.getStack()}: orders API`,
         endpointConfiguration: { types: "REGIONAL" },
         apiKeySource: "HEADER",
-      },
+      }),
       parent,
     );
 
     const validator = new aws.apigateway.RequestValidator(
       `${name}-validator`,
-      { restApi: this.restApi.id, validateRequestBody: true, validateRequestParameters: true },
+      this.serve(`${name}-validator`, {
+        restApi: this.restApi.id,
+        validateRequestBody: true,
+        validateRequestParameters: true,
+      }),
       parent,
     );
     const model = new aws.apigateway.Model(
       `${name}-create-order-model`,
-      {
+      this.serve(`${name}-create-order-model`, {
         restApi: this.restApi.id,
         name: "CreateOrder",
         contentType: "application/json",
         schema: JSON.stringify(modelSchema),
-      },
+      }),
       parent,
     );
 
     const ordersResource = new aws.apigateway.Resource(
       `${name}-orders`,
-      { restApi: this.restApi.id, parentId: this.restApi.rootResourceId, pathPart: "orders" },
+      this.serve(`${name}-orders`, {
+        restApi: this.restApi.id,
+        parentId: this.restApi.rootResourceId,
+        pathPart: "orders",
+      }),
       parent,
     );
     const orderResource = new aws.apigateway.Resource(
       `${name}-order`,
-      { restApi: this.restApi.id, parentId: ordersResource.id, pathPart: "{orderId}" },
+      this.serve(`${name}-order`, {
+        restApi: this.restApi.id,
+        parentId: ordersResource.id,
+        pathPart: "{orderId}",
+      }),
       parent,
     );
     const resources: Record<Route["path"], aws.apigateway.Resource> = {
@@ -186,7 +215,7 @@ export class OrderApi extends pulumi.ComponentResource {
       };
       const method = new aws.apigateway.Method(
         `${name}-${route.functionName}-method`,
-        {
+        this.serve(`${name}-${route.functionName}-method`, {
           restApi: this.restApi.id,
           resourceId: resource.id,
           httpMethod: route.method,
@@ -195,19 +224,19 @@ export class OrderApi extends pulumi.ComponentResource {
           requestValidatorId: validator.id,
           requestParameters,
           requestModels: route.validatesBody ? { "application/json": model.name } : undefined,
-        },
+        }),
         parent,
       );
       const integration = new aws.apigateway.Integration(
         `${name}-${route.functionName}-integration`,
-        {
+        this.serve(`${name}-${route.functionName}-integration`, {
           restApi: this.restApi.id,
           resourceId: resource.id,
           httpMethod: method.httpMethod,
           type: "AWS_PROXY",
           integrationHttpMethod: "POST",
           uri: fn.invokeArn,
-        },
+        }),
         parent,
       );
       new aws.lambda.Permission(
@@ -241,18 +270,11 @@ export class OrderApi extends pulumi.ComponentResource {
       {
         restApi: this.restApi.id,
         description: "orderflow API deployment",
-        // Redeploy whenever the API's shape changes (routes, model, CORS), not on every `up`.
+        // A stage serves a snapshot: redeploy whenever any resolved input of what it serves changes
+        // (routes, methods, integrations and their URIs, CORS, model, gateway responses), never
+        // on an unrelated change.
         triggers: {
-          redeployment: createHash("sha256")
-            .update(
-              JSON.stringify({
-                ROUTES,
-                model: modelSchema,
-                origins: args.allowedOrigins,
-                GATEWAY_RESPONSE_TEMPLATES,
-              }),
-            )
-            .digest("hex"),
+          redeployment: pulumi.output(this.served).apply((parts) => deploymentTrigger(parts)),
         },
       },
       { parent: this, dependsOn: methodParts },
@@ -263,8 +285,20 @@ export class OrderApi extends pulumi.ComponentResource {
       { retentionInDays: args.logRetentionDays, kmsKeyId: args.keyArn },
       parent,
     );
+    // With execution logging on (loggingLevel below), API Gateway creates this group itself: no
+    // CMK, no retention, left behind by `pulumi destroy`. Created here first, it is used as is.
+    const executionLogs = new aws.cloudwatch.LogGroup(
+      `${name}-execution-logs`,
+      {
+        name: executionLogGroupName(this.restApi.id, stageName),
+        retentionInDays: args.logRetentionDays,
+        kmsKeyId: args.keyArn,
+      },
+      parent,
+    );
 
-    const account = args.manageAccountSettings === false ? undefined : this.accountSettings(name, accountId);
+    const account =
+      args.manageAccountSettings === false ? undefined : this.accountSettings(name, region, partition);
 
     this.stage = new aws.apigateway.Stage(
       `${name}-stage`,
@@ -275,7 +309,7 @@ export class OrderApi extends pulumi.ComponentResource {
         xrayTracingEnabled: true,
         accessLogSettings: { destinationArn: accessLogs.arn, format: JSON.stringify(ACCESS_LOG_FORMAT) },
       },
-      { parent: this, dependsOn: account ? [account] : [] },
+      { parent: this, dependsOn: account ? [account, executionLogs] : [executionLogs] },
     );
 
     new aws.apigateway.MethodSettings(
@@ -289,8 +323,9 @@ export class OrderApi extends pulumi.ComponentResource {
           loggingLevel: "ERROR",
           // Full request/response logging would write customer data to CloudWatch.
           dataTraceEnabled: false,
-          throttlingRateLimit: args.rateLimit,
-          throttlingBurstLimit: args.burstLimit,
+          // The stage's limit is what all clients together get; one key's share is the usage plan's.
+          throttlingRateLimit: args.stageRateLimit,
+          throttlingBurstLimit: args.stageBurstLimit,
         },
       },
       parent,
@@ -326,31 +361,31 @@ export class OrderApi extends pulumi.ComponentResource {
     const parent = { parent: this };
     const method = new aws.apigateway.Method(
       `${name}-options`,
-      {
+      this.serve(`${name}-options`, {
         restApi: this.restApi.id,
         resourceId: resource.id,
         httpMethod: "OPTIONS",
         authorization: "NONE",
         // Browsers send preflights without custom headers, so no API key here (by design).
         apiKeyRequired: false,
-      },
+      }),
       parent,
     );
     const integration = new aws.apigateway.Integration(
       `${name}-options-integration`,
-      {
+      this.serve(`${name}-options-integration`, {
         restApi: this.restApi.id,
         resourceId: resource.id,
         httpMethod: method.httpMethod,
         type: "MOCK",
         requestTemplates: { "application/json": '{"statusCode": 204}' },
-      },
+      }),
       parent,
     );
     const headers = preflightHeaders(origins);
     const methodResponse = new aws.apigateway.MethodResponse(
       `${name}-options-response`,
-      {
+      this.serve(`${name}-options-response`, {
         restApi: this.restApi.id,
         resourceId: resource.id,
         httpMethod: method.httpMethod,
@@ -361,19 +396,19 @@ export class OrderApi extends pulumi.ComponentResource {
             (h) => [h, false],
           ),
         ),
-      },
+      }),
       parent,
     );
     const integrationResponse = new aws.apigateway.IntegrationResponse(
       `${name}-options-integration-response`,
-      {
+      this.serve(`${name}-options-integration-response`, {
         restApi: this.restApi.id,
         resourceId: resource.id,
         httpMethod: method.httpMethod,
         statusCode: methodResponse.statusCode,
         responseParameters: headers,
         responseTemplates: { "application/json": preflightOriginTemplate(origins) },
-      },
+      }),
       { parent: this, dependsOn: [integration] },
     );
     return [method, integration, methodResponse, integrationResponse];
@@ -388,48 +423,108 @@ export class OrderApi extends pulumi.ComponentResource {
       ["BAD_REQUEST_BODY", GATEWAY_RESPONSE_TEMPLATES.badRequestBody, "400"],
       ["BAD_REQUEST_PARAMETERS", GATEWAY_RESPONSE_TEMPLATES.badRequestParameters, "400"],
     ];
-    return responses.map(
-      ([responseType, template, statusCode]) =>
-        new aws.apigateway.Response(
-          `${name}-${responseType.toLowerCase().replace(/_/g, "-")}`,
-          {
-            restApiId: this.restApi.id,
-            responseType,
-            statusCode,
-            responseParameters,
-            responseTemplates: { "application/json": template },
-          },
-          { parent: this },
-        ),
-    );
+    return responses.map(([responseType, template, statusCode]) => {
+      const responseName = `${name}-${responseType.toLowerCase().replace(/_/g, "-")}`;
+      return new aws.apigateway.Response(
+        responseName,
+        this.serve(responseName, {
+          restApiId: this.restApi.id,
+          responseType,
+          statusCode,
+          responseParameters,
+          responseTemplates: { "application/json": template },
+        }),
+        { parent: this },
+      );
+    });
   }
 
-  private accountSettings(name: string, account: pulumi.Output<string>): aws.apigateway.Account {
-    const parent = { parent: this };
+  /** What the stage serves, with the args each part was created with (see deploymentTrigger). */
+  private readonly served: ServedPart[] = [];
+
+  /** Records a part of the API the stage snapshots; returns its args unchanged. */
+  private serve<A extends object>(name: string, args: A): A {
+    this.served.push({ name, inputs: args as pulumi.Inputs });
+    return args;
+  }
+
+  /**
+   * The account setting is per account and region, and so is its role here (a fixed name: a second
+   * owner fails naming it instead of silently taking over). Retained on delete: destroying the
+   * owning stack must not delete the role every API in the region still logs through.
+   */
+  private accountSettings(
+    name: string,
+    region: pulumi.Output<string>,
+    partition: pulumi.Output<string>,
+  ): aws.apigateway.Account {
+    const owned = { parent: this, retainOnDelete: true };
     const role = new aws.iam.Role(
       `${name}-cloudwatch-role`,
       {
-        description: "API Gateway: write access and execution logs to CloudWatch",
-        assumeRolePolicy: account.apply((id) =>
-          JSON.stringify({
-            Version: "2012-10-17",
-            Statement: [
-              {
-                Effect: "Allow",
-                Principal: { Service: "apigateway.amazonaws.com" },
-                Action: "sts:AssumeRole",
-                Condition: { StringEquals: { "aws:SourceAccount": id } },
-              },
-            ],
-          }),
-        ),
-        managedPolicyArns: ["arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"],
+        name: apiGatewayCloudWatchRoleName(region),
+        description: "API Gateway (this region): write access and execution logs to CloudWatch",
+        assumeRolePolicy: JSON.stringify(API_GATEWAY_LOGGING_TRUST_POLICY),
+        managedPolicyArns: [
+          pulumi.interpolate`arn:${partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs`,
+        ],
       },
-      parent,
+      owned,
     );
-    return new aws.apigateway.Account(`${name}-account`, { cloudwatchRoleArn: role.arn }, parent);
+    return new aws.apigateway.Account(`${name}-account`, { cloudwatchRoleArn: role.arn }, owned);
   }
 }
+
+export interface ServedPart {
+  /** The resource's Pulumi name. */
+  name: string;
+  inputs: pulumi.Inputs;
+}
+
+/**
+ * The Deployment's trigger: a digest of every resolved input of every part the stage serves, keys
+ * sorted, so it moves exactly when one of them does. Tests recompute it from what the mocks saw.
+ */
+export function deploymentTrigger(parts: { name: string; inputs: unknown }[]): string {
+  const sorted = [...parts].sort((a, b) => a.name.localeCompare(b.name));
+  return createHash("sha256").update(canonicalJson(sorted)).digest("hex");
+}
+
+/** JSON with object keys sorted (and undefined members left out, as the engine does). */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === "object" && !Array.isArray(v)
+      ? Object.fromEntries(
+          Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)),
+        )
+      : v,
+  );
+}
+
+/** The group API Gateway writes execution logs to ([docs](https://docs.aws.amazon.com/apigateway/latest/developerguide/set-up-logging.html)). */
+export function executionLogGroupName(
+  restApiId: pulumi.Input<string>,
+  stageName: string,
+): pulumi.Output<string> {
+  return pulumi.interpolate`API-Gateway-Execution-Logs_${restApiId}/${stageName}`;
+}
+
+/** One role per region (IAM names are account-global; the account setting is per region). */
+export function apiGatewayCloudWatchRoleName(region: pulumi.Input<string>): pulumi.Output<string> {
+  return pulumi.interpolate`apigateway-cloudwatch-logs-${region}`;
+}
+
+/**
+ * The trust policy AWS documents for this role, as is: the `apigateway.amazonaws.com` principal
+ * and no condition ([set-up-logging](https://docs.aws.amazon.com/apigateway/latest/developerguide/set-up-logging.html#set-up-access-logging-permissions)).
+ * The role serves every API of every stack in the region, so a stack-specific condition would not fit.
+ */
+export const API_GATEWAY_LOGGING_TRUST_POLICY = {
+  Version: "2012-10-17",
+  Statement: [
+    { Effect: "Allow", Principal: { Service: "apigateway.amazonaws.com" }, Action: "sts:AssumeRole" },
+  ],
+} as const;
 
 /** Access log line: JSON, no request bodies, API key id (not the key). */
 export const ACCESS_LOG_FORMAT = {

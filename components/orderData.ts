@@ -36,16 +36,17 @@ export class OrderData extends pulumi.ComponentResource {
         enableKeyRotation: true,
         deletionWindowInDays: 30,
         policy: pulumi
-          .all([identity.accountId, partition.partition, region.region])
-          .apply(([account, partitionName, regionName]) =>
-            JSON.stringify(keyPolicy(account, partitionName, regionName)),
+          .all([identity.accountId, partition.partition, region.region, partition.dnsSuffix])
+          .apply(([account, partitionName, regionName, dnsSuffix]) =>
+            JSON.stringify(keyPolicy(account, partitionName, regionName, dnsSuffix)),
           ),
       },
       parent,
     );
     new aws.kms.Alias(
       `${name}-key-alias`,
-      { name: `alias/orderflow-${pulumi.getStack()}`, targetKeyId: this.key.keyId },
+      // Aliases are per account and region: project and stack keep two projects' stacks apart.
+      { name: `alias/${pulumi.getProject()}-${pulumi.getStack()}`, targetKeyId: this.key.keyId },
       parent,
     );
 
@@ -138,7 +139,7 @@ export function catalogueItem(entry: StackConfig["catalogue"][number]) {
  * names the account, not `*`); CloudWatch Logs may use it only for this account's log groups, and
  * CloudWatch alarms only to publish to this account's encrypted topics.
  */
-export function keyPolicy(account: string, partition: string, region: string) {
+export function keyPolicy(account: string, partition: string, region: string, dnsSuffix = "amazonaws.com") {
   return {
     Version: "2012-10-17",
     Statement: [
@@ -152,7 +153,8 @@ export function keyPolicy(account: string, partition: string, region: string) {
       {
         Sid: "CloudWatchLogs",
         Effect: "Allow",
-        Principal: { Service: `logs.${region}.amazonaws.com` },
+        // Regional principal; `amazonaws.com.cn` in China ([KMS for logs](https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html)).
+        Principal: { Service: `logs.${region}.${dnsSuffix}` },
         Action: ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"],
         Resource: "*",
         Condition: {

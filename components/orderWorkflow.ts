@@ -58,6 +58,7 @@ export class OrderWorkflow extends pulumi.ComponentResource {
     super("orderflow:index:OrderWorkflow", name, {}, opts);
     const parent = { parent: this };
     const account = aws.getCallerIdentityOutput({}, parent).accountId;
+    const partition = aws.getPartitionOutput({}, parent).partition;
     const visibilityTimeoutSeconds = visibilityTimeout(args);
     const queueRetentionSeconds = 4 * 24 * 3600;
 
@@ -190,7 +191,7 @@ export class OrderWorkflow extends pulumi.ComponentResource {
     const stateMachineLogs = new aws.cloudwatch.LogGroup(
       `${name}-state-machine-logs`,
       {
-        namePrefix: `/aws/vendedlogs/states/orderflow-${pulumi.getStack()}-`,
+        namePrefix: `/aws/vendedlogs/states/${pulumi.getProject()}-${pulumi.getStack()}-`,
         retentionInDays: args.logRetentionDays,
         kmsKeyId: args.keyArn,
       },
@@ -234,8 +235,8 @@ export class OrderWorkflow extends pulumi.ComponentResource {
         type: "STANDARD",
         roleArn: role.arn,
         definition: pulumi
-          .all([this.queue.url, args.notifyFunctionArn, compensate.fn.arn])
-          .apply(([queueUrl, notifyFunctionArn, compensateFunctionArn]) =>
+          .all([this.queue.url, args.notifyFunctionArn, compensate.fn.arn, partition])
+          .apply(([queueUrl, notifyFunctionArn, compensateFunctionArn, partitionName]) =>
             JSON.stringify(
               buildOrderWorkflowDefinition({
                 queueUrl,
@@ -243,6 +244,7 @@ export class OrderWorkflow extends pulumi.ComponentResource {
                 compensateFunctionArn,
                 callbackTimeoutSeconds: args.callbackTimeoutSeconds,
                 heartbeatSeconds: args.heartbeatSeconds,
+                partition: partitionName,
               }),
             ),
           ),

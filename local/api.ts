@@ -41,6 +41,11 @@ export interface LocalApiOptions {
   apiKeys: string[];
   /** Usage-plan throttling per key; `false` turns it off (load tests). */
   throttle: { rateLimit: number; burstLimit: number } | false;
+  /**
+   * The stage's method throttle: one bucket for all keys together, checked with the per-key one
+   * (API Gateway applies both; a request needs room in each). Off when `throttle` is `false`.
+   */
+  stageThrottle?: { rateLimit: number; burstLimit: number };
   stage: string;
   accountId: string;
   log: Logger;
@@ -104,20 +109,34 @@ function compileRoutes(routes: LocalRoute[]): CompiledRoute[] {
   });
 }
 
-/** Per-key token bucket, like a usage plan's rate and burst. */
-class Throttle {
+/** Token buckets by key, like a usage plan's (or, with one key, the stage's) rate and burst. */
+export class Throttle {
   private buckets = new Map<string, { tokens: number; at: number }>();
   constructor(private readonly limits: { rateLimit: number; burstLimit: number }) {}
-  take(key: string): boolean {
+  /** Whether `key` has a token now (refilled to the present, none taken). */
+  has(key: string): boolean {
     const now = Date.now();
     const b = this.buckets.get(key) ?? { tokens: this.limits.burstLimit, at: now };
     b.tokens = Math.min(this.limits.burstLimit, b.tokens + ((now - b.at) / 1000) * this.limits.rateLimit);
     b.at = now;
     this.buckets.set(key, b);
-    if (b.tokens < 1) return false;
-    b.tokens -= 1;
+    return b.tokens >= 1;
+  }
+  take(key: string): boolean {
+    if (!this.has(key)) return false;
+    this.buckets.get(key)!.tokens -= 1;
     return true;
   }
+}
+
+const STAGE = "stage";
+
+/** Both layers: a request passes only with a token in its key's bucket and in the stage's. */
+export function admits(perKey: Throttle | undefined, stage: Throttle | undefined, key: string): boolean {
+  if ((perKey && !perKey.has(key)) || (stage && !stage.has(STAGE))) return false;
+  perKey?.take(key);
+  stage?.take(STAGE);
+  return true;
 }
 
 /** Headers as API Gateway hands them to a proxy integration: original case, last value wins. */
@@ -137,6 +156,7 @@ export async function startApi(o: LocalApiOptions): Promise<LocalApiServer> {
   const routes = compileRoutes(o.api.routes);
   const keys = new Set(o.apiKeys);
   const throttle = o.throttle ? new Throttle(o.throttle) : undefined;
+  const stageThrottle = o.throttle && o.stageThrottle ? new Throttle(o.stageThrottle) : undefined;
 
   function gatewayResponse(
     res: http.ServerResponse,
@@ -223,7 +243,7 @@ export async function startApi(o: LocalApiOptions): Promise<LocalApiServer> {
       await readBody(req, MAX_PAYLOAD_BYTES).catch(() => undefined);
       return gatewayResponse(res, req, "INVALID_API_KEY", "Forbidden", requestId);
     }
-    if (throttle && !throttle.take(String(apiKey ?? req.socket.remoteAddress))) {
+    if (!admits(throttle, stageThrottle, String(apiKey ?? req.socket.remoteAddress))) {
       await readBody(req, MAX_PAYLOAD_BYTES).catch(() => undefined);
       return gatewayResponse(res, req, "THROTTLED", "Too Many Requests", requestId);
     }

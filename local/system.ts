@@ -252,6 +252,7 @@ export async function startOfflineSystem(options: OfflineOptions = {}): Promise<
       functions,
       apiKeys: [apiKey],
       throttle,
+      stageThrottle: topology.api.stageThrottle,
       stage: "v1",
       accountId,
       log,

@@ -103,7 +103,10 @@ export interface LocalGatewayResponse {
 
 export interface LocalApi {
   routes: LocalRoute[];
+  /** The usage plan's per-key limits. */
   throttle?: { rateLimit: number; burstLimit: number };
+  /** The stage's method throttle: all keys together (the stage-wide MethodSettings). */
+  stageThrottle?: { rateLimit: number; burstLimit: number };
   /** `DEFAULT_4XX`, `BAD_REQUEST_BODY`, `MISSING_AUTHENTICATION_TOKEN`, ... */
   gatewayResponses: Record<string, LocalGatewayResponse>;
 }
@@ -165,6 +168,7 @@ const T = {
   eventRule: "aws:cloudwatch/eventRule:EventRule",
   eventTarget: "aws:cloudwatch/eventTarget:EventTarget",
   usagePlan: "aws:apigateway/usagePlan:UsagePlan",
+  methodSettings: "aws:apigateway/methodSettings:MethodSettings",
 } as const;
 
 type Rec = Record<string, unknown>;
@@ -495,10 +499,17 @@ function apiOf(resources: readonly RegisteredResource[], functions: LocalFunctio
   const throttle = plan ? rec(plan.inputs.throttleSettings) : {};
   const rateLimit = num(throttle.rateLimit);
   const burstLimit = num(throttle.burstLimit);
+  const stageSettings = rec(of(T.methodSettings).find((m) => m.inputs.methodPath === "*/*")?.inputs.settings);
+  const stageRate = num(stageSettings.throttlingRateLimit);
+  const stageBurst = num(stageSettings.throttlingBurstLimit);
 
   return {
     routes,
     throttle: rateLimit !== undefined && burstLimit !== undefined ? { rateLimit, burstLimit } : undefined,
+    stageThrottle:
+      stageRate !== undefined && stageBurst !== undefined
+        ? { rateLimit: stageRate, burstLimit: stageBurst }
+        : undefined,
     gatewayResponses,
   };
 }

@@ -20,6 +20,11 @@ export interface WorkflowDefinitionArgs {
   callbackTimeoutSeconds: number;
   /** process_payment heartbeats on every delivery; must exceed the queue's visibility timeout. */
   heartbeatSeconds: number;
+  /**
+   * The AWS partition of the service-integration ARNs (`aws-us-gov`, `aws-cn`), from the provider.
+   * @default "aws"
+   */
+  partition?: string;
 }
 
 export const STATE = {
@@ -30,8 +35,12 @@ export const STATE = {
   compensationFailed: "CompensationFailed",
 } as const;
 
-export const CALLBACK_RESOURCE = "arn:aws:states:::sqs:sendMessage.waitForTaskToken";
-export const LAMBDA_INVOKE_RESOURCE = "arn:aws:states:::lambda:invoke";
+/** Service-integration ARNs in a partition (the constants below are the `aws` partition's). */
+export const callbackResource = (partition = "aws") =>
+  `arn:${partition}:states:::sqs:sendMessage.waitForTaskToken`;
+export const lambdaInvokeResource = (partition = "aws") => `arn:${partition}:states:::lambda:invoke`;
+export const CALLBACK_RESOURCE = callbackResource();
+export const LAMBDA_INVOKE_RESOURCE = lambdaInvokeResource();
 
 /** Lambda service faults worth retrying (AWS's recommended list for lambda:invoke). */
 const LAMBDA_TRANSIENT = [
@@ -52,7 +61,7 @@ export function buildOrderWorkflowDefinition(args: WorkflowDefinitionArgs): Stat
   validateTimings(args);
   const lambdaTask = (functionArn: string, payloadPath: Record<string, string>) => ({
     Type: "Task",
-    Resource: LAMBDA_INVOKE_RESOURCE,
+    Resource: lambdaInvokeResource(args.partition),
     Parameters: { FunctionName: functionArn, Payload: payloadPath },
     // Keep only the function's return value, not the invoke envelope.
     ResultSelector: { "value.$": "$.Payload" },
@@ -66,7 +75,7 @@ export function buildOrderWorkflowDefinition(args: WorkflowDefinitionArgs): Stat
     States: {
       [STATE.processPayment]: {
         Type: "Task",
-        Resource: CALLBACK_RESOURCE,
+        Resource: callbackResource(args.partition),
         Parameters: {
           QueueUrl: args.queueUrl,
           MessageBody: { "order.$": "$.order", "taskToken.$": "$$.Task.Token" },

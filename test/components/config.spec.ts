@@ -65,6 +65,9 @@ describe("config", () => {
     ],
     ["unknown key", { colour: "blue" }, "colour"],
     ["quota period", { apiQuotaPeriod: "YEAR" }, "apiQuotaPeriod"],
+    // All clients together must get at least one client's rate (the stage throttle caps the keys).
+    ["stage rate below one key's", { apiRateLimit: 50, apiStageRateLimit: 49 }, "apiStageRateLimit"],
+    ["stage burst below one key's", { apiBurstLimit: 100, apiStageBurstLimit: 99 }, "apiStageBurstLimit"],
   ];
   for (const [label, change, key] of bad) {
     it(`names the key for a bad value: ${label}`, () => {
@@ -111,6 +114,24 @@ describe("loadStackConfig", () => {
     const config = loadStackConfig(stack, "orderflow");
     expect(config).to.deep.include({ region: "eu-west-1", maxReceiveCount: 7, deletionProtection: false });
     expect(config.allowedOrigins).to.deep.equal(["https://shop.example.com"]);
+  });
+
+  it("takes the region from the AWS provider's environment when the stack sets none", () => {
+    const { "aws:region": _region, ...noRegion } = stack;
+    expect(loadStackConfig(noRegion, "orderflow", { AWS_REGION: "ap-southeast-2" }).region).to.equal(
+      "ap-southeast-2",
+    );
+    expect(loadStackConfig(noRegion, "orderflow", { AWS_DEFAULT_REGION: "us-gov-west-1" }).region).to.equal(
+      "us-gov-west-1",
+    );
+    expect(loadStackConfig(stack, "orderflow", { AWS_REGION: "ap-southeast-2" }).region).to.equal(
+      "eu-west-1",
+    );
+  });
+
+  it("says how to set a region when neither the stack nor the environment has one", () => {
+    const { "aws:region": _region, ...noRegion } = stack;
+    expect(() => loadStackConfig(noRegion, "orderflow", {})).to.throw(ConfigError, /region: .*aws:region/);
   });
 
   it("refuses a misspelt key instead of leaving the setting at its default", () => {

@@ -173,8 +173,8 @@ describe("operations under mocks: ops topic, alarms, dashboard, sweeper", functi
       widgets = (JSON.parse(String(dashboard.inputs.dashboardBody)) as { widgets: Widget[] }).widgets;
     });
 
-    it("is one per stack, named after it", () => {
-      expect(dashboard.inputs.dashboardName).to.equal("orderflow-test");
+    it("is one per stack, named after project, stack and region (dashboards are account-global)", () => {
+      expect(dashboard.inputs.dashboardName).to.equal(`orderflow-test-${MOCK_REGION}`);
     });
 
     it("shows orders in, completed, failed and in flight as single numbers from the handlers' EMF metrics", () => {

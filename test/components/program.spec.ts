@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import { HANDLER_TAG } from "../../components/handlerTag";
 import { PAYMENT_BATCH_SIZE } from "../../components/orderWorkflow";
+import { LAMBDA_RUNTIME } from "../../components/orderFunction";
 import { createOrderModelSchema, GATEWAY_RESPONSE_TEMPLATES } from "../../components/apiModel";
 import { readStackConfig } from "../../program/stackConfig";
 import { CALLBACK_RESOURCE, STATE, StateMachineDefinition } from "../../workflow/definition";
@@ -183,9 +184,9 @@ describe("the program under mocks", function () {
 
   describe("every Lambda", () => {
     for (const handlerId of HANDLER_IDS) {
-      it(`${handlerId}: nodejs22.x, tracing, CMK env, explicit timeout/memory, own role and own KMS log group`, () => {
+      it(`${handlerId}: ${LAMBDA_RUNTIME}, tracing, CMK env, explicit timeout/memory, own role and own KMS log group`, () => {
         const fn = functionFor(all, handlerId);
-        expect(fn.inputs.runtime).to.equal("nodejs22.x");
+        expect(fn.inputs.runtime).to.equal(LAMBDA_RUNTIME);
         expect(fn.inputs.tracingConfig).to.deep.equal({ mode: "Active" });
         expect(fn.inputs.kmsKeyArn).to.equal(keyArn);
         expect(fn.inputs.timeout).to.be.a("number");
@@ -392,7 +393,7 @@ describe("the program under mocks", function () {
       expect(responses.BAD_REQUEST_BODY.statusCode).to.equal("400");
     });
 
-    it("the stage has KMS access logs, X-Ray, data trace off and per-method throttling", () => {
+    it("the stage has KMS access logs, X-Ray, data trace off and the API's total capacity as its throttle", () => {
       const stage = one(all, T.stage);
       const logs = one(all, T.logGroup, "-access-logs");
       expect(stage.inputs.xrayTracingEnabled).to.equal(true);
@@ -404,7 +405,8 @@ describe("the program under mocks", function () {
       expect(settings).to.deep.include({
         dataTraceEnabled: false,
         metricsEnabled: true,
-        throttlingRateLimit: num("apiRateLimit"),
+        throttlingRateLimit: num("apiStageRateLimit"),
+        throttlingBurstLimit: num("apiStageBurstLimit"),
       });
     });
 

