@@ -83,7 +83,9 @@ export async function startOriginProxy(pages: Record<string, string>): Promise<O
             status: answer.statusCode ?? 0,
             allowOrigin: answer.headers["access-control-allow-origin"] as string | undefined,
           });
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        // Hop-by-hop: the browser's connection to the proxy stays open.
+        const { connection: _c, "keep-alive": _k, ...rest } = answer.headers;
+        res.writeHead(answer.statusCode ?? 502, rest);
         answer.pipe(res);
       },
     );
