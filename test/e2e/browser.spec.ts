@@ -153,6 +153,37 @@ describe("browser client in Chromium (real CORS)", function () {
     expect(fs.statSync(shot).size).to.be.greaterThan(10_000);
   });
 
+  it("works from the keyboard alone: labelled controls, a visible focus, the outcome announced", async () => {
+    await openPage(PAGE);
+    const unlabelled = await page.evaluate(
+      `[...document.querySelectorAll("input, select")].filter((e) => e.labels.length === 0).map((e) => e.id)`,
+    );
+    expect(unlabelled, "controls without a <label>").to.deep.equal([]);
+    const unnamed = await page.evaluate(
+      `[...document.querySelectorAll("button")].filter((b) => !(b.getAttribute("aria-label") || b.textContent.trim())).length`,
+    );
+    expect(unnamed, "buttons without a name").to.equal(0);
+    const focused = () =>
+      page.evaluate(`({ id: document.activeElement.id, cls: document.activeElement.className,
+        outline: getComputedStyle(document.activeElement).outlineStyle })`) as Promise<
+        Record<string, string>
+      >;
+
+    await page.reload(); // the settings stay; the focus starts at the top again
+    await page.keyboard.press("Tab");
+    expect(await focused()).to.include({ cls: "skip", outline: "solid" });
+    await page.keyboard.press("Enter");
+    await page.keyboard.press("Tab");
+    expect(await focused(), "the skip link leads to the order form").to.include({
+      id: "email",
+      outline: "solid",
+    });
+    await page.keyboard.type("kay@example.com");
+    await page.keyboard.press("Enter");
+    await page.locator("#announce:has-text('COMPLETED')").waitFor({ timeout: 30_000 });
+    expect(await page.getAttribute("#announce", "aria-live")).to.equal("polite");
+  });
+
   it("shows a declined order FAILED with its reason and what compensation did", async () => {
     await openPage(PAGE);
     await fillOrder("bob@example.com", "tok_decline");
