@@ -9,7 +9,11 @@
 /** @typedef {import("../functions/shared/types").OrderStatus} OrderStatus */
 /** @typedef {import("../functions/shared/types").Customer} Customer */
 /** @typedef {import("../functions/shared/types").LineItem} LineItem */
-/** @typedef {{ customer: Customer, items: LineItem[], payment: { token: string } }} CreateOrderBody */
+/**
+ * POST /orders as the form says it: the contract's body (LineItem), except that a quantity left
+ * empty goes as null. The page does not validate; the API's answer names what is wrong.
+ * @typedef {{ customer: Customer, items: { sku: LineItem["sku"], quantity: LineItem["quantity"] | null }[], payment: { token: string } }} OrderDraft
+ */
 /** @typedef {{ items: OrderView[], nextToken?: string }} OrderPage */
 /** @typedef {{ path: string, message: string }} Issue */
 /**
@@ -110,7 +114,7 @@ export function createClient({ baseUrl, apiKey, fetch: doFetch = (...args) => fe
     /**
      * POST /orders. The same key with the same body returns the same order (a retry after a
      * lost answer is safe); the same key with another body is a 409.
-     * @param {CreateOrderBody} body
+     * @param {OrderDraft} body
      * @param {string} idempotencyKey
      * @returns {Promise<{ order: OrderView, location: string | null }>}
      */

@@ -7,7 +7,7 @@ import { describeError } from "./errors.js";
 
 /** @typedef {import("./api.js").OrderView} OrderView */
 /** @typedef {import("./api.js").OrderStatus} OrderStatus */
-/** @typedef {import("./api.js").CreateOrderBody} CreateOrderBody */
+/** @typedef {import("./api.js").OrderDraft} OrderDraft */
 /** @typedef {{ sku: string, name?: string, price?: number }} CatalogueEntry */
 
 const STORAGE = { apiUrl: "orderflow.apiUrl", apiKey: "orderflow.apiKey" };
@@ -208,9 +208,9 @@ el.addItem.addEventListener("click", () => addItemRow().focus());
 
 // ---- placing an order ------------------------------------------------------------------------
 
-/** @returns {CreateOrderBody} what the form says, unchecked: the API's validation answers. */
+/** @returns {OrderDraft} what the form says, unchecked: the API's validation answers. */
 function orderBody() {
-  /** @type {CreateOrderBody["customer"]} */
+  /** @type {OrderDraft["customer"]} */
   const customer = { email: el.email.value.trim() };
   if (el.name.value.trim()) customer.name = el.name.value.trim();
   if (el.phone.value.trim()) customer.phone = el.phone.value.trim();
@@ -218,10 +218,7 @@ function orderBody() {
     const sku = /** @type {HTMLInputElement} */ (li.querySelector("input[name=sku]")).value.trim();
     const raw = /** @type {HTMLInputElement} */ (li.querySelector("input[name=quantity]")).value.trim();
     // An empty or non-numeric quantity goes as null, so the API names the field.
-    const quantity =
-      raw === "" || Number.isNaN(Number(raw))
-        ? /** @type {number} */ (/** @type {unknown} */ (null))
-        : Number(raw);
+    const quantity = raw === "" || Number.isNaN(Number(raw)) ? null : Number(raw);
     return { sku, quantity };
   });
   const token = new FormData(el.order).get("token");

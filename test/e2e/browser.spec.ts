@@ -243,6 +243,12 @@ describe("browser client in Chromium (real CORS)", function () {
     expect(pages).to.equal(Math.ceil(all.length / 5));
     expect(await text("#list-summary")).to.equal(`${all.length} orders shown.`);
 
+    // Any listed order can be followed.
+    const last = all[all.length - 1];
+    await page.click(`#orders tr[data-order-id="${last.orderId}"] button`);
+    await page.locator(`#track-id:text-is("${last.orderId}")`).waitFor();
+    await page.locator(`#track-status[data-status="${last.status}"]`).waitFor();
+
     const failed = (await call<{ items: OrderView[] }>(system, "GET", "/orders?status=FAILED&limit=100")).json
       .items;
     expect(failed.length).to.be.greaterThan(1);
