@@ -1,6 +1,7 @@
 /**
  * `npm start`: the whole order system offline. Flags:
  *   --port <n>        API port (default 4000; 0 picks a free one)
+ *   --web-port <n>    the browser client's port (default 3000: its origin is the dev stack's allowed one)
  *   --data-dir <dir>  keep DynamoDB data on disk (default: in memory)
  *   --fast            short timings (callback 20 s, heartbeat 8 s, visibility 2 s) to watch
  *                     timeouts and the DLQ without waiting minutes
@@ -13,6 +14,7 @@ import "./polyfills";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { startOfflineSystem, type OfflineSystem } from "./system";
+import { allowedOriginsOf, catalogueOf, DEFAULT_WEB_PORT, startWebServer, webBanner } from "./web";
 import type { Level } from "./log";
 import type { Notification } from "./sns";
 
@@ -27,6 +29,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       port: { type: "string", default: "4000" },
+      "web-port": { type: "string", default: String(DEFAULT_WEB_PORT) },
       "data-dir": { type: "string" },
       fast: { type: "boolean", default: false },
       stack: { type: "string", default: "dev" },
@@ -38,7 +41,7 @@ async function main(): Promise<void> {
   });
   if (values.help) {
     process.stdout.write(
-      "npm start -- [--port 4000] [--data-dir .orderflow/data] [--fast] [--stack dev] [--api-key K] [--no-throttle] [--log-level info]\n",
+      "npm start -- [--port 4000] [--web-port 3000] [--data-dir .orderflow/data] [--fast] [--stack dev] [--api-key K] [--no-throttle] [--log-level info]\n",
     );
     return;
   }
@@ -47,6 +50,9 @@ async function main(): Promise<void> {
   const port = Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw new Error(`--port: not a port: ${values.port}`);
+  const webPort = Number(values["web-port"]);
+  if (!Number.isInteger(webPort) || webPort < 0 || webPort > 65535)
+    throw new Error(`--web-port: not a port: ${values["web-port"]}`);
 
   const system: OfflineSystem = await startOfflineSystem({
     port,
@@ -59,6 +65,11 @@ async function main(): Promise<void> {
     notificationsFile,
     logLevel: values["log-level"] as Level,
     onNotification: (n) => process.stdout.write(`\n📨 ${describeNotification(n)}\n\n`),
+  });
+
+  const web = await startWebServer({
+    port: webPort,
+    catalogue: catalogueOf(system.topology, system.tables.inventory),
   });
 
   const sku = firstSku(system) ?? "SKU-1";
@@ -78,6 +89,7 @@ async function main(): Promise<void> {
       "",
       `  API       ${system.url}`,
       `  API key   ${system.apiKey}`,
+      ...webBanner(web, system.url, allowedOriginsOf(system.topology)),
       `  Data      ${values["data-dir"] ? path.resolve(values["data-dir"]) : "in memory"}`,
       `  Notices   ${path.relative(process.cwd(), notificationsFile)}`,
       `  SQS       ${system.sqs.endpoint}  (npm run redrive-dlq -- --endpoint ${system.sqs.endpoint})`,
