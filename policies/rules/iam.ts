@@ -7,6 +7,7 @@
  */
 import * as aws from "@pulumi/aws";
 import {
+  PolicyConfigSchema,
   ReportViolation,
   ResourceValidationArgs,
   ResourceValidationPolicy,
@@ -15,6 +16,15 @@ import {
   validateResourceOfType,
 } from "@pulumi/policy";
 import { actionInfo } from "./iamActions";
+import {
+  actionsOf,
+  identityDocuments,
+  isAllow,
+  label,
+  resourcesOf,
+  Statement,
+  statementsOf,
+} from "./documents";
 import {
   asArray,
   configWithDefaults,
@@ -27,70 +37,34 @@ import {
   referencedResources,
 } from "./util";
 
-export interface Statement {
-  Sid?: string;
-  Effect?: string;
-  Action?: string | string[];
-  NotAction?: string | string[];
-  Resource?: string | string[];
-  NotResource?: string | string[];
-  Principal?: unknown;
-  NotPrincipal?: unknown;
-  Condition?: unknown;
-}
-
-interface Document {
-  /** Where the document sits, for messages (`policy`, `inlinePolicies[0].policy`). */
-  where: string;
-  value: unknown;
-}
-
-/** The identity-policy documents a resource carries, or notApplicable. */
-function identityDocuments(args: ResourceValidationArgs): Document[] {
-  const single =
-    args.asType(aws.iam.RolePolicy) ??
-    args.asType(aws.iam.Policy) ??
-    args.asType(aws.iam.UserPolicy) ??
-    args.asType(aws.iam.GroupPolicy);
-  if (single) return [{ where: "policy", value: single.policy }];
-  const role = args.asType(aws.iam.Role);
-  if (role) {
-    return asArray(role.inlinePolicies).map((p, i) => ({
-      where: `inlinePolicies[${i}].policy`,
-      value: p.policy,
-    }));
-  }
-  return args.notApplicable("only IAM role, user, group and managed policies carry identity policies");
-}
-
-function statementsOf(doc: Record<string, unknown>): Statement[] {
-  return asArray(doc.Statement as Statement | Statement[] | undefined);
-}
-
-function label(statement: Statement, index: number, where: string): string {
-  return `${where} statement ${isNonEmptyString(statement.Sid) ? `'${statement.Sid}'` : `#${index}`}`;
-}
-
-type StatementCheck = (
+type StatementCheck<C> = (
   statement: Statement,
   label: string,
   report: (message: string) => void,
+  config: C,
 ) => void | Promise<void>;
 
-/** A rule that runs `check` on every statement of every identity policy of a resource. */
-function identityStatementRule(
+/**
+ * A rule that runs `check` on every statement of every identity policy of a resource, with the
+ * rule's config (`defaults` overlaid with the stack's; `schema` describes it to the CLI).
+ */
+export function identityStatementRule<C extends object = Record<string, never>>(
   name: string,
   description: string,
   severity: Severity,
-  check: StatementCheck,
+  check: StatementCheck<C>,
+  defaults?: C,
+  schema?: PolicyConfigSchema["properties"],
 ): ResourceValidationPolicy {
   return {
     name,
     description,
     enforcementLevel: DEFAULT_ENFORCEMENT,
     severity,
+    ...(schema ? { configSchema: { properties: schema } } : {}),
     validateResource: async (args: ResourceValidationArgs, reportViolation: ReportViolation) => {
       const documents = identityDocuments(args);
+      const config = defaults ? configWithDefaults(args, defaults) : ({} as C);
       for (const { where, value } of documents) {
         const parsed = parseJsonDocument(value);
         if ("error" in parsed) {
@@ -99,18 +73,15 @@ function identityStatementRule(
         }
         const statements = statementsOf(parsed.doc);
         for (let i = 0; i < statements.length; i++) {
-          await check(statements[i], label(statements[i], i, where), (m) => reportViolation(m));
+          await check(statements[i], label(statements[i], i, where), (m) => reportViolation(m), config);
         }
       }
     },
   };
 }
 
-const isAllow = (s: Statement) => s.Effect === "Allow";
-const actionsOf = (s: Statement) => asArray(s.Action).filter((a): a is string => typeof a === "string");
-/** `*` or `service:*`. */
-const isWildcardAction = (action: string) => action === "*" || /^[a-z0-9-]+:\*$/i.test(action);
-const resourcesOf = (s: Statement) => asArray(s.Resource).filter((r): r is string => typeof r === "string");
+/** `*`, `service:*`, or any service wildcard with `*` actions (`*:*`, `s*:*`). */
+const isWildcardAction = (action: string) => action === "*" || /^[a-z0-9*?-]+:\*$/i.test(action);
 
 export const iamNoWildcardActions = identityStatementRule(
   "iam-no-wildcard-actions",

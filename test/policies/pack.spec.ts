@@ -6,9 +6,12 @@ import { allPolicies } from "../../policies/rules";
 import * as api from "../../policies/rules/api";
 import * as encryption from "../../policies/rules/encryption";
 import * as iam from "../../policies/rules/iam";
+import * as iamGrants from "../../policies/rules/iamGrants";
 import * as lambda from "../../policies/rules/lambda";
 import * as logging from "../../policies/rules/logging";
 import * as messaging from "../../policies/rules/messaging";
+import * as resourcePolicies from "../../policies/rules/resourcePolicies";
+import * as secrets from "../../policies/rules/secrets";
 import * as workflow from "../../policies/rules/workflow";
 import { resolvedConfig, runPolicy } from "../support/policyHarness";
 import { changed, goodStack } from "../support/policyFixtures";
@@ -16,7 +19,18 @@ import { BAD_CASES } from "./cases";
 
 const ROOT = path.join(__dirname, "..", "..");
 const PACK = path.join(ROOT, "policies");
-const MODULES = { api, encryption, iam, lambda, logging, messaging, workflow };
+const MODULES = {
+  api,
+  encryption,
+  iam,
+  iamGrants,
+  lambda,
+  logging,
+  messaging,
+  resourcePolicies,
+  secrets,
+  workflow,
+};
 
 const isPolicy = (v: unknown): v is { name: string } =>
   typeof v === "object" &&
