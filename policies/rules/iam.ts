@@ -136,7 +136,8 @@ export const iamNoAllowNotActionNotResource = identityStatementRule(
   },
 );
 
-const ALL_ROLES = /^arn:aws[a-z-]*:iam::[^:]*:role\/\*$/;
+/** A role ARN that matches more than one role: a wildcard in its account, or anywhere in its path or name. */
+const MANY_ROLES = /^arn:[^:]*:iam::(?:[^:]*[*?][^:]*:|[^:]*:role\/.*[*?])/;
 
 export const iamNoPassRoleOnWildcard = identityStatementRule(
   "iam-no-passrole-on-wildcard",
@@ -144,7 +145,7 @@ export const iamNoPassRoleOnWildcard = identityStatementRule(
   "critical",
   async (s, where, report) => {
     if (!isAllow(s)) return;
-    const broad = resourcesOf(s).filter((r) => r === "*" || ALL_ROLES.test(r));
+    const broad = resourcesOf(s).filter((r) => r === "*" || MANY_ROLES.test(r));
     if (broad.length === 0) return;
     for (const action of actionsOf(s)) {
       const info = await actionInfo(action);

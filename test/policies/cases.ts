@@ -506,7 +506,207 @@ export const BAD_CASES: BadCase[] = [
   ),
   field("cloudwatch-log-group-retention", "retention 0", "process-payment-logs", "retentionInDays", 0),
   ...PARITY_CASES(),
+  ...MORE_CASES(),
 ];
+
+/** A third (or further) broad input for the rules that had fewer. */
+function MORE_CASES(): BadCase[] {
+  const ownFn = (name: string, role: string): TestResource => ({
+    type: T.fn,
+    name,
+    urn: urnOf(T.fn, name),
+    props: { name, arn: mockArn("lambda", `function:${name}`), role, runtime: "nodejs22.x" },
+  });
+  return [
+    field("sns-topic-cmk-encrypted", "an empty key id", "order-events", "kmsMasterKeyId", ""),
+    field(
+      "dynamodb-table-cmk-encrypted",
+      "no serverSideEncryption block",
+      "orders",
+      "serverSideEncryption",
+      undefined,
+    ),
+    field("dynamodb-table-pitr-enabled", "an empty PITR block", "orders", "pointInTimeRecovery", {}),
+    {
+      ...field(
+        "kms-key-rotation-enabled",
+        "a key stating SYMMETRIC_DEFAULT without rotation",
+        "cmk",
+        "enableKeyRotation",
+        false,
+      ),
+      bad: (stack) =>
+        changed(stack, "cmk", (p) => {
+          p.customerMasterKeySpec = "SYMMETRIC_DEFAULT";
+          p.enableKeyRotation = false;
+        }),
+    },
+    field(
+      "apigateway-stage-access-logs",
+      "access logs without a destination",
+      "orders-stage",
+      "accessLogSettings.destinationArn",
+      "",
+    ),
+    keyPolicyWith("kms-key-policy-no-wildcard-principal", '"*" hidden in a list of principals', {
+      Effect: "Allow",
+      Principal: { AWS: [`arn:aws:iam::${ACCOUNT}:root`, "*"] },
+      Action: "kms:Decrypt",
+    }),
+    policyWith("iam-no-wildcard-actions", "*:* (service wildcard)", {
+      Effect: "Allow",
+      Action: "*:*",
+      Resource: ARN.orders,
+    }),
+    field(
+      "iam-no-allow-not-action",
+      "NotAction in a role's inline policy",
+      "process-payment-role",
+      "inlinePolicies",
+      [{ name: "inline", policy: doc({ Effect: "Allow", NotAction: "iam:*", Resource: "*" }) }],
+    ),
+    policyWith("iam-no-passrole-on-wildcard", "PassRole on a name prefix", {
+      Effect: "Allow",
+      Action: "iam:PassRole",
+      Resource: `arn:aws:iam::${ACCOUNT}:role/orderflow-*`,
+    }),
+    {
+      rule: "lambda-role-not-shared",
+      title: "two functions on one role from outside the stack",
+      bad: add(
+        ownFn("a", `arn:aws:iam::${ACCOUNT}:role/shared`),
+        ownFn("b", `arn:aws:iam::${ACCOUNT}:role/shared`),
+      ),
+    },
+    field("lambda-supported-runtime", "python3.9", "process-payment", "runtime", "python3.9"),
+    field("lambda-tracing-active", "an empty tracingConfig", "process-payment", "tracingConfig", {}),
+    field("lambda-environment-cmk-encrypted", "an empty kmsKeyArn", "process-payment", "kmsKeyArn", ""),
+    field(
+      "lambda-explicit-role",
+      "its role carries AmazonSQSFullAccess",
+      "process-payment-role",
+      "managedPolicyArns",
+      ["arn:aws:iam::aws:policy/AmazonSQSFullAccess"],
+      "process-payment",
+    ),
+    field("lambda-permission-source-arn", "an empty sourceArn", "process-payment-invoke", "sourceArn", ""),
+    field(
+      "apigateway-method-requires-api-key",
+      "apiKeyRequired left unset",
+      "orders-post",
+      "apiKeyRequired",
+      undefined,
+    ),
+    {
+      ...field(
+        "apigateway-method-requires-api-key",
+        "ANY without an API key",
+        "orders-post",
+        "apiKeyRequired",
+        false,
+      ),
+      bad: (stack) =>
+        changed(stack, "orders-post", (p) => {
+          p.httpMethod = "ANY";
+          p.apiKeyRequired = false;
+        }),
+    },
+    field(
+      "apigateway-method-has-request-validator",
+      "an empty validator id",
+      "orders-post",
+      "requestValidatorId",
+      "",
+    ),
+    {
+      ...field(
+        "apigateway-method-has-request-validator",
+        "GET without a validator",
+        "orders-post",
+        "requestValidatorId",
+        undefined,
+      ),
+      bad: (stack) =>
+        changed(stack, "orders-post", (p) => {
+          p.httpMethod = "GET";
+          delete p.requestValidatorId;
+        }),
+    },
+    field(
+      "apigateway-stage-xray-tracing",
+      "X-Ray left unset",
+      "orders-stage",
+      "xrayTracingEnabled",
+      undefined,
+    ),
+    field("apigateway-stage-xray-tracing", "X-Ray as a string", "orders-stage", "xrayTracingEnabled", "true"),
+    added(
+      "apigateway-no-data-trace",
+      "data trace on one method only",
+      extra(T.methodSettings, "orders-post-settings", {
+        restApi: "abc123",
+        stageName: "v1",
+        methodPath: "orders/POST",
+        settings: { loggingLevel: "INFO", dataTraceEnabled: true },
+      }),
+    ),
+    field("apigateway-no-data-trace", "data trace with INFO logging", "orders-stage-settings", "settings", {
+      loggingLevel: "INFO",
+      dataTraceEnabled: true,
+    }),
+    {
+      rule: "apigateway-usage-plan-exists",
+      title: "no usage plan at all",
+      bad: (stack) => stack.filter((r) => r.name !== "orders-plan"),
+      urn: urnOf(T.stage, "orders-stage"),
+    },
+    {
+      rule: "apigateway-usage-plan-exists",
+      title: "a plan for the same stage name on another API",
+      bad: (stack) =>
+        changed(stack, "orders-plan", (p) => {
+          p.apiStages = [{ apiId: "other-api", stage: "v1" }];
+        }).map((r) => (r.name === "orders-plan" ? { ...r, propertyDependencies: {} } : r)),
+      urn: urnOf(T.stage, "orders-stage"),
+    },
+    field(
+      "sfn-logging-enabled",
+      "level ALL without a destination",
+      "order-workflow",
+      "loggingConfiguration",
+      { level: "ALL", includeExecutionData: false },
+    ),
+    field(
+      "sfn-tracing-enabled",
+      "no tracingConfiguration",
+      "order-workflow",
+      "tracingConfiguration",
+      undefined,
+    ),
+    field(
+      "sfn-tracing-enabled",
+      "an empty tracingConfiguration",
+      "order-workflow",
+      "tracingConfiguration",
+      {},
+    ),
+    field(
+      "cloudwatch-log-group-kms-encrypted",
+      "an AWS-managed alias",
+      "process-payment-logs",
+      "kmsKeyId",
+      "alias/aws/logs",
+    ),
+    field("cloudwatch-log-group-kms-encrypted", "an empty key id", "orders-api-access-logs", "kmsKeyId", ""),
+    field(
+      "cloudwatch-log-group-retention",
+      "retention null",
+      "process-payment-logs",
+      "retentionInDays",
+      null,
+    ),
+  ];
+}
 
 /**
  * Scanner parity (docs/policy-pack.md, coverage table): for each rule, the broadest inputs a

@@ -26,6 +26,17 @@ describe("policy rules on fixtures", () => {
     expect([...covered].filter((n) => !byName.has(n))).to.deep.equal([]);
   });
 
+  it("every rule has at least three bad fixtures (the broadest inputs that must still be blocked)", () => {
+    const count = new Map<string, number>();
+    for (const c of BAD_CASES) count.set(c.rule, (count.get(c.rule) ?? 0) + 1);
+    expect(allPolicies.map((p) => p.name).filter((n) => (count.get(n) ?? 0) < 3)).to.deep.equal([]);
+    const titles = BAD_CASES.map((c) => `${c.rule}: ${c.title}`);
+    expect(
+      titles.filter((t, i) => titles.indexOf(t) !== i),
+      "duplicate titles",
+    ).to.deep.equal([]);
+  });
+
   for (const [variant, stack] of [
     ["with property dependencies", goodStack()],
     ["matching references by value", withoutDependencies(goodStack())],
