@@ -272,28 +272,31 @@ export const iamNoPermissionsManagement = grantsRule(
   "Actions (service:Action) that may be granted; default: logs:PutResourcePolicy, which Step Functions log delivery needs.",
 );
 
-/** Function -> the names of everything it is wired to (environment, event sources, key, logs, DLQ). */
-function ownNames(fn: PolicyResource, mappings: PolicyResource[]): Set<string> {
+/**
+ * Function -> what it is wired to (environment, event sources, key, logs, DLQ), as
+ * `service:name` for ARNs and `*:name` for plain names (a table name in ORDERS_TABLE).
+ */
+async function ownNames(fn: PolicyResource, mappings: PolicyResource[]): Promise<Set<string>> {
   const names = new Set<string>();
-  const addValue = (v: unknown) => {
+  const addValue = async (v: unknown) => {
     if (!isNonEmptyString(v)) return;
-    names.add(v);
-    const arnName = /^arn:/.test(v) ? v.split(":").slice(5).join(":") : undefined;
-    if (arnName) {
-      // The name token: after a `type/` or `type:` prefix, or the whole resource part.
-      for (const token of arnName.split(/[:/]/)) if (token) names.add(token);
+    const service = /^arn:[^:]*:([^:]*):/.exec(v)?.[1];
+    if (service !== undefined) {
+      const parts = splitArn(v, await arnPrefixes(service));
+      if (parts) names.add(`${service}:${parts.name}`);
+      return;
     }
     const url = /^https:\/\/[^/]+\/(?:\d{12}\/)?([^/?]+)/.exec(v);
-    if (url) names.add(url[1]);
+    names.add(`*:${url ? url[1] : v}`);
   };
   const props = fn.props;
   const env = (props.environment as { variables?: Record<string, unknown> } | undefined)?.variables ?? {};
-  for (const v of Object.values(env)) addValue(v);
-  addValue(props.kmsKeyArn);
-  addValue((props.loggingConfig as { logGroup?: unknown } | undefined)?.logGroup);
-  addValue((props.deadLetterConfig as { targetArn?: unknown } | undefined)?.targetArn);
-  if (isNonEmptyString(props.name)) names.add(`/aws/lambda/${props.name}`);
-  for (const m of mappings) addValue(m.props.eventSourceArn);
+  for (const v of Object.values(env)) await addValue(v);
+  await addValue(props.kmsKeyArn);
+  await addValue((props.loggingConfig as { logGroup?: unknown } | undefined)?.logGroup);
+  await addValue((props.deadLetterConfig as { targetArn?: unknown } | undefined)?.targetArn);
+  if (isNonEmptyString(props.name)) names.add(`logs:/aws/lambda/${props.name}`);
+  for (const m of mappings) await addValue(m.props.eventSourceArn);
   return names;
 }
 
@@ -326,7 +329,7 @@ export const lambdaRoleWritesOwnResources: StackValidationPolicy = {
       const mine = mappings.filter(
         (m) => referencedResources(m, "functionName", [fn], ["arn", "name", "id", "qualifiedArn"]).length > 0,
       );
-      const names = ownNames(fn, mine);
+      const names = await ownNames(fn, mine);
       for (const role of fnRoles) {
         for (const { where, value } of roleDocuments(role, args.resources)) {
           const parsed = parseJsonDocument(value);
@@ -345,7 +348,8 @@ export const lambdaRoleWritesOwnResources: StackValidationPolicy = {
               if (arn === "*") continue; // iam-wildcard-resource-only-unscopable
               const service = /^arn:[^:]*:([^:]*):/.exec(arn)?.[1] ?? "";
               const parts = splitArn(arn, await arnPrefixes(service));
-              if (parts && names.has(parts.name)) continue;
+              if (parts && (names.has(`${parts.service}:${parts.name}`) || names.has(`*:${parts.name}`)))
+                continue;
               reportViolation(
                 `${describe(fn)} may write (${short(writes)}) to ${arn} (${label(s, i, where)}), which it is not wired to.`,
                 fn.urn,
