@@ -8,8 +8,20 @@
  * Helper module: it exports no policies.
  */
 import * as aws from "@pulumi/aws";
-import { ResourceValidationArgs } from "@pulumi/policy";
-import { asArray, isNonEmptyString, parseJsonDocument } from "./util";
+import {
+  PolicyConfigSchema,
+  ReportViolation,
+  ResourceValidationArgs,
+  ResourceValidationPolicy,
+  Severity,
+} from "@pulumi/policy";
+import {
+  asArray,
+  configWithDefaults,
+  DEFAULT_ENFORCEMENT,
+  isNonEmptyString,
+  parseJsonDocument,
+} from "./util";
 
 export interface Statement {
   Sid?: string;
@@ -295,4 +307,47 @@ export function splitArn(arn: string, prefixes: string[]): ArnParts | undefined 
   const name = end < 0 ? after : after.slice(0, end);
   const rest = end < 0 ? "" : after.slice(end);
   return { partition, service, region, account, prefix, name, rest };
+}
+
+type StatementCheck<C> = (
+  statement: Statement,
+  label: string,
+  report: (message: string) => void,
+  config: C,
+) => void | Promise<void>;
+
+/**
+ * A rule that runs `check` on every statement of every identity policy of a resource, with the
+ * rule's config (`defaults` overlaid with the stack's; `schema` describes it to the CLI).
+ */
+export function identityStatementRule<C extends object = Record<string, never>>(
+  name: string,
+  description: string,
+  severity: Severity,
+  check: StatementCheck<C>,
+  defaults?: C,
+  schema?: PolicyConfigSchema["properties"],
+): ResourceValidationPolicy {
+  return {
+    name,
+    description,
+    enforcementLevel: DEFAULT_ENFORCEMENT,
+    severity,
+    ...(schema ? { configSchema: { properties: schema } } : {}),
+    validateResource: async (args: ResourceValidationArgs, reportViolation: ReportViolation) => {
+      const documents = identityDocuments(args);
+      const config = defaults ? configWithDefaults(args, defaults) : ({} as C);
+      for (const { where, value } of documents) {
+        const parsed = parseJsonDocument(value);
+        if ("error" in parsed) {
+          reportViolation(`${where}: ${parsed.error}.`);
+          continue;
+        }
+        const statements = statementsOf(parsed.doc);
+        for (let i = 0; i < statements.length; i++) {
+          await check(statements[i], label(statements[i], i, where), (m) => reportViolation(m), config);
+        }
+      }
+    },
+  };
 }

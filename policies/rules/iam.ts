@@ -7,24 +7,12 @@
  */
 import * as aws from "@pulumi/aws";
 import {
-  PolicyConfigSchema,
-  ReportViolation,
-  ResourceValidationArgs,
   ResourceValidationPolicy,
-  Severity,
   StackValidationPolicy,
   validateResourceOfType,
 } from "@pulumi/policy";
 import { actionInfo } from "./iamActions";
-import {
-  actionsOf,
-  identityDocuments,
-  isAllow,
-  label,
-  resourcesOf,
-  Statement,
-  statementsOf,
-} from "./documents";
+import { actionsOf, identityStatementRule, isAllow, label, resourcesOf, statementsOf } from "./documents";
 import {
   asArray,
   configWithDefaults,
@@ -36,49 +24,6 @@ import {
   parseJsonDocument,
   referencedResources,
 } from "./util";
-
-type StatementCheck<C> = (
-  statement: Statement,
-  label: string,
-  report: (message: string) => void,
-  config: C,
-) => void | Promise<void>;
-
-/**
- * A rule that runs `check` on every statement of every identity policy of a resource, with the
- * rule's config (`defaults` overlaid with the stack's; `schema` describes it to the CLI).
- */
-export function identityStatementRule<C extends object = Record<string, never>>(
-  name: string,
-  description: string,
-  severity: Severity,
-  check: StatementCheck<C>,
-  defaults?: C,
-  schema?: PolicyConfigSchema["properties"],
-): ResourceValidationPolicy {
-  return {
-    name,
-    description,
-    enforcementLevel: DEFAULT_ENFORCEMENT,
-    severity,
-    ...(schema ? { configSchema: { properties: schema } } : {}),
-    validateResource: async (args: ResourceValidationArgs, reportViolation: ReportViolation) => {
-      const documents = identityDocuments(args);
-      const config = defaults ? configWithDefaults(args, defaults) : ({} as C);
-      for (const { where, value } of documents) {
-        const parsed = parseJsonDocument(value);
-        if ("error" in parsed) {
-          reportViolation(`${where}: ${parsed.error}.`);
-          continue;
-        }
-        const statements = statementsOf(parsed.doc);
-        for (let i = 0; i < statements.length; i++) {
-          await check(statements[i], label(statements[i], i, where), (m) => reportViolation(m), config);
-        }
-      }
-    },
-  };
-}
 
 /** `*`, `service:*`, or any service wildcard with `*` actions (`*:*`, `s*:*`). */
 const isWildcardAction = (action: string) => action === "*" || /^[a-z0-9*?-]+:\*$/i.test(action);

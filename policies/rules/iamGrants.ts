@@ -11,6 +11,7 @@ import { PolicyResource, ResourceValidationPolicy, StackValidationPolicy } from 
 import {
   actionsOf,
   FoundDocument,
+  identityStatementRule,
   isAllow,
   label,
   resourcesOf,
@@ -18,7 +19,6 @@ import {
   Statement,
   statementsOf,
 } from "./documents";
-import { identityStatementRule } from "./iam";
 import { actionInfo, arnPrefixes, expandActions } from "./iamActions";
 import {
   asArray,
@@ -97,7 +97,7 @@ export const iamNoBroadActionPatterns = identityStatementRule(
 const ARN_DEFAULTS = { allowedResourcePatterns: [] as string[] };
 
 /** Why `arn` reaches more than one named resource, or undefined. */
-export async function wildcardArnProblem(arn: string): Promise<string | undefined> {
+async function wildcardArnProblem(arn: string): Promise<string | undefined> {
   if (arn === "*" || !/[*?]/.test(arn)) return undefined;
   const service = /^arn:[^:]*:([^:]*):/.exec(arn)?.[1] ?? "";
   const parts = splitArn(arn, await arnPrefixes(service));

@@ -201,7 +201,7 @@ const LAMBDA_PERMISSION_ACTIONS = ["lambda:invokefunction", "lambda:invokefuncti
 
 export const resourcePolicyLeastPrivilegeActions = resourceStatementRule(
   "resource-policy-least-privilege-actions",
-  'Resource policies must grant named actions: no "*" or "service:*" (except to the own account root, as a key policy\'s default statement does), no NotAction/NotResource with Allow, no permissions-management actions (sqs:AddPermission, kms:PutKeyPolicy, ...) to others, and a Lambda permission only lambda:InvokeFunction.',
+  'Resource policies must grant named actions: no "*" or "service:*" (except to the own account root, as a key policy\'s default statement does), no NotAction/NotResource with Allow, no permissions-management actions (sqs:AddPermission, kms:PutKeyPolicy, ...) to others, and a Lambda permission only lambda:InvokeFunction: list the actions the principal needs.',
   "high",
   async (s, where, report, { ownAccounts }) => {
     if (!isAllow(s)) return;

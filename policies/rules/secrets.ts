@@ -12,7 +12,7 @@ import { ResourceValidationArgs, ResourceValidationPolicy } from "@pulumi/policy
 import { configWithDefaults, DEFAULT_ENFORCEMENT, isNonEmptyString } from "./util";
 
 /** Value patterns: what a leaked credential looks like, whatever its name. */
-export const SECRET_VALUE_PATTERNS: [string, RegExp][] = [
+const SECRET_VALUE_PATTERNS: [string, RegExp][] = [
   ["an AWS access key id", /\b(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA)[A-Z0-9]{16}\b/],
   ["a private key", /-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----/],
   ["a Stripe key", /\b[rs]k_(?:live|test)_[0-9A-Za-z]{16,}/],
@@ -62,7 +62,7 @@ function words(name: string): string[] {
 }
 
 /** Whether a name says its value is a secret: it ends in a secret word (`DB_PASSWORD`, not `TOKEN_TABLE`). */
-export function isSecretName(name: string): boolean {
+function isSecretName(name: string): boolean {
   const w = words(name);
   if (w.length === 0) return false;
   const last = w[w.length - 1];
@@ -80,7 +80,7 @@ function isReference(value: string): boolean {
 }
 
 /** Why `value` (named `name`, when it has one) looks like a plaintext secret, or undefined. */
-export function secretProblem(
+function secretProblem(
   name: string | undefined,
   value: unknown,
   allowedNames: string[],
