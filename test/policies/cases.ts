@@ -980,6 +980,16 @@ function PARITY_CASES(): BadCase[] {
     ),
     policyWith(
       "lambda-role-writes-own-resources",
+      "PutItem on a table named like its queue",
+      {
+        Effect: "Allow",
+        Action: "dynamodb:PutItem",
+        Resource: mockArn("dynamodb", "table/payments"),
+      },
+      "process-payment",
+    ),
+    policyWith(
+      "lambda-role-writes-own-resources",
       "decrypting with another key",
       {
         Effect: "Allow",
