@@ -752,6 +752,16 @@ function PARITY_CASES(): BadCase[] {
         principal: "*",
       }),
     ),
+    field(
+      "resource-policy-no-public-access",
+      "an inline queue policy given as an object, one Statement object",
+      "payments",
+      "policy",
+      {
+        Version: "2012-10-17",
+        Statement: { Effect: "Allow", Principal: "*", Action: "sqs:*", Resource: ARN.queue },
+      },
+    ),
     // resource-policy-no-foreign-accounts
     queuePolicyWith("resource-policy-no-foreign-accounts", "another account's root", {
       Effect: "Allow",
@@ -910,6 +920,11 @@ function PARITY_CASES(): BadCase[] {
       Action: "sts:AssumeRole",
       Resource: ARN.sfnRole,
     }),
+    policyWith("iam-no-privilege-escalation", "mixed-case Iam:PutRolePolicy", {
+      Effect: "Allow",
+      Action: ["Iam:putRolePolicy"],
+      Resource: ARN.consumerRole,
+    }),
     // iam-no-credentials-exposure
     policyWith("iam-no-credentials-exposure", "CreateAccessKey", {
       Effect: "Allow",
@@ -947,6 +962,16 @@ function PARITY_CASES(): BadCase[] {
       Action: "lambda:AddPermission",
       Resource: ARN.consumer,
     }),
+    field(
+      "iam-no-permissions-management",
+      "a policy given as an object",
+      "process-payment-policy",
+      "policy",
+      {
+        Version: "2012-10-17",
+        Statement: [{ Effect: "Allow", Action: "kms:PutKeyPolicy", Resource: ARN.key }],
+      },
+    ),
     // lambda-role-writes-own-resources
     policyWith(
       "lambda-role-writes-own-resources",
