@@ -25,6 +25,7 @@ import {
   DEFAULT_ENFORCEMENT,
   describe,
   isNonEmptyString,
+  managedPolicyAttachment,
   parseJsonDocument,
   referencedResources,
 } from "./util";
@@ -300,7 +301,11 @@ async function ownNames(fn: PolicyResource, mappings: PolicyResource[]): Promise
   return names;
 }
 
-/** Identity documents attached to `role` anywhere in the stack (inline, RolePolicy). */
+/**
+ * Identity documents attached to `role` anywhere in the stack: inline, RolePolicy, and managed
+ * policies of this stack (aws.iam.Policy) attached by the role's managedPolicyArns or by an
+ * attachment. AWS-managed policies are judged by name (iam-no-broad-managed-policies).
+ */
 function roleDocuments(role: PolicyResource, resources: PolicyResource[]): FoundDocument[] {
   const docs: FoundDocument[] = asArray(role.props.inlinePolicies as { policy?: unknown }[] | undefined).map(
     (p, i) => ({ where: `${describe(role)} inlinePolicies[${i}]`, value: p.policy }),
@@ -309,6 +314,17 @@ function roleDocuments(role: PolicyResource, resources: PolicyResource[]): Found
     if (referencedResources(r, "role", [role], ["name", "id"]).length > 0)
       docs.push({ where: describe(r), value: r.props.policy });
   }
+  const managed = resources.filter((x) => x.isType(aws.iam.Policy));
+  if (managed.length === 0) return docs;
+  const attached = new Set(referencedResources(role, "managedPolicyArns", managed, ["arn"]));
+  for (const r of resources) {
+    const attachment = managedPolicyAttachment(r);
+    if (!attachment?.roleProperty) continue;
+    if (referencedResources(r, attachment.roleProperty, [role], ["name", "id", "arn"]).length === 0) continue;
+    const arnProperty = r.isType(aws.iam.RolePolicyAttachmentsExclusive) ? "policyArns" : "policyArn";
+    for (const p of referencedResources(r, arnProperty, managed, ["arn"])) attached.add(p);
+  }
+  for (const p of attached) docs.push({ where: describe(p), value: p.props.policy });
   return docs;
 }
 

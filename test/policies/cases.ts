@@ -1013,6 +1013,22 @@ function PARITY_CASES(): BadCase[] {
       },
       "process-payment",
     ),
+    {
+      rule: "lambda-role-writes-own-resources",
+      title: "a managed policy of the stack attached to its role, writing another table",
+      bad: add(
+        extra(T.managedPolicy, "extra-writes", {
+          arn: `arn:aws:iam::${ACCOUNT}:policy/extra-writes`,
+          policy: doc({
+            Effect: "Allow",
+            Action: "dynamodb:PutItem",
+            Resource: mockArn("dynamodb", "table/customers"),
+          }),
+        }),
+        attachment("extra-writes-attachment", `arn:aws:iam::${ACCOUNT}:policy/extra-writes`),
+      ),
+      urn: urnOf(T.fn, "process-payment"),
+    },
     policyWith(
       "lambda-role-writes-own-resources",
       "decrypting with another key",

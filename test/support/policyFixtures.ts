@@ -80,6 +80,7 @@ function res(
 export const T = {
   ...PROGRAM_TYPES,
   attachment: "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+  managedPolicy: "aws:iam/policy:Policy",
   queuePolicy: "aws:sqs/queuePolicy:QueuePolicy",
   topicPolicy: "aws:sns/topicPolicy:TopicPolicy",
   keyPolicy: "aws:kms/keyPolicy:KeyPolicy",
