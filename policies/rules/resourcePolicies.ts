@@ -6,7 +6,12 @@
  * Security Hub SQS.3, SNS.4, Lambda.1, KMS.5, cfn-nag F18/F20/F21 and their NotPrincipal variants.
  */
 import * as aws from "@pulumi/aws";
-import { ReportViolation, ResourceValidationArgs, ResourceValidationPolicy } from "@pulumi/policy";
+import {
+  PolicyConfigSchema,
+  ReportViolation,
+  ResourceValidationArgs,
+  ResourceValidationPolicy,
+} from "@pulumi/policy";
 import {
   accountOf,
   actionsOf,
@@ -40,7 +45,9 @@ function ownAccountsOf(policy: ResourcePolicy, statements: Statement[], trusted:
     const account = accountOf(ref) ?? /^https:\/\/sqs\.[^/]+\/(\d{12})\//.exec(ref)?.[1];
     if (account) accounts.add(account);
   }
-  // A policy's Resource is the resource itself (a queue policy names its queue).
+  // Else the policy's Resource, which names the resource itself (a queue policy names its queue);
+  // only as a fallback, since a statement could name any account there.
+  if (accounts.size > trusted.length) return accounts;
   for (const s of statements)
     for (const r of stringsOf(s.Resource)) {
       const account = accountOf(r);
@@ -49,11 +56,11 @@ function ownAccountsOf(policy: ResourcePolicy, statements: Statement[], trusted:
   return accounts;
 }
 
-const TRUSTED_SCHEMA = {
+const TRUSTED_SCHEMA: PolicyConfigSchema["properties"] = {
   trustedAccountIds: {
-    type: "array" as const,
-    items: { type: "string" as const, pattern: "^[0-9]{12}$" },
-    default: [] as string[],
+    type: "array",
+    items: { type: "string", pattern: "^[0-9]{12}$" },
+    default: [],
     description: "Accounts (12 digits) besides the resource's own that resource policies may name.",
   },
 };
@@ -65,14 +72,14 @@ function resourceStatementRule<C extends { trustedAccountIds: string[] }>(
   severity: "critical" | "high" | "medium",
   check: StatementCheck<C>,
   defaults: C,
-  schema: Record<string, unknown>,
+  schema: PolicyConfigSchema["properties"],
 ): ResourceValidationPolicy {
   return {
     name,
     description,
     enforcementLevel: DEFAULT_ENFORCEMENT,
     severity,
-    configSchema: { properties: { ...TRUSTED_SCHEMA, ...schema } as never },
+    configSchema: { properties: { ...TRUSTED_SCHEMA, ...schema } },
     validateResource: async (args: ResourceValidationArgs, reportViolation: ReportViolation) => {
       const config = configWithDefaults(args, defaults);
       for (const policy of resourcePolicies(args)) {

@@ -784,6 +784,12 @@ function PARITY_CASES(): BadCase[] {
       Principal: { Federated: "cognito-identity.amazonaws.com" },
       Action: "sns:Publish",
     }),
+    queuePolicyWith("resource-policy-no-foreign-accounts", "another account, its ARN also as Resource", {
+      Effect: "Allow",
+      Principal: { AWS: `arn:aws:iam::${FOREIGN}:role/reader` },
+      Action: "sqs:ReceiveMessage",
+      Resource: `arn:aws:sqs:us-east-1:${FOREIGN}:payments`,
+    }),
     // resource-policy-service-source-condition
     queuePolicyWith("resource-policy-service-source-condition", "SNS may send, from any topic", {
       Effect: "Allow",
