@@ -139,6 +139,11 @@ function trustProblems(value: unknown): { services: string[]; problems: string[]
     if (!isAllow(s)) return;
     const where = label(s, i, "assumeRolePolicy");
     if (s.NotPrincipal !== undefined) problems.push(`${where} uses NotPrincipal`);
+    // cfn-nag F2 / W14: a trust policy allows sts:AssumeRole (and tagging), never "*" or NotAction.
+    if (s.NotAction !== undefined) problems.push(`${where} uses NotAction`);
+    for (const action of actionsOf(s)) {
+      if (action.includes("*") || action.includes("?")) problems.push(`${where} allows ${action}`);
+    }
     const principal = s.Principal;
     if (principal === undefined) {
       problems.push(`${where} has no Principal`);
@@ -153,7 +158,11 @@ function trustProblems(value: unknown): { services: string[]; problems: string[]
         problems.push(`${where} trusts a ${kind} principal (${JSON.stringify(names)})`);
         continue;
       }
-      for (const service of asArray(names as string | string[])) services.add(String(service));
+      for (const service of asArray(names as string | string[])) {
+        if (String(service).includes("*"))
+          problems.push(`${where} trusts the service pattern ${String(service)}`);
+        services.add(String(service));
+      }
     }
   });
   if (services.size > 1)

@@ -565,6 +565,20 @@ function MORE_CASES(): BadCase[] {
       "inlinePolicies",
       [{ name: "inline", policy: doc({ Effect: "Allow", NotAction: "iam:*", Resource: "*" }) }],
     ),
+    field(
+      "iam-trust-policy-single-service",
+      "a wildcard action in the trust policy",
+      "process-payment-role",
+      "assumeRolePolicy",
+      doc({ Effect: "Allow", Principal: { Service: "lambda.amazonaws.com" }, Action: "sts:*" }),
+    ),
+    field(
+      "iam-trust-policy-single-service",
+      "NotAction in the trust policy",
+      "process-payment-role",
+      "assumeRolePolicy",
+      doc({ Effect: "Allow", Principal: { Service: "lambda.amazonaws.com" }, NotAction: "sts:TagSession" }),
+    ),
     policyWith("iam-no-passrole-on-wildcard", "PassRole on a name prefix", {
       Effect: "Allow",
       Action: "iam:PassRole",
