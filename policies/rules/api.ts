@@ -11,7 +11,7 @@ import {
   StackValidationPolicy,
   validateResourceOfType,
 } from "@pulumi/policy";
-import { DEFAULT_ENFORCEMENT, describe, isNonEmptyString } from "./util";
+import { configWithDefaults, DEFAULT_ENFORCEMENT, describe, isNonEmptyString } from "./util";
 
 /** OPTIONS: the browser's CORS preflight, which sends no API key and no body. */
 const isCorsPreflight = (method: { httpMethod: unknown }) =>
@@ -110,6 +110,114 @@ export const apigatewayUsagePlanExists: StackValidationPolicy = {
   },
 };
 
+/** The method settings that apply to `stage` (by the engine's property dependencies, else by value). */
+function settingsFor(stage: PolicyResource, all: PolicyResource[]): PolicyResource[] {
+  const byDependency = all.filter((ms) => (ms.propertyDependencies["stageName"] ?? []).includes(stage));
+  if (byDependency.length > 0) return byDependency;
+  const stageApis = stage.propertyDependencies["restApi"] ?? [];
+  return all.filter(
+    (ms) =>
+      ms.props.stageName === stage.props.stageName &&
+      ((ms.propertyDependencies["restApi"] ?? []).some((a) => stageApis.includes(a)) ||
+        ms.props.restApi === stage.props.restApi),
+  );
+}
+
+interface Settings {
+  loggingLevel?: string;
+  cachingEnabled?: boolean;
+  cacheDataEncrypted?: boolean;
+}
+const settingsOf = (ms: PolicyResource) => (ms.props.settings ?? {}) as Settings;
+
+const EXECUTION_LOGGING_DEFAULTS = { allowedLevels: ["ERROR", "INFO"] };
+
+export const apigatewayStageExecutionLogging: StackValidationPolicy = {
+  name: "apigateway-stage-execution-logging",
+  description:
+    'API Gateway stages must write execution logs: create an aws.apigateway.MethodSettings for the stage with methodPath "*/*" and settings.loggingLevel "ERROR" or "INFO" (and no method set to "OFF").',
+  enforcementLevel: DEFAULT_ENFORCEMENT,
+  severity: "medium",
+  configSchema: {
+    properties: {
+      allowedLevels: {
+        type: "array",
+        items: { type: "string", enum: ["ERROR", "INFO"] },
+        default: EXECUTION_LOGGING_DEFAULTS.allowedLevels,
+      },
+    },
+  },
+  validateStack: (args, reportViolation) => {
+    const { allowedLevels } = configWithDefaults(args, EXECUTION_LOGGING_DEFAULTS);
+    const stages = args.resources.filter((r) => r.isType(aws.apigateway.Stage));
+    if (stages.length === 0) args.notApplicable("the stack has no API Gateway stage");
+    const all = args.resources.filter((r) => r.isType(aws.apigateway.MethodSettings));
+    for (const stage of stages) {
+      const settings = settingsFor(stage, all);
+      const whole = settings.filter((ms) => ms.props.methodPath === "*/*");
+      if (!whole.some((ms) => allowedLevels.includes(String(settingsOf(ms).loggingLevel)))) {
+        reportViolation(
+          `${describe(stage)} has no "*/*" method settings with loggingLevel ${allowedLevels.join(" or ")}.`,
+          stage.urn,
+        );
+      }
+    }
+    for (const ms of all) {
+      const level = settingsOf(ms).loggingLevel;
+      if (level !== undefined && !allowedLevels.includes(level))
+        reportViolation(
+          `${describe(ms)} sets loggingLevel ${level} for ${String(ms.props.methodPath)}.`,
+          ms.urn,
+        );
+    }
+  },
+};
+
+export const apigatewayCacheEncrypted: StackValidationPolicy = {
+  name: "apigateway-cache-encrypted",
+  description:
+    "API Gateway caches must be encrypted: where a stage has cacheClusterEnabled or method settings have cachingEnabled, set settings.cacheDataEncrypted: true.",
+  enforcementLevel: DEFAULT_ENFORCEMENT,
+  severity: "medium",
+  validateStack: (args, reportViolation) => {
+    const stages = args.resources.filter((r) => r.isType(aws.apigateway.Stage));
+    const all = args.resources.filter((r) => r.isType(aws.apigateway.MethodSettings));
+    if (stages.length === 0 && all.length === 0) args.notApplicable("the stack has no API Gateway stage");
+    for (const ms of all) {
+      const s = settingsOf(ms);
+      if (s.cachingEnabled === true && s.cacheDataEncrypted !== true)
+        reportViolation(
+          `${describe(ms)} caches ${String(ms.props.methodPath)} without cacheDataEncrypted.`,
+          ms.urn,
+        );
+    }
+    for (const stage of stages) {
+      if (stage.props.cacheClusterEnabled !== true) continue;
+      if (!settingsFor(stage, all).some((ms) => settingsOf(ms).cacheDataEncrypted === true))
+        reportViolation(
+          `${describe(stage)} has a cache cluster but no method settings with cacheDataEncrypted.`,
+          stage.urn,
+        );
+    }
+  },
+};
+
+/** Security policies with TLS 1.2 or later (https://docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-custom-domain-tls-version.html). */
+const MODERN_TLS = /^(TLS_1_2|SecurityPolicy_TLS1[23]_.*)$/;
+
+export const apigatewayDomainTls12: ResourceValidationPolicy = {
+  name: "apigateway-domain-tls-1-2",
+  description:
+    'API Gateway custom domains must refuse TLS 1.0/1.1: set securityPolicy to "TLS_1_2" (or a TLS 1.3 policy).',
+  enforcementLevel: DEFAULT_ENFORCEMENT,
+  severity: "medium",
+  validateResource: validateResourceOfType(aws.apigateway.DomainName, (domain, _args, reportViolation) => {
+    const policy = domain.securityPolicy;
+    if (!isNonEmptyString(policy) || !MODERN_TLS.test(policy))
+      reportViolation(`securityPolicy is ${policy ?? "not set"}.`);
+  }),
+};
+
 export const apiPolicies = [
   apigatewayMethodRequiresApiKey,
   apigatewayMethodHasRequestValidator,
@@ -117,4 +225,7 @@ export const apiPolicies = [
   apigatewayStageXrayTracing,
   apigatewayNoDataTrace,
   apigatewayUsagePlanExists,
+  apigatewayStageExecutionLogging,
+  apigatewayCacheEncrypted,
+  apigatewayDomainTls12,
 ];

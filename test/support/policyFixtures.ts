@@ -80,7 +80,47 @@ function res(
 export const T = {
   ...PROGRAM_TYPES,
   attachment: "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+  managedPolicy: "aws:iam/policy:Policy",
+  queuePolicy: "aws:sqs/queuePolicy:QueuePolicy",
+  topicPolicy: "aws:sns/topicPolicy:TopicPolicy",
+  keyPolicy: "aws:kms/keyPolicy:KeyPolicy",
+  restApiPolicy: "aws:apigateway/restApiPolicy:RestApiPolicy",
+  functionUrl: "aws:lambda/functionUrl:FunctionUrl",
+  domainName: "aws:apigateway/domainName:DomainName",
+  ssmParameter: "aws:ssm/parameter:Parameter",
+  eventPermission: "aws:cloudwatch/eventPermission:EventPermission",
 } as const;
+
+/** The queue's resource policy: the topic may send (from its own ARN), the consumer role may consume. */
+export const queuePolicy = () =>
+  doc(
+    {
+      Sid: "TopicSends",
+      Effect: "Allow",
+      Principal: { Service: "sns.amazonaws.com" },
+      Action: "sqs:SendMessage",
+      Resource: ARN.queue,
+      Condition: { ArnEquals: { "aws:SourceArn": ARN.topic } },
+    },
+    {
+      Sid: "ConsumerReads",
+      Effect: "Allow",
+      Principal: { AWS: ARN.consumerRole },
+      Action: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
+      Resource: ARN.queue,
+    },
+  );
+
+/** The topic's resource policy: CloudWatch alarms of this account may publish. */
+export const topicPolicy = () =>
+  doc({
+    Sid: "Alarms",
+    Effect: "Allow",
+    Principal: { Service: "cloudwatch.amazonaws.com" },
+    Action: "sns:Publish",
+    Resource: ARN.topic,
+    Condition: { StringEquals: { "aws:SourceAccount": ACCOUNT } },
+  });
 
 export const definition = () =>
   buildOrderWorkflowDefinition({
@@ -183,6 +223,18 @@ export function goodStack(): TestResource[] {
         redrivePolicy: JSON.stringify({ deadLetterTargetArn: ARN.dlq, maxReceiveCount: 5 }),
       },
       { kmsMasterKeyId: [u(T.key, "cmk")], redrivePolicy: [u(T.queue, "payments-dlq")] },
+    ),
+    res(
+      T.queuePolicy,
+      "payments-policy",
+      { queueUrl: ARN.queueUrl, policy: queuePolicy() },
+      { queueUrl: [u(T.queue, "payments")] },
+    ),
+    res(
+      T.topicPolicy,
+      "order-events-policy",
+      { arn: ARN.topic, policy: topicPolicy() },
+      { arn: [u(T.topic, "order-events")] },
     ),
     res(
       T.topic,
@@ -377,4 +429,4 @@ export function changed(
   return out;
 }
 
-export { doc, trust };
+export { ACCOUNT, doc, trust };
