@@ -169,13 +169,17 @@ export interface SweepReport {
  * sweep beside a late process_payment delivery or a running compensation, do no more than one.
  *
  * The event is EventBridge's scheduled event; an operator (or the offline runtime at start-up)
- * may invoke it with `{"olderThanSeconds": N, "lookbackSeconds": M}` to sweep younger orders
- * now and look further back for FAILED orders with a charge.
+ * may invoke it with `{"olderThanSeconds": N, "lookbackSeconds": M, "maxOrders": K}` to sweep
+ * younger orders now, look further back for FAILED orders with a charge, and act on more orders
+ * in one run.
  */
 export function sweepOrdersHandler(deps: SweepOrdersDeps): (event?: unknown) => Promise<SweepReport> {
   const seconds = v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(366 * 86_400)));
-  const eventSchema = v.object({ olderThanSeconds: seconds, lookbackSeconds: seconds });
-  const max = deps.maxOrdersPerRun ?? 100;
+  const eventSchema = v.object({
+    olderThanSeconds: seconds,
+    lookbackSeconds: seconds,
+    maxOrders: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(100_000))),
+  });
 
   const entryFor = (order: Pick<Order, "orderId" | "status">) => {
     const { orderId, status } = order;
@@ -283,6 +287,7 @@ export function sweepOrdersHandler(deps: SweepOrdersDeps): (event?: unknown) => 
     const lookbackSeconds =
       (parsed.success ? parsed.output.lookbackSeconds : undefined) ??
       deps.stuckAfterSeconds + LOOKBACK_EXTRA_SECONDS;
+    const max = (parsed.success ? parsed.output.maxOrders : undefined) ?? deps.maxOrdersPerRun ?? 100;
     const now = deps.now().getTime();
     const before = new Date(now - olderThanSeconds * 1000).toISOString();
     const after = new Date(now - lookbackSeconds * 1000).toISOString();

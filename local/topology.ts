@@ -5,6 +5,7 @@
  *
  * Pure functions of `RegisteredResource[]`: unit-tested with fixtures in test/e2e/topology.spec.ts.
  */
+import { ENV } from "../functions/shared/settings";
 import { HANDLER_TAG } from "../components/handlerTag";
 import { MOCK_ACCOUNT, MOCK_REGION, type RegisteredResource } from "../program/mocks";
 import {
@@ -539,5 +540,21 @@ export function withTimings(topology: LocalTopology, t: TimingOverrides): LocalT
       ? { ...q, visibilityTimeoutSeconds: t.visibilityTimeoutSeconds }
       : q,
   );
-  return { ...topology, stateMachines, queues };
+  // The sweeper's threshold is the callback timeout + a margin (index.ts): shortened with it, so
+  // an order stuck under --fast is settled in about a minute, not 25. Its schedule runs at least
+  // once per callback timeout for the same reason.
+  const callback = t.callbackTimeoutSeconds;
+  const functions =
+    callback === undefined
+      ? topology.functions
+      : topology.functions.map((fn) =>
+          fn.environment[ENV.stuckAfterSeconds] === undefined
+            ? fn
+            : { ...fn, environment: { ...fn.environment, [ENV.stuckAfterSeconds]: String(2 * callback) } },
+        );
+  const schedules =
+    callback === undefined
+      ? topology.schedules
+      : topology.schedules.map((sch) => ({ ...sch, everySeconds: Math.min(sch.everySeconds, callback) }));
+  return { ...topology, stateMachines, queues, functions, schedules };
 }
