@@ -209,13 +209,17 @@ export function sweepOrdersHandler(deps: SweepOrdersDeps): (event?: unknown) => 
   };
 
   /** Pass 1: one non-terminal order past the threshold. */
-  const settle = async (order: Order): Promise<SweepEntry> => {
-    const { orderId, status } = order;
-    const entry = entryFor(order);
-    const execution = await deps.executions.describe(orderId);
+  const settle = async (listed: Order): Promise<SweepEntry | undefined> => {
+    const execution = await deps.executions.describe(listed.orderId);
     const base: Partial<SweepEntry> = execution ? { execution: execution.status } : {};
     if (execution?.status === "RUNNING" || execution?.status === "PENDING_REDRIVE")
-      return entry("running", base);
+      return entryFor(listed)("running", base);
+    // Decide on the order as it is now, read after the execution: the index is eventually
+    // consistent and the order may have moved on since the page was read.
+    const order = await deps.orders.get(listed.orderId);
+    if (!order || TERMINAL_STATUSES.includes(order.status)) return undefined;
+    const { orderId, status } = order;
+    const entry = entryFor(order);
     if (execution?.status === "SUCCEEDED")
       return entry("needsAttention", { ...base, why: `execution SUCCEEDED but the order is ${status}` });
 

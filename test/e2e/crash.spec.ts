@@ -49,7 +49,8 @@ describe("crash: SIGKILL under load, restart on the same --data-dir, every order
   before(async function () {
     this.timeout(120_000);
     dir = mkdtempSync(path.join(tmpdir(), "orderflow-crash-"));
-    const topology = await captureTopology("dev", { skipCodePackaging: true });
+    // Not `skipCodePackaging`: the capture is once per process and later specs read the code.
+    const topology = await captureTopology("dev");
     topologyFile = path.join(dir, "topology.json");
     writeFileSync(topologyFile, JSON.stringify(topology));
     names = tableNames(topology);

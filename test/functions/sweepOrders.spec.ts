@@ -257,6 +257,20 @@ describe("sweep_orders", () => {
     });
   });
 
+  it("decides on the order as it is now: one that completed after the page was read is left alone", async () => {
+    const s = sweepWorld([old({ status: "COMPLETED", chargeId: CHARGE_ID })], {
+      [ORDER_ID]: { status: "SUCCEEDED" },
+    });
+    await charge(s.w);
+    // The index page still says PROCESSING (read before the execution finished).
+    sinon.stub(s.deps.orders, "createdBefore").callsFake(async (status) => ({
+      items: status === "PROCESSING" ? [old({ status: "PROCESSING" })] : [],
+    }));
+    const report = await s.run({});
+    expect(report.entries).to.deep.equal([]);
+    expect(s.w.log.lines.find((l) => l.msg === "sweep finished")!.OrdersNeedingAttention).to.equal(0);
+  });
+
   describe("contradictions: needsAttention, nothing written", () => {
     const cases: {
       name: string;
