@@ -117,6 +117,11 @@ export type SweepAction =
   | "compensated"
   /** A COMPLETED order still held reservation markers: committed (the stock stays sold). */
   | "committed"
+  /**
+   * A step failed (see `why`): nothing is lost, the next run tries again. Not a contradiction, so
+   * not counted in OrdersNeedingAttention; the failing function's own Errors alarm reports it.
+   */
+  | "retry"
   /** The records contradict each other (see `why`): left alone, counted in OrdersNeedingAttention. */
   | "needsAttention";
 
@@ -185,7 +190,10 @@ export function sweepOrdersHandler(deps: SweepOrdersDeps): (event?: unknown) => 
     const { orderId, status } = order;
     const log = deps.log.child({ orderId, status });
     return (action: SweepAction, extra: Partial<SweepEntry> = {}): SweepEntry => {
-      (action === "needsAttention" ? log.warn : log.info)("swept order", { ...extra, action });
+      (action === "needsAttention" || action === "retry" ? log.warn : log.info)("swept order", {
+        ...extra,
+        action,
+      });
       return { orderId, status, action, ...extra };
     };
   };
@@ -204,7 +212,7 @@ export function sweepOrdersHandler(deps: SweepOrdersDeps): (event?: unknown) => 
       return entry("compensated", base);
     } catch (e) {
       deps.log.error("compensation failed", { orderId: order.orderId, error: e });
-      return entry("needsAttention", { ...base, why: `compensation failed: ${errorName(e)}` });
+      return entry("retry", { ...base, why: `compensation failed: ${errorName(e)}` });
     }
   };
 
@@ -245,7 +253,7 @@ export function sweepOrdersHandler(deps: SweepOrdersDeps): (event?: unknown) => 
         return entry("completed", base);
       } catch (e) {
         deps.log.error("completion failed", { orderId, error: e });
-        return entry("needsAttention", { ...base, why: `completion failed: ${errorName(e)}` });
+        return entry("retry", { ...base, why: `completion failed: ${errorName(e)}` });
       }
     }
 

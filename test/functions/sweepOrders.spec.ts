@@ -330,6 +330,20 @@ describe("sweep_orders", () => {
     }
   });
 
+  it("a failing step is retried by the next run, and is not a contradiction (no needsAttention)", async () => {
+    const s = sweepWorld([old({ status: "PROCESSING" })], { [ORDER_ID]: { status: "TIMED_OUT" } });
+    s.deps.compensator.compensate
+      .onFirstCall()
+      .rejects(Object.assign(new Error("throttled"), { name: "TooManyRequestsException" }));
+    const first = await s.run({});
+    expect(first.entries.map((e) => [e.action, e.why])).to.deep.equal([
+      ["retry", "compensation failed: TooManyRequestsException"],
+    ]);
+    expect(s.w.log.lines.find((l) => l.msg === "sweep finished")!.OrdersNeedingAttention).to.equal(0);
+    expect((await s.run({})).entries.map((e) => e.action)).to.deep.equal(["compensated"]);
+    expectSettled(s.w);
+  });
+
   describe("loose ends on terminal orders", () => {
     it("a COMPLETED order still holding markers: committed (the stock stays sold)", async () => {
       const s = sweepWorld([old({ status: "COMPLETED", chargeId: CHARGE_ID })]);
