@@ -4,6 +4,7 @@
  * write (local/dynamo.ts repairIndexes), against a model of dynalite's index maintenance.
  */
 import { expect } from "chai";
+import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import { tmpdir } from "node:os";
@@ -82,6 +83,50 @@ describe("offline start-up: one line per problem, no stack trace", () => {
       "3 orders in flight (2 NEW, 1 PAID): they are settled (completed, compensated or restarted) when you start again with --data-dir /d.",
     );
     expect(inFlightMessage({ PROCESSING: 1 }, undefined)).to.match(/^1 order in flight .*lost.*--data-dir/);
+  });
+});
+
+describe("npm start and SIGTERM", function () {
+  this.timeout(90_000);
+
+  /** True while any process of the group is alive. */
+  const groupAlive = (pgid: number) => {
+    try {
+      process.kill(-pgid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+
+  it("SIGTERM to npm stops node too (nothing left in the group), after the in-flight line", async () => {
+    const npm = spawn("npm", ["start", "--", "--port", "0", "--log-level", "silent"], {
+      cwd: ROOT,
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    npm.stdout!.on("data", (c: Buffer) => (out += c.toString("utf8")));
+    npm.stderr!.on("data", (c: Buffer) => (out += c.toString("utf8")));
+    try {
+      const deadline = Date.now() + 75_000;
+      while (!out.includes("orderflow offline is up")) {
+        if (Date.now() > deadline || npm.exitCode !== null)
+          throw new Error(`npm start did not come up:\n${out}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      // To npm only, as a process manager or `kill <pid>` would send it.
+      process.kill(npm.pid!, "SIGTERM");
+      const stopBy = Date.now() + 10_000;
+      while (groupAlive(npm.pid!) && Date.now() < stopBy) await new Promise((r) => setTimeout(r, 100));
+      expect(groupAlive(npm.pid!), "a process of npm start outlived SIGTERM").to.equal(false);
+      expect(out)
+        .to.contain("SIGTERM: stopping...")
+        .and.to.contain("No orders in flight.")
+        .and.to.contain("Stopped.");
+    } finally {
+      if (groupAlive(npm.pid!)) process.kill(-npm.pid!, "SIGKILL");
+    }
   });
 });
 
