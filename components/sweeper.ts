@@ -131,7 +131,8 @@ export class OrderSweeper extends pulumi.ComponentResource {
         keyArn: args.keyArn,
         accountId,
         logRetentionDays: args.logRetentionDays,
-        // Up to 100 orders per run, each one DescribeExecution plus at most one start or compensation.
+        // Up to 100 orders acted on per run, each a DescribeExecution, three reads by key and at most
+        // one start, completion or compensation (invoked synchronously), plus one inventory Scan.
         timeoutSeconds: 120,
       },
       this,
