@@ -57,8 +57,12 @@ const api = new OrderApi(name, {
 const sweeper = new OrderSweeper(name, {
   keyArn: data.key.arn,
   orders: data.orders,
+  payments: data.payments,
+  inventory: data.inventory,
   stateMachineArn: workflow.stateMachine.arn,
   compensateFunction: workflow.compensateOrderFunction,
+  notifyFunction: notifications.notifyFunction,
+  inventoryFunction: workflow.updateInventoryFunction,
   stuckAfterSeconds: config.callbackTimeoutSeconds + config.sweepMarginSeconds,
   intervalMinutes: config.sweepIntervalMinutes,
   logRetentionDays: config.logRetentionDays,

@@ -65,7 +65,7 @@ export const ALARM_PURPOSE = {
   apiLatency: "the API's p99 latency is too high for three periods in a row",
   dynamoReadThrottles: "reads on a table were throttled",
   dynamoWriteThrottles: "writes on a table were throttled",
-  stuckOrders: "the sweeper found stuck orders it must not settle on its own",
+  stuckOrders: "the sweeper found orders whose records contradict each other: a person must decide",
 } as const;
 
 /**

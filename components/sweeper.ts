@@ -8,6 +8,7 @@ import {
   keyUseStatement,
   PolicyStatement,
   startExecutionStatement,
+  tableItemStatement,
   tableQueryStatement,
 } from "./iam";
 import { createOrderFunction } from "./orderFunction";
@@ -15,8 +16,16 @@ import { createOrderFunction } from "./orderFunction";
 export interface OrderSweeperArgs {
   keyArn: pulumi.Input<string>;
   orders: { name: pulumi.Input<string>; arn: pulumi.Input<string> };
+  /** The ledger: read to tell a charged order from an uncharged one. */
+  payments: { name: pulumi.Input<string>; arn: pulumi.Input<string> };
+  /** Scanned for reservation markers left on terminal orders. */
+  inventory: { name: pulumi.Input<string>; arn: pulumi.Input<string> };
   stateMachineArn: pulumi.Input<string>;
   compensateFunction: { name: pulumi.Input<string>; arn: pulumi.Input<string> };
+  /** send_notification: completes a PAID order whose execution is gone. */
+  notifyFunction: { name: pulumi.Input<string>; arn: pulumi.Input<string> };
+  /** update_inventory: commits the markers of a completed order. */
+  inventoryFunction: { name: pulumi.Input<string>; arn: pulumi.Input<string> };
   /** An order non-terminal for longer than this is stuck: the callback timeout plus a margin. */
   stuckAfterSeconds: number;
   /** Minutes between runs. */
@@ -37,21 +46,30 @@ export function executionsArnPattern(stateMachineArn: string): string {
 
 /**
  * What sweep_orders may do, and why each action:
- * - `dynamodb:Query` on the orders table's byStatus index: list non-terminal orders by status;
- * - `kms:Decrypt` on the stack key: the table is encrypted with it (read only, no data keys);
+ * - `dynamodb:Query` on the orders table's byStatus index: list non-terminal (and recent FAILED) orders;
+ * - `dynamodb:GetItem` on the orders table: the current status of an order holding stock;
+ * - `dynamodb:GetItem` on the payments table: is there a CHARGE / REFUND for the order;
+ * - `dynamodb:Scan` on the inventory table: reservation markers (the catalogue is small);
+ * - `kms:Decrypt` on the stack key: the tables are encrypted with it (read only, no data keys);
  * - `states:DescribeExecution` on this state machine's executions: was the order's execution started, did it end;
- * - `states:StartExecution` on this state machine: start a NEW order's missing execution (name = orderId);
- * - `lambda:InvokeFunction` on compensate_order: settle an order whose execution ended early,
- *   through the same idempotent compensation the workflow runs.
+ * - `states:StartExecution` on this state machine: restart an order that has no execution (name = orderId);
+ * - `lambda:InvokeFunction` on compensate_order, send_notification and update_inventory: settle
+ *   an order through the same idempotent steps the workflow runs (compensate, complete, commit).
  */
-export function sweeperStatements(
-  ordersArn: string,
-  keyArn: string,
-  stateMachineArn: string,
-  compensateArn: string,
-): PolicyStatement[] {
+export function sweeperStatements(arns: {
+  orders: string;
+  payments: string;
+  inventory: string;
+  key: string;
+  stateMachine: string;
+  functions: string[];
+}): PolicyStatement[] {
+  const { orders: ordersArn, key: keyArn, stateMachine: stateMachineArn } = arns;
   return [
     tableQueryStatement("QueryOrdersByStatus", ordersArn, ORDER_INDEXES.byStatus),
+    tableItemStatement("ReadOrders", ordersArn, ["GetItem"]),
+    tableItemStatement("ReadLedger", arns.payments, ["GetItem"]),
+    { Sid: "ScanReservations", Effect: "Allow", Action: ["dynamodb:Scan"], Resource: [arns.inventory] },
     keyUseStatement("EncryptedTable", keyArn, "decrypt"),
     {
       Sid: "DescribeOrderExecutions",
@@ -60,13 +78,13 @@ export function sweeperStatements(
       Resource: [executionsArnPattern(stateMachineArn)],
     },
     startExecutionStatement("StartMissingExecution", stateMachineArn),
-    invokeFunctionStatement("Compensate", [compensateArn]),
+    invokeFunctionStatement("SettleOrders", arns.functions),
   ];
 }
 
 /**
- * sweep_orders on a schedule (EventBridge rule -> Lambda): reconciles orders stuck in a
- * non-terminal status past the callback timeout, or reports them (functions/sweepOrders.ts).
+ * sweep_orders on a schedule (EventBridge rule -> Lambda): settles orders stuck in a non-terminal
+ * status past the callback timeout and loose ends on terminal ones (functions/sweepOrders.ts).
  */
 export class OrderSweeper extends pulumi.ComponentResource {
   readonly function: aws.lambda.Function;
@@ -84,21 +102,37 @@ export class OrderSweeper extends pulumi.ComponentResource {
       `${name}-sweep-orders`,
       {
         handlerId: "sweepOrders",
-        description: "orderflow: find orders stuck past the callback timeout and settle or report them",
+        description: "orderflow: settle orders no execution will settle (complete, compensate or restart)",
         callbackFactory: sweepOrdersFromEnv,
         statements: pulumi
-          .all([args.orders.arn, args.keyArn, args.stateMachineArn, args.compensateFunction.arn])
-          .apply(([orders, key, machine, compensate]) => sweeperStatements(orders, key, machine, compensate)),
+          .all([
+            args.orders.arn,
+            args.payments.arn,
+            args.inventory.arn,
+            args.keyArn,
+            args.stateMachineArn,
+            args.compensateFunction.arn,
+            args.notifyFunction.arn,
+            args.inventoryFunction.arn,
+          ])
+          .apply(([orders, payments, inventory, key, stateMachine, ...functions]) =>
+            sweeperStatements({ orders, payments, inventory, key, stateMachine, functions }),
+          ),
         environment: {
           [ENV.ordersTable]: args.orders.name,
+          [ENV.paymentsTable]: args.payments.name,
+          [ENV.inventoryTable]: args.inventory.name,
           [ENV.stateMachineArn]: args.stateMachineArn,
           [ENV.stuckAfterSeconds]: String(args.stuckAfterSeconds),
           [ENV.compensateFunction]: args.compensateFunction.name,
+          [ENV.notifyFunction]: args.notifyFunction.name,
+          [ENV.inventoryFunction]: args.inventoryFunction.name,
         },
         keyArn: args.keyArn,
         accountId,
         logRetentionDays: args.logRetentionDays,
-        // Up to 100 orders per run, each one DescribeExecution plus at most one start or compensation.
+        // Up to 100 orders acted on per run, each a DescribeExecution, three reads by key and at most
+        // one start, completion or compensation (invoked synchronously), plus one inventory Scan.
         timeoutSeconds: 120,
       },
       this,

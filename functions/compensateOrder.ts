@@ -45,7 +45,8 @@ export function failureReason(error: string): FailureReason {
 
 /**
  * compensate_order: mark the order FAILED (with the reason), refund if it was charged, restock
- * if stock was reserved, and record what was done. Idempotent: a second run refunds and
+ * if stock was reserved, and record what was done, with `failure.compensatedAt` once it is done
+ * (the client's signal that the refund and restock are final). Idempotent: a second run refunds and
  * restocks nothing more and returns the stored result; the stored flags only ever turn true,
  * so process_payment undoing its own late effects beside us cannot erase a fact.
  *
@@ -88,8 +89,10 @@ export function compensateOrderHandler(
       orderId,
       stored ? lineItems(stored.items) : summary.items,
       stored,
+      { finished: true },
     );
-    const failure: OrderFailure = undone.order?.failure ?? {
+    // What was undone; `compensatedAt` stays on the order, for clients (the execution does not need it).
+    const { compensatedAt: _done, ...failure }: OrderFailure = undone.order?.failure ?? {
       reason,
       refunded: undone.refunded,
       restocked: undone.restocked,

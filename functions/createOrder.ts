@@ -4,7 +4,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SFNClient } from "@aws-sdk/client-sfn";
 import { dynamoCatalogue, lookupPrices, type Catalogue } from "./shared/catalogue";
-import { domainError, validationError, type Issue } from "./shared/errors";
+import { domainError, isDomainError, validationError, type Issue } from "./shared/errors";
 import {
   corsHeaders,
   errorResponse,
@@ -60,15 +60,29 @@ export function createOrderHandler(
     const cors = corsHeaders(deps.allowedOrigins, headerValue(event.headers, "origin"));
     let log = deps.log.child({ requestId: event.requestContext?.requestId });
     try {
-      const issues: Issue[] = [];
+      const headerIssues: Issue[] = [];
       const key = headerValue(event.headers, IDEMPOTENCY_HEADER);
       if (key !== undefined) {
         const checked = v.safeParse(keySchema, key);
-        if (!checked.success) issues.push(...toIssues(checked.issues, `headers.${IDEMPOTENCY_HEADER}`));
+        if (!checked.success) headerIssues.push(...toIssues(checked.issues, `headers.${IDEMPOTENCY_HEADER}`));
       }
-      const parsed = v.safeParse(bodySchema, parseJsonBody(event, LIMITS.maxBodyBytes));
-      if (!parsed.success) issues.push(...toIssues(parsed.issues));
-      if (issues.length > 0 || !parsed.success) throw validationError(issues, "Request body is invalid");
+      // The header and the body are checked both, so one answer names every problem, and the
+      // message says which part of the request is wrong.
+      let bodyIssues: Issue[] = [];
+      let parsed: v.SafeParseResult<typeof bodySchema> | undefined;
+      try {
+        parsed = v.safeParse(bodySchema, parseJsonBody(event, LIMITS.maxBodyBytes));
+        if (!parsed.success) bodyIssues = toIssues(parsed.issues);
+      } catch (e) {
+        if (!isDomainError(e, "ValidationError")) throw e;
+        bodyIssues = e.issues ?? [];
+      }
+      if (headerIssues.length > 0 || bodyIssues.length > 0 || !parsed?.success) {
+        throw validationError(
+          [...headerIssues, ...bodyIssues],
+          invalidRequestMessage(headerIssues, bodyIssues),
+        );
+      }
       const request: CreateOrderRequest = parsed.output;
 
       const prices = await lookupPrices(
@@ -145,4 +159,12 @@ export function createOrderFromEnv(env: Env = process.env) {
     newId: () => randomUUID(),
     log: createLogger({ fn: "create_order" }),
   });
+}
+
+/** Which part of the request a 400 is about: the Idempotency-Key header, the body, or both. */
+export function invalidRequestMessage(headerIssues: readonly Issue[], bodyIssues: readonly Issue[]): string {
+  if (headerIssues.length > 0 && bodyIssues.length > 0)
+    return `${IDEMPOTENCY_HEADER} header and request body are invalid`;
+  if (headerIssues.length > 0) return `${IDEMPOTENCY_HEADER} header is invalid`;
+  return "Request body is invalid";
 }

@@ -1,21 +1,24 @@
 import * as v from "valibot";
-import { DynamoDBClient, QueryCommand } from "@aws-sdk/client-dynamodb";
+import { DynamoDBClient, GetItemCommand, QueryCommand, ScanCommand } from "@aws-sdk/client-dynamodb";
 import { LambdaClient } from "@aws-sdk/client-lambda";
 import { DescribeExecutionCommand, SFNClient } from "@aws-sdk/client-sfn";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import { domainError, errorName, namedError } from "./shared/errors";
+import { lambdaInventoryClient, type InventoryClient } from "./shared/inventoryClient";
 import { invokeJson } from "./shared/lambdaInvoke";
+import { dynamoLedgerStore, type LedgerStore } from "./shared/ledger";
 import { createLogger, type Logger } from "./shared/log";
 import { orderMetric } from "./shared/metrics";
-import { toWorkflowOrder } from "./shared/order";
+import { lineItems, toWorkflowOrder } from "./shared/order";
 import { ORDER_INDEXES } from "./shared/orderStore";
 import { ENV, intEnv, requireEnv, type Env } from "./shared/settings";
 import {
   ORDER_STATUSES,
   TERMINAL_STATUSES,
-  WORKFLOW_FAIL_ERRORS,
   type CompensateInput,
   type CompensateResult,
+  type LineItem,
+  type NotifyInput,
   type Order,
   type OrderStatus,
   type WorkflowInput,
@@ -27,6 +30,13 @@ export const NON_TERMINAL: readonly OrderStatus[] = ORDER_STATUSES.filter(
   (s) => !TERMINAL_STATUSES.includes(s),
 );
 
+/**
+ * How far back (by createdAt) the sweeper looks for FAILED orders that may still hold a charge:
+ * an execution lasts at most the callback timeout + 3600 s (workflow/definition.ts), and a late
+ * charge can only land while process_payment still holds the order it read before FAILED.
+ */
+export const LOOKBACK_EXTRA_SECONDS = 2 * 3600;
+
 // ---- ports ------------------------------------------------------------------------------------
 
 export interface SweepOrderSource {
@@ -36,8 +46,28 @@ export interface SweepOrderSource {
     before: string,
     startKey?: Record<string, unknown>,
   ): Promise<{ items: Order[]; lastKey?: Record<string, unknown> }>;
+  /** One page of orders with `status`, created after `after` (ISO), oldest first. */
+  createdAfter(
+    status: OrderStatus,
+    after: string,
+    startKey?: Record<string, unknown>,
+  ): Promise<{ items: Order[]; lastKey?: Record<string, unknown> }>;
+  /** The order now (a consistent read). */
+  get(orderId: string): Promise<Order | undefined>;
   /** How many orders have `status` now. */
   count(status: OrderStatus): Promise<number>;
+}
+
+/** A reservation marker on a SKU item (inventoryStore.ts): `orderId` holds `quantity` of `sku`. */
+export interface HeldReservation {
+  sku: string;
+  orderId: string;
+  quantity: number;
+}
+
+export interface ReservationSource {
+  /** Every reservation marker in the inventory table (the catalogue is small: one Scan). */
+  held(): Promise<HeldReservation[]>;
 }
 
 export type ExecutionStatus =
@@ -52,27 +82,47 @@ export interface Compensator {
   compensate(input: CompensateInput): Promise<CompensateResult>;
 }
 
+export interface Completer {
+  /** send_notification: PAID -> COMPLETED and the notice, idempotent (the workflow's NotifyCustomer). */
+  complete(input: NotifyInput): Promise<void>;
+}
+
 export interface SweepOrdersDeps {
   orders: SweepOrderSource;
+  /** The payments table: which of CHARGE / REFUND exist for an order. */
+  ledger: Pick<LedgerStore, "get">;
+  reservations: ReservationSource;
+  /** update_inventory: `commit` of a completed order's markers. */
+  inventory: InventoryClient;
   executions: ExecutionReader;
   workflow: Pick<WorkflowClient, "start">;
   compensator: Compensator;
+  completer: Completer;
   /** Age after which a non-terminal order is stuck: callback timeout + margin. */
   stuckAfterSeconds: number;
   now: () => Date;
   log: Logger;
-  /** Upper bound on orders reconciled per run (the rest wait for the next run). @default 100 */
+  /** Upper bound on orders acted on per run (the rest wait for the next run). @default 100 */
   maxOrdersPerRun?: number;
 }
 
 export type SweepAction =
-  /** NEW, and no execution was ever started (create_order failed after storing it): started now. */
+  /** No live execution and nothing decided yet: the workflow is started (again), named after the order. */
   | "started"
   /** The execution is still running: it is bounded by its own timeout, nothing to do. */
   | "running"
-  /** The execution ended and left the order non-terminal: compensation ran (refund, restock, FAILED). */
+  /** PAID with its charge recorded: the reservation is committed and the order completed (notified). */
+  | "completed"
+  /** The execution ended without settling the order, or a FAILED order still holds a charge or stock: compensated. */
   | "compensated"
-  /** Cannot be settled safely without a person (see `why`); counted in OrdersNeedingAttention. */
+  /** A COMPLETED order still held reservation markers: committed (the stock stays sold). */
+  | "committed"
+  /**
+   * A step failed (see `why`): nothing is lost, the next run tries again. Not a contradiction, so
+   * not counted in OrdersNeedingAttention; the failing function's own Errors alarm reports it.
+   */
+  | "retry"
+  /** The records contradict each other (see `why`): left alone, counted in OrdersNeedingAttention. */
   | "needsAttention";
 
 export interface SweepEntry {
@@ -87,79 +137,172 @@ export interface SweepReport {
   olderThanSeconds: number;
   inFlight: number;
   entries: SweepEntry[];
-  /** True when more stuck orders were left for the next run. */
+  /** True when more orders were left for the next run. */
   truncated: boolean;
 }
 
 /**
- * sweep_orders: finds orders stuck in NEW, PROCESSING or PAID for longer than the callback
- * timeout plus a margin, and settles each through the same paths the workflow uses:
- *  - no execution and NEW: StartExecution named after the order (idempotent, design §5);
- *  - execution still RUNNING: left alone (its own TimeoutSeconds ends it);
- *  - execution ended (compensation failed, timed out, aborted): compensate_order, which is
- *    idempotent and refunds/restocks only what happened;
- *  - anything a refund could make worse (paid and the notification failed, an execution that
- *    SUCCEEDED without settling the order, PROCESSING/PAID with no execution): reported, not touched.
- * Running it twice does nothing more: a settled order is terminal and no longer listed.
+ * sweep_orders settles what no execution will settle any more. Two passes:
  *
- * The event is EventBridge's scheduled event; an operator may invoke it with
- * `{"olderThanSeconds": N}` to sweep younger orders now.
+ * 1. Every order NEW, PROCESSING or PAID for longer than the callback timeout + margin, decided
+ *    from its execution, the ledger (CHARGE / REFUND) and the order itself (docs/operations.md
+ *    has the same table):
+ *
+ *    | execution                  | order and ledger                            | action          |
+ *    |----------------------------|---------------------------------------------|-----------------|
+ *    | RUNNING / PENDING_REDRIVE  | any                                         | running (none)  |
+ *    | SUCCEEDED                  | not terminal                                | needsAttention  |
+ *    | none or ended              | a REFUND recorded (refunds follow FAILED)   | needsAttention  |
+ *    | none or ended              | PAID, no CHARGE or another chargeId         | needsAttention  |
+ *    | none or ended              | PAID, its CHARGE recorded                   | completed       |
+ *    | none ever started          | NEW / PROCESSING                            | started         |
+ *    | FAILED, TIMED_OUT, ABORTED | NEW / PROCESSING                            | compensated     |
+ *
+ *    A PAID order is completed, not refunded: the customer paid and the stock is reserved, which
+ *    is exactly what the workflow's NotifyCustomer step needs. Its markers are committed first,
+ *    so a crash in between leaves a PAID order without markers that the next run completes.
+ *    Restarting (NEW / PROCESSING) runs process_payment again, which reuses a recorded charge
+ *    and a held reservation instead of taking them twice.
+ *
+ * 2. Loose ends on terminal orders, left when a payment attempt died between two writes:
+ *    - a reservation marker held by a COMPLETED order: committed;
+ *    - a reservation marker, or a CHARGE without a REFUND, on a FAILED order: compensate_order
+ *      again (idempotent: it refunds and restocks only what is still there);
+ *    - a marker held by an order that does not exist: needsAttention.
+ *
+ * Every action is one of the idempotent steps the workflow itself runs, so two sweeps, or a
+ * sweep beside a late process_payment delivery or a running compensation, do no more than one.
+ *
+ * The event is EventBridge's scheduled event; an operator (or the offline runtime at start-up)
+ * may invoke it with `{"olderThanSeconds": N, "lookbackSeconds": M, "maxOrders": K}` to sweep
+ * younger orders now, look further back for FAILED orders with a charge, and act on more orders
+ * in one run.
  */
 export function sweepOrdersHandler(deps: SweepOrdersDeps): (event?: unknown) => Promise<SweepReport> {
+  const seconds = v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(366 * 86_400)));
   const eventSchema = v.object({
-    olderThanSeconds: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(31 * 86_400))),
+    olderThanSeconds: seconds,
+    lookbackSeconds: seconds,
+    maxOrders: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(100_000))),
   });
-  const max = deps.maxOrdersPerRun ?? 100;
 
-  const settle = async (order: Order): Promise<SweepEntry> => {
+  const entryFor = (order: Pick<Order, "orderId" | "status">) => {
     const { orderId, status } = order;
     const log = deps.log.child({ orderId, status });
-    const entry = (action: SweepAction, extra: Partial<SweepEntry> = {}): SweepEntry => {
-      const e = { orderId, status, action, ...extra };
-      (action === "needsAttention" ? log.warn : log.info)("stuck order", { ...extra, action });
-      return e;
-    };
-    const execution = await deps.executions.describe(orderId);
-    if (!execution) {
-      if (status !== "NEW") return entry("needsAttention", { why: `${status} without an execution` });
-      const input: WorkflowInput = { order: toWorkflowOrder(order) };
-      const started = await deps.workflow.start(orderId, input);
-      return entry(started === "started" ? "started" : "running");
-    }
-    const base = { execution: execution.status };
-    if (execution.status === "RUNNING" || execution.status === "PENDING_REDRIVE")
-      return entry("running", base);
-    if (execution.status === "SUCCEEDED") {
-      return entry("needsAttention", { ...base, why: "execution SUCCEEDED but the order is not terminal" });
-    }
-    if (execution.error === WORKFLOW_FAIL_ERRORS.notificationFailed) {
-      return entry("needsAttention", {
-        ...base,
-        why: "paid, customer not notified: re-notify, do not refund",
+    return (action: SweepAction, extra: Partial<SweepEntry> = {}): SweepEntry => {
+      (action === "needsAttention" || action === "retry" ? log.warn : log.info)("swept order", {
+        ...extra,
+        action,
       });
-    }
+      return { orderId, status, action, ...extra };
+    };
+  };
+
+  const compensate = async (
+    order: Order,
+    entry: ReturnType<typeof entryFor>,
+    cause: string,
+    base: Partial<SweepEntry> = {},
+  ): Promise<SweepEntry> => {
     try {
       await deps.compensator.compensate({
         order: toWorkflowOrder(order),
-        error: {
-          Error: "States.Timeout",
-          Cause: `orderflow sweeper: execution ${execution.status}${execution.error ? ` (${execution.error})` : ""} left the order ${status}`,
-        },
+        error: { Error: "States.Timeout", Cause: `orderflow sweeper: ${cause}` },
       });
       return entry("compensated", base);
     } catch (e) {
-      log.error("compensation failed", { error: e });
-      return entry("needsAttention", { ...base, why: `compensation failed: ${errorName(e)}` });
+      deps.log.error("compensation failed", { orderId: order.orderId, error: e });
+      return entry("retry", { ...base, why: `compensation failed: ${errorName(e)}` });
     }
+  };
+
+  /** Pass 1: one non-terminal order past the threshold. */
+  const settle = async (listed: Order): Promise<SweepEntry | undefined> => {
+    const execution = await deps.executions.describe(listed.orderId);
+    const base: Partial<SweepEntry> = execution ? { execution: execution.status } : {};
+    if (execution?.status === "RUNNING" || execution?.status === "PENDING_REDRIVE")
+      return entryFor(listed)("running", base);
+    // Decide on the order as it is now, read after the execution: the index is eventually
+    // consistent and the order may have moved on since the page was read.
+    const order = await deps.orders.get(listed.orderId);
+    if (!order || TERMINAL_STATUSES.includes(order.status)) return undefined;
+    const { orderId, status } = order;
+    const entry = entryFor(order);
+    if (execution?.status === "SUCCEEDED")
+      return entry("needsAttention", { ...base, why: `execution SUCCEEDED but the order is ${status}` });
+
+    const charge = await deps.ledger.get(orderId, "CHARGE");
+    if (await deps.ledger.get(orderId, "REFUND"))
+      return entry("needsAttention", { ...base, why: `${status} with a recorded REFUND` });
+
+    if (status === "PAID") {
+      if (!charge || charge.chargeId !== order.chargeId) {
+        return entry("needsAttention", {
+          ...base,
+          why: `PAID (chargeId ${order.chargeId ?? "none"}) without a matching CHARGE (${charge?.chargeId ?? "none"})`,
+        });
+      }
+      try {
+        // Commit before completing: a COMPLETED order must hold no markers, and a PAID one
+        // without markers is still completed by the next run.
+        await deps.inventory.invoke({ action: "commit", orderId, items: lineItems(order.items) });
+        await deps.completer.complete({
+          order: toWorkflowOrder(order),
+          payment: { orderId, chargeId: charge.chargeId, amount: charge.amount },
+        });
+        return entry("completed", base);
+      } catch (e) {
+        deps.log.error("completion failed", { orderId, error: e });
+        return entry("retry", { ...base, why: `completion failed: ${errorName(e)}` });
+      }
+    }
+
+    if (!execution) {
+      const input: WorkflowInput = { order: toWorkflowOrder(order) };
+      const started = await deps.workflow.start(orderId, input);
+      return entry(started === "started" ? "started" : "running", base);
+    }
+    const ended = `execution ${execution.status}${execution.error ? ` (${execution.error})` : ""} left the order ${status}`;
+    return compensate(order, entry, ended, base);
+  };
+
+  /** Pass 2a: reservation markers whose order is terminal (or missing). */
+  const settleMarkers = async (orderId: string, held: HeldReservation[]): Promise<SweepEntry | undefined> => {
+    const order = await deps.orders.get(orderId);
+    if (!order) {
+      return entryFor({ orderId, status: "FAILED" })("needsAttention", {
+        why: `reservation on ${held.map((h) => h.sku).join(", ")} held by an unknown order`,
+      });
+    }
+    const entry = entryFor(order);
+    if (order.status === "COMPLETED") {
+      const items: LineItem[] = held.map(({ sku, quantity }) => ({ sku, quantity }));
+      await deps.inventory.invoke({ action: "commit", orderId, items });
+      return entry("committed");
+    }
+    if (order.status === "FAILED") return compensate(order, entry, "FAILED order still held stock");
+    return undefined; // In flight: its execution, or pass 1, settles it.
+  };
+
+  /** Pass 2b: a FAILED order whose failure says "not refunded" while the ledger holds a charge. */
+  const settleCharge = async (order: Order): Promise<SweepEntry | undefined> => {
+    if (order.failure?.refunded) return undefined;
+    const charge = await deps.ledger.get(order.orderId, "CHARGE");
+    if (!charge || (await deps.ledger.get(order.orderId, "REFUND"))) return undefined;
+    return compensate(order, entryFor(order), "FAILED order still held a charge");
   };
 
   return async (event) => {
     const parsed = v.safeParse(eventSchema, typeof event === "object" && event !== null ? event : {});
-    const olderThanSeconds = parsed.success
-      ? (parsed.output.olderThanSeconds ?? deps.stuckAfterSeconds)
-      : deps.stuckAfterSeconds;
-    const now = deps.now();
-    const before = new Date(now.getTime() - olderThanSeconds * 1000).toISOString();
+    const olderThanSeconds =
+      (parsed.success ? parsed.output.olderThanSeconds : undefined) ?? deps.stuckAfterSeconds;
+    const lookbackSeconds =
+      (parsed.success ? parsed.output.lookbackSeconds : undefined) ??
+      deps.stuckAfterSeconds + LOOKBACK_EXTRA_SECONDS;
+    const max = (parsed.success ? parsed.output.maxOrders : undefined) ?? deps.maxOrdersPerRun ?? 100;
+    const now = deps.now().getTime();
+    const before = new Date(now - olderThanSeconds * 1000).toISOString();
+    const after = new Date(now - lookbackSeconds * 1000).toISOString();
 
     let inFlight = 0;
     for (const status of NON_TERMINAL) inFlight += await deps.orders.count(status);
@@ -167,25 +310,43 @@ export function sweepOrdersHandler(deps: SweepOrdersDeps): (event?: unknown) => 
 
     const entries: SweepEntry[] = [];
     let truncated = false;
-    for (const status of NON_TERMINAL) {
+    const full = () => (truncated ||= entries.length >= max);
+    const pages = async (
+      list: (startKey?: Record<string, unknown>) => ReturnType<SweepOrderSource["createdBefore"]>,
+      each: (order: Order) => Promise<SweepEntry | undefined>,
+    ) => {
       let startKey: Record<string, unknown> | undefined;
       do {
-        const page = await deps.orders.createdBefore(status, before, startKey);
+        const page = await list(startKey);
         for (const order of page.items) {
-          if (entries.length >= max) {
-            truncated = true;
-            break;
-          }
-          entries.push(await settle(order));
+          if (full()) return;
+          const e = await each(order);
+          if (e) entries.push(e);
         }
         startKey = page.lastKey;
-      } while (startKey && !truncated);
-      if (truncated) break;
+      } while (startKey);
+    };
+
+    for (const status of NON_TERMINAL) {
+      if (!full()) await pages((k) => deps.orders.createdBefore(status, before, k), settle);
     }
+    if (!full()) {
+      const byOrder = new Map<string, HeldReservation[]>();
+      for (const h of await deps.reservations.held())
+        byOrder.set(h.orderId, [...(byOrder.get(h.orderId) ?? []), h]);
+      for (const [orderId, held] of byOrder) {
+        if (full()) break;
+        const e = await settleMarkers(orderId, held);
+        if (e) entries.push(e);
+      }
+    }
+    if (!full()) await pages((k) => deps.orders.createdAfter("FAILED", after, k), settleCharge);
+
     const attention = entries.filter((e) => e.action === "needsAttention").length;
     deps.log.info("sweep finished", {
       olderThanSeconds,
-      stuck: entries.length,
+      lookbackSeconds,
+      swept: entries.length,
       truncated,
       ...orderMetric("OrdersNeedingAttention", attention),
     });
@@ -201,24 +362,37 @@ export function dynamoSweepOrderSource(
   tableName: string,
   pageSize = 50,
 ): SweepOrderSource {
+  const page = async (
+    status: OrderStatus,
+    condition: "<" | ">",
+    at: string,
+    startKey?: Record<string, unknown>,
+  ) => {
+    const out = await client.send(
+      new QueryCommand({
+        TableName: tableName,
+        IndexName: ORDER_INDEXES.byStatus,
+        KeyConditionExpression: `#s = :s AND createdAt ${condition} :at`,
+        ExpressionAttributeNames: { "#s": "status" },
+        ExpressionAttributeValues: { ":s": { S: status }, ":at": { S: at } },
+        ScanIndexForward: true,
+        Limit: pageSize,
+        ExclusiveStartKey: startKey as never,
+      }),
+    );
+    return {
+      items: (out.Items ?? []).map((i) => unmarshall(i) as Order),
+      lastKey: out.LastEvaluatedKey as Record<string, unknown> | undefined,
+    };
+  };
   return {
-    async createdBefore(status, before, startKey) {
+    createdBefore: (status, before, startKey) => page(status, "<", before, startKey),
+    createdAfter: (status, after, startKey) => page(status, ">", after, startKey),
+    async get(orderId) {
       const out = await client.send(
-        new QueryCommand({
-          TableName: tableName,
-          IndexName: ORDER_INDEXES.byStatus,
-          KeyConditionExpression: "#s = :s AND createdAt < :before",
-          ExpressionAttributeNames: { "#s": "status" },
-          ExpressionAttributeValues: { ":s": { S: status }, ":before": { S: before } },
-          ScanIndexForward: true,
-          Limit: pageSize,
-          ExclusiveStartKey: startKey as never,
-        }),
+        new GetItemCommand({ TableName: tableName, Key: { orderId: { S: orderId } }, ConsistentRead: true }),
       );
-      return {
-        items: (out.Items ?? []).map((i) => unmarshall(i) as Order),
-        lastKey: out.LastEvaluatedKey as Record<string, unknown> | undefined,
-      };
+      return out.Item ? (unmarshall(out.Item) as Order) : undefined;
     },
     async count(status) {
       let total = 0;
@@ -239,6 +413,35 @@ export function dynamoSweepOrderSource(
         startKey = out.LastEvaluatedKey as Record<string, unknown> | undefined;
       } while (startKey);
       return total;
+    },
+  };
+}
+
+/** The reservation markers of every SKU: a paged Scan of `sku, reservations`. */
+export function dynamoReservationSource(client: DynamoDBClient, tableName: string): ReservationSource {
+  return {
+    async held() {
+      const held: HeldReservation[] = [];
+      let startKey: Record<string, unknown> | undefined;
+      do {
+        const out = await client.send(
+          new ScanCommand({
+            TableName: tableName,
+            ProjectionExpression: "sku, reservations",
+            ExclusiveStartKey: startKey as never,
+          }),
+        );
+        for (const item of out.Items ?? []) {
+          const { sku, reservations } = unmarshall(item) as {
+            sku: string;
+            reservations?: Record<string, number>;
+          };
+          for (const [orderId, quantity] of Object.entries(reservations ?? {}))
+            held.push({ sku, orderId, quantity });
+        }
+        startKey = out.LastEvaluatedKey as Record<string, unknown> | undefined;
+      } while (startKey);
+      return held;
     },
   };
 }
@@ -284,15 +487,35 @@ export function lambdaCompensator(client: LambdaClient, functionName: string): C
   };
 }
 
+/** send_notification, invoked synchronously (the same function the workflow's NotifyCustomer runs). */
+export function lambdaCompleter(client: LambdaClient, functionName: string): Completer {
+  return {
+    async complete(input) {
+      const { text, functionError, errorType } = await invokeJson(client, functionName, input);
+      if (functionError) {
+        throw namedError(errorType ?? "FunctionError", `send_notification failed: ${text.slice(0, 500)}`);
+      }
+    },
+  };
+}
+
 export function sweepOrdersFromEnv(env: Env = process.env) {
   const stateMachineArn = requireEnv(env, ENV.stateMachineArn);
   const compensateFunction = requireEnv(env, ENV.compensateFunction);
+  const notifyFunction = requireEnv(env, ENV.notifyFunction);
+  const inventoryFunction = requireEnv(env, ENV.inventoryFunction);
   const sfn = new SFNClient({});
+  const dynamo = new DynamoDBClient({});
+  const lambda = new LambdaClient({});
   return sweepOrdersHandler({
-    orders: dynamoSweepOrderSource(new DynamoDBClient({}), requireEnv(env, ENV.ordersTable)),
+    orders: dynamoSweepOrderSource(dynamo, requireEnv(env, ENV.ordersTable)),
+    ledger: dynamoLedgerStore(dynamo, requireEnv(env, ENV.paymentsTable)),
+    reservations: dynamoReservationSource(dynamo, requireEnv(env, ENV.inventoryTable)),
+    inventory: lambdaInventoryClient(lambda, inventoryFunction),
     executions: sfnExecutionReader(sfn, stateMachineArn),
     workflow: sfnWorkflowClient(sfn, stateMachineArn),
-    compensator: lambdaCompensator(new LambdaClient({}), compensateFunction),
+    compensator: lambdaCompensator(lambda, compensateFunction),
+    completer: lambdaCompleter(lambda, notifyFunction),
     stuckAfterSeconds: intEnv(env, ENV.stuckAfterSeconds),
     now: () => new Date(),
     log: createLogger({ fn: "sweep_orders" }),

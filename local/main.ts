@@ -12,10 +12,10 @@
  */
 import "./polyfills";
 import * as path from "node:path";
-import { parseArgs } from "node:util";
+import { checkPortFree, inFlightMessage, parseCli, startupErrorLine, USAGE } from "./cli";
+import { describeRecovery } from "./recovery";
 import { startOfflineSystem, type OfflineSystem } from "./system";
-import { allowedOriginsOf, catalogueOf, DEFAULT_WEB_PORT, startWebServer, webBanner } from "./web";
-import type { Level } from "./log";
+import { allowedOriginsOf, catalogueOf, startWebServer, webBanner } from "./web";
 import type { Notification } from "./sns";
 
 export const FAST_TIMINGS = {
@@ -25,50 +25,35 @@ export const FAST_TIMINGS = {
   maxRetryIntervalSeconds: 1,
 };
 
+const root = path.join(__dirname, "..");
+let cliPort = 4000;
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      port: { type: "string", default: "4000" },
-      "web-port": { type: "string", default: String(DEFAULT_WEB_PORT) },
-      "data-dir": { type: "string" },
-      fast: { type: "boolean", default: false },
-      stack: { type: "string", default: "dev" },
-      "api-key": { type: "string" },
-      "no-throttle": { type: "boolean", default: false },
-      "log-level": { type: "string", default: "info" },
-      help: { type: "boolean", short: "h", default: false },
-    },
-  });
+  const values = parseCli(process.argv.slice(2), root);
+  cliPort = values.port;
   if (values.help) {
-    process.stdout.write(
-      "npm start -- [--port 4000] [--web-port 3000] [--data-dir .orderflow/data] [--fast] [--stack dev] [--api-key K] [--no-throttle] [--log-level info]\n",
-    );
+    process.stdout.write(`${USAGE}\n`);
     return;
   }
-  const root = path.join(__dirname, "..");
   const notificationsFile = path.join(root, ".orderflow", "notifications.jsonl");
-  const port = Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535)
-    throw new Error(`--port: not a port: ${values.port}`);
-  const webPort = Number(values["web-port"]);
-  if (!Number.isInteger(webPort) || webPort < 0 || webPort > 65535)
-    throw new Error(`--web-port: not a port: ${values["web-port"]}`);
+  await checkPortFree(values.port);
+  await checkPortFree(values.webPort, "--web-port");
 
   const system: OfflineSystem = await startOfflineSystem({
-    port,
-    dataDir: values["data-dir"] ? path.resolve(values["data-dir"]) : undefined,
+    port: values.port,
+    dataDir: values.dataDir,
     stack: values.stack,
     skipCodePackaging: true,
     timings: values.fast ? FAST_TIMINGS : undefined,
-    apiKey: values["api-key"],
-    throttle: !values["no-throttle"],
+    apiKey: values.apiKey,
+    throttle: values.throttle,
     notificationsFile,
-    logLevel: values["log-level"] as Level,
+    logLevel: values.logLevel,
     onNotification: (n) => process.stdout.write(`\n📨 ${describeNotification(n)}\n\n`),
   });
 
   const web = await startWebServer({
-    port: webPort,
+    port: values.webPort,
     catalogue: catalogueOf(system.topology, system.tables.inventory),
   });
 
@@ -90,12 +75,13 @@ async function main(): Promise<void> {
       `  API       ${system.url}`,
       `  API key   ${system.apiKey}`,
       ...webBanner(web, system.url, allowedOriginsOf(system.topology)),
-      `  Data      ${values["data-dir"] ? path.resolve(values["data-dir"]) : "in memory"}`,
+      `  Data      ${values.dataDir ?? "in memory"}`,
+      ...[describeRecovery(system.recovery)].filter(Boolean).map((line) => `  Restart   ${line}`),
       `  Notices   ${path.relative(process.cwd(), notificationsFile)}`,
       `  SQS       ${system.sqs.endpoint}  (npm run redrive-dlq -- --endpoint ${system.sqs.endpoint})`,
       ...system.topology.schedules.map(
         (sch) =>
-          `  Schedule  ${system.topology.functions.find((f) => f.name === sch.functionName)?.handler} ${sch.expression}`,
+          `  Schedule  ${system.topology.functions.find((f) => f.name === sch.functionName)?.handler} ${sch.expression}${values.fast ? ` (every ${sch.everySeconds} s with --fast)` : ""}`,
       ),
       `  Timings   callback ${String(callback?.TimeoutSeconds)} s, heartbeat ${String(callback?.HeartbeatSeconds)} s${values.fast ? " (--fast)" : ""}`,
       "",
@@ -110,6 +96,14 @@ async function main(): Promise<void> {
     ].join("\n"),
   );
 
+  installShutdown(system, values.dataDir);
+}
+
+/**
+ * Ctrl-C / SIGTERM: say what happens to orders in flight, then stop every part (API first).
+ * A second signal exits at once.
+ */
+function installShutdown(system: OfflineSystem, dataDir: string | undefined): void {
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) {
@@ -118,7 +112,14 @@ async function main(): Promise<void> {
     }
     stopping = true;
     process.stdout.write(`\n${signal}: stopping...\n`);
-    system.stop().then(
+    const stopped = system
+      .inFlight()
+      .then(
+        (counts) => process.stdout.write(`${inFlightMessage(counts, dataDir)}\n`),
+        () => undefined,
+      )
+      .then(() => system.stop());
+    stopped.then(
       () => {
         process.stdout.write("Stopped.\n");
         process.exit(0);
@@ -131,6 +132,7 @@ async function main(): Promise<void> {
   };
   process.on("SIGINT", () => shutdown("SIGINT"));
   process.on("SIGTERM", () => shutdown("SIGTERM"));
+  process.on("SIGHUP", () => shutdown("SIGHUP"));
 }
 
 /** One readable line: the subject and the SMS text of a per-protocol (MessageStructure json) message. */
@@ -154,7 +156,12 @@ function firstSku(system: OfflineSystem): string | undefined {
 
 if (require.main === module) {
   main().catch((err: Error) => {
-    process.stderr.write(`orderflow offline failed to start: ${err.stack ?? err.message}\n`);
-    process.exit(1);
+    const line = startupErrorLine(err, cliPort);
+    process.stderr.write(
+      line
+        ? `orderflow offline: ${line}\n`
+        : `orderflow offline failed to start: ${err.stack ?? err.message}\n`,
+    );
+    process.exit(line ? 2 : 1);
   });
 }

@@ -31,6 +31,8 @@ import {
 } from "./topology";
 import { ENV } from "../functions/shared/settings";
 import type { CatalogueItem } from "../functions/shared/types";
+import { claimDataDir } from "./dataDir";
+import { countInFlight, reconcileAtStart, type StartupRecovery } from "./recovery";
 
 export interface OfflineOptions {
   /** API port (0: a free one). @default 0 */
@@ -76,6 +78,10 @@ export interface OfflineSystem {
   queues: { work: string; deadLetter: string };
   /** Milliseconds from the call to ready, and how much of it was capturing the program. */
   timing: { totalMs: number; captureMs: number };
+  /** What the start-up reconciliation found and did (./recovery.ts). */
+  recovery: StartupRecovery;
+  /** Orders not yet COMPLETED or FAILED, by status (for the shutdown message). */
+  inFlight(): Promise<Record<string, number>>;
   log: Logger;
   stop(): Promise<void>;
 }
@@ -109,13 +115,21 @@ function catalogueItemBuilder(): (c: CatalogueItem) => Record<string, AttributeV
 export async function startOfflineSystem(options: OfflineOptions = {}): Promise<OfflineSystem> {
   const t0 = Date.now();
   const log = createLogger(options.logLevel ?? "info");
-  let topology =
-    options.topology ??
-    (await captureTopology(options.stack, { skipCodePackaging: options.skipCodePackaging }));
+  // Claimed first: a second instance on the same directory fails at once, naming it.
+  const releaseDataDir = options.dataDir ? claimDataDir(options.dataDir) : () => undefined;
+  let topology: LocalTopology;
+  try {
+    topology =
+      options.topology ??
+      (await captureTopology(options.stack, { skipCodePackaging: options.skipCodePackaging }));
+  } catch (err) {
+    releaseDataDir();
+    throw err;
+  }
   const captureMs = Date.now() - t0;
   if (options.timings) topology = withTimings(topology, options.timings);
 
-  const cleanups: (() => Promise<void> | void)[] = [];
+  const cleanups: (() => Promise<void> | void)[] = [releaseDataDir];
   const stopAll = async () => {
     for (const fn of cleanups.reverse()) {
       try {
@@ -245,6 +259,10 @@ export async function startOfflineSystem(options: OfflineOptions = {}): Promise<
     );
     cleanups.push(() => timers.forEach((t) => clearInterval(t)));
 
+    // Before the API opens: settle what an earlier run (killed, or stopped with orders in
+    // flight) left behind, with the same sweeper the schedule runs (./recovery.ts).
+    const recovery = await reconcileAtStart({ topology, functions, repaired: dynamo.repaired, log });
+
     const apiKey = options.apiKey ?? `local-${randomBytes(18).toString("base64url")}`;
     const throttle = options.throttle === false ? false : (topology.api.throttle ?? false);
     const api = await startApi({
@@ -275,6 +293,8 @@ export async function startOfflineSystem(options: OfflineOptions = {}): Promise<
       pollers,
       queues: { work: work?.name ?? "", deadLetter: work?.redrive?.deadLetterQueueName ?? "" },
       timing: { totalMs: Date.now() - t0, captureMs },
+      recovery,
+      inFlight: () => countInFlight(dynamo, tables.orders),
       log,
       stop: stopAll,
     };

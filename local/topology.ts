@@ -5,13 +5,21 @@
  *
  * Pure functions of `RegisteredResource[]`: unit-tested with fixtures in test/e2e/topology.spec.ts.
  */
+import { ENV } from "../functions/shared/settings";
 import { HANDLER_TAG } from "../components/handlerTag";
-import { MOCK_ACCOUNT, MOCK_REGION, type RegisteredResource } from "../program/mocks";
+import type { RegisteredResource } from "../program/mocks";
 import {
   CALLBACK_RESOURCE,
   LAMBDA_INVOKE_RESOURCE,
   type StateMachineDefinition,
 } from "../workflow/definition";
+
+/**
+ * program/mocks loads @pulumi/pulumi (about 4 s of a loaded machine's start-up): only reading a
+ * captured program needs it, so a system started from a given topology (a restart) skips it.
+ */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const mocks = () => require("../program/mocks") as typeof import("../program/mocks");
 
 export interface LocalTable {
   name: string;
@@ -283,8 +291,8 @@ export function buildTopology(resources: readonly RegisteredResource[]): LocalTo
   const arnParts = (functions[0]?.arn ?? stateMachines[0]?.arn ?? "").split(":");
 
   return {
-    region: arnParts[3] || MOCK_REGION,
-    accountId: arnParts[4] || MOCK_ACCOUNT,
+    region: arnParts[3] || mocks().MOCK_REGION,
+    accountId: arnParts[4] || mocks().MOCK_ACCOUNT,
     tables,
     queues,
     functions,
@@ -352,7 +360,7 @@ function queueOf(r: RegisteredResource): LocalQueue {
   }
   return {
     name,
-    arn: String(r.state.arn ?? `arn:aws:sqs:${MOCK_REGION}:${MOCK_ACCOUNT}:${name}`),
+    arn: String(r.state.arn ?? `arn:aws:sqs:${mocks().MOCK_REGION}:${mocks().MOCK_ACCOUNT}:${name}`),
     deployedUrl: String(r.state.url ?? r.state.id ?? name),
     // SQS defaults: 30 s visibility, 4 days retention.
     visibilityTimeoutSeconds: num(r.inputs.visibilityTimeoutSeconds) ?? 30,
@@ -369,7 +377,9 @@ function functionOf(r: RegisteredResource): LocalFunction {
   const name = physicalName(r);
   return {
     name,
-    arn: String(r.state.arn ?? `arn:aws:lambda:${MOCK_REGION}:${MOCK_ACCOUNT}:function:${name}`),
+    arn: String(
+      r.state.arn ?? `arn:aws:lambda:${mocks().MOCK_REGION}:${mocks().MOCK_ACCOUNT}:function:${name}`,
+    ),
     handler,
     environment: Object.fromEntries(Object.entries(variables).map(([k, v]) => [k, String(v)])),
     // Lambda defaults: 3 s, 128 MB.
@@ -550,5 +560,21 @@ export function withTimings(topology: LocalTopology, t: TimingOverrides): LocalT
       ? { ...q, visibilityTimeoutSeconds: t.visibilityTimeoutSeconds }
       : q,
   );
-  return { ...topology, stateMachines, queues };
+  // The sweeper's threshold is the callback timeout + a margin (index.ts): shortened with it, so
+  // an order stuck under --fast is settled in about a minute, not 25. Its schedule runs at least
+  // once per callback timeout for the same reason.
+  const callback = t.callbackTimeoutSeconds;
+  const functions =
+    callback === undefined
+      ? topology.functions
+      : topology.functions.map((fn) =>
+          fn.environment[ENV.stuckAfterSeconds] === undefined
+            ? fn
+            : { ...fn, environment: { ...fn.environment, [ENV.stuckAfterSeconds]: String(2 * callback) } },
+        );
+  const schedules =
+    callback === undefined
+      ? topology.schedules
+      : topology.schedules.map((sch) => ({ ...sch, everySeconds: Math.min(sch.everySeconds, callback) }));
+  return { ...topology, stateMachines, queues, functions, schedules };
 }

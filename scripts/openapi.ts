@@ -96,6 +96,12 @@ function schemas(): Record<string, Json> {
         reason: { type: "string", enum: [...FAILURE_REASONS] },
         refunded: { type: "boolean" },
         restocked: { type: "boolean" },
+        compensatedAt: {
+          type: "string",
+          format: "date-time",
+          description:
+            "When compensation finished; from then on refunded and restocked are final. Absent while it runs.",
+        },
       },
     },
     OrderList: {

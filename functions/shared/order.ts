@@ -11,8 +11,8 @@ export function toOrderView(order: Order): OrderView {
     updatedAt: order.updatedAt,
   };
   if (order.failure) {
-    const { reason, refunded, restocked } = order.failure;
-    view.failure = { reason, refunded, restocked };
+    const { reason, refunded, restocked, compensatedAt } = order.failure;
+    view.failure = { reason, refunded, restocked, ...(compensatedAt ? { compensatedAt } : {}) };
   }
   return view;
 }

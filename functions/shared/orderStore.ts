@@ -57,7 +57,7 @@ export interface OrderStore {
    */
   setFailureFlags(
     orderId: string,
-    flags: { refunded?: true; restocked?: true },
+    flags: { refunded?: true; restocked?: true; compensatedAt?: string },
     updatedAt: string,
   ): Promise<Order | undefined>;
   /** Sets notifiedAt (+ message id) once; false when it was already set. */
@@ -153,12 +153,20 @@ export function dynamoOrderStore(client: DynamoDBClient, tableName: string): Ord
       const sets = ["updatedAt = :now"];
       if (flags.refunded) sets.push("failure.refunded = :true");
       if (flags.restocked) sets.push("failure.restocked = :true");
+      const values: Record<string, unknown> = { ":now": updatedAt, ":failed": "FAILED" };
+      // DynamoDB refuses a value the expression does not use.
+      if (flags.refunded || flags.restocked) values[":true"] = true;
+      if (flags.compensatedAt) {
+        // The first finish is the one: a repeated compensation does not move it.
+        sets.push("failure.compensatedAt = if_not_exists(failure.compensatedAt, :at)");
+        values[":at"] = flags.compensatedAt;
+      }
       return conditionalUpdate({
         Key: key(orderId),
         UpdateExpression: `SET ${sets.join(", ")}`,
         ConditionExpression: "#status = :failed AND attribute_exists(failure)",
         ExpressionAttributeNames: { "#status": "status" },
-        ExpressionAttributeValues: marshall({ ":now": updatedAt, ":true": true, ":failed": "FAILED" }),
+        ExpressionAttributeValues: marshall(values),
       });
     },
 

@@ -13,6 +13,8 @@ export const ENV = {
   inventoryFunction: "INVENTORY_FUNCTION_NAME",
   /** compensate_order, invoked by the sweeper. */
   compensateFunction: "COMPENSATE_FUNCTION_NAME",
+  /** send_notification, invoked by the sweeper to complete a PAID order. */
+  notifyFunction: "NOTIFY_FUNCTION_NAME",
   topicArn: "NOTIFICATION_TOPIC_ARN",
   /** Payment simulator: an order total above this many cents is declined. */
   paymentDeclineAboveCents: "PAYMENT_DECLINE_ABOVE_CENTS",

@@ -57,6 +57,11 @@ export interface OrderFailure {
   refunded: boolean;
   /** A stock reservation existed and was returned (false: nothing was reserved). */
   restocked: boolean;
+  /**
+   * When compensation finished (refund and restock done or found unnecessary): from then on
+   * `refunded` and `restocked` are what the customer gets. Absent while compensation runs.
+   */
+  compensatedAt?: string;
 }
 
 /** The order as stored in the orders table (one item per order, key `orderId`). */

@@ -34,15 +34,18 @@ export async function undoOrderEffects(
   orderId: string,
   items: readonly LineItem[],
   stored: Order | undefined,
+  /** compensate_order: also record that compensation finished (`failure.compensatedAt`), in the same write. */
+  options: { finished?: boolean } = {},
 ): Promise<UndoOutcome> {
   const refund = await deps.ledger.refundOnce(orderId);
   const release = await deps.inventory.invoke({ action: "release", orderId, items: [...items] });
   let order = stored;
   if (stored?.failure) {
-    const flags: { refunded?: true; restocked?: true } = {};
+    const flags: { refunded?: true; restocked?: true; compensatedAt?: string } = {};
     if (refund.refunded && !stored.failure.refunded) flags.refunded = true;
     if (release.released && !stored.failure.restocked) flags.restocked = true;
-    if (flags.refunded || flags.restocked) {
+    if (options.finished && !stored.failure.compensatedAt) flags.compensatedAt = deps.now();
+    if (flags.refunded || flags.restocked || flags.compensatedAt) {
       order = (await deps.orders.setFailureFlags(orderId, flags, deps.now())) ?? stored;
     }
   }

@@ -239,9 +239,13 @@ describe("operations under mocks: ops topic, alarms, dashboard, sweeper", functi
       const dev = 1200; // Pulumi.dev.yaml callbackTimeoutSeconds
       expect(env).to.deep.equal({
         ORDERS_TABLE: one(all, T.table, "-orders").state.name,
+        PAYMENTS_TABLE: one(all, T.table, "-payments").state.name,
+        INVENTORY_TABLE: one(all, T.table, "-inventory").state.name,
         STATE_MACHINE_ARN: one(all, T.stateMachine).state.arn,
         STUCK_AFTER_SECONDS: String(dev + DEFAULTS.sweepMarginSeconds),
         COMPENSATE_FUNCTION_NAME: fnName("compensateOrder"),
+        NOTIFY_FUNCTION_NAME: fnName("sendNotification"),
+        INVENTORY_FUNCTION_NAME: fnName("updateInventory"),
       });
     });
 
@@ -249,7 +253,11 @@ describe("operations under mocks: ops topic, alarms, dashboard, sweeper", functi
       const fn = functionFor(all, "sweepOrders");
       const machine = String(one(all, T.stateMachine).state.arn);
       const orders = String(one(all, T.table, "-orders").state.arn);
-      const compensate = String(functionFor(all, "compensateOrder").state.arn);
+      const payments = String(one(all, T.table, "-payments").state.arn);
+      const inventory = String(one(all, T.table, "-inventory").state.arn);
+      const settle = ["compensateOrder", "sendNotification", "updateInventory"].map((h) =>
+        String(functionFor(all, h).state.arn),
+      );
       const logGroup = byType(all, T.logGroup).find((g) => g.name.endsWith("-sweep-orders-logs"))!;
       expect(statementsFor(all, fn)).to.deep.equal([
         {
@@ -271,6 +279,9 @@ describe("operations under mocks: ops topic, alarms, dashboard, sweeper", functi
           Action: ["dynamodb:Query"],
           Resource: [`${orders}/index/byStatus`],
         },
+        { Sid: "ReadOrders", Effect: "Allow", Action: ["dynamodb:GetItem"], Resource: [orders] },
+        { Sid: "ReadLedger", Effect: "Allow", Action: ["dynamodb:GetItem"], Resource: [payments] },
+        { Sid: "ScanReservations", Effect: "Allow", Action: ["dynamodb:Scan"], Resource: [inventory] },
         { Sid: "EncryptedTable", Effect: "Allow", Action: ["kms:Decrypt"], Resource: [keyArn] },
         {
           Sid: "DescribeOrderExecutions",
@@ -285,10 +296,10 @@ describe("operations under mocks: ops topic, alarms, dashboard, sweeper", functi
           Resource: [machine],
         },
         {
-          Sid: "Compensate",
+          Sid: "SettleOrders",
           Effect: "Allow",
           Action: ["lambda:InvokeFunction"],
-          Resource: [compensate, `${compensate}:*`],
+          Resource: settle.flatMap((arn) => [arn, `${arn}:*`]),
         },
       ]);
     });

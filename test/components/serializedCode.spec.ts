@@ -410,12 +410,25 @@ describe("serialized Lambda code (the deployed artifact)", function () {
       .find((l) => l.msg === "orders in flight");
     expect(metric, "an EMF line for OrdersInFlight").to.deep.include({ OrdersInFlight: inFlight });
     expect(metric).to.have.property("_aws");
-    // A count and a createdBefore page per non-terminal status, all on the byStatus index.
-    const queries = send
-      .getCalls()
-      .map((c) => (c.args[0] as unknown as { input: Record<string, unknown> }).input);
-    expect(queries).to.have.length(2 * NON_TERMINAL.length);
+    // A count and a createdBefore page per non-terminal status and one page of recent FAILED
+    // orders, all on the byStatus index; one Scan of the inventory's reservation markers; the
+    // rest are ledger reads by key.
+    const calls = send.getCalls().map((c) => c.args[0] as unknown as { input: Record<string, unknown> });
+    const named = (name: string) => calls.filter((c) => c.constructor.name === name).map((c) => c.input);
+    const queries = named("QueryCommand");
+    expect(queries).to.have.length(2 * NON_TERMINAL.length + 1);
     for (const q of queries) expect(q).to.include({ TableName: tables.orders, IndexName: "byStatus" });
+    expect(named("ScanCommand")).to.deep.equal([
+      {
+        TableName: tables.inventory,
+        ProjectionExpression: "sku, reservations",
+        ExclusiveStartKey: undefined,
+      },
+    ]);
+    for (const g of named("GetItemCommand")) expect(g).to.include({ TableName: tables.payments });
+    expect(
+      named("QueryCommand").length + named("ScanCommand").length + named("GetItemCommand").length,
+    ).to.equal(calls.length);
     expect(sfnCalls.length, "no execution started").to.equal(startsBefore);
   });
 

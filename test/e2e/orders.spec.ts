@@ -94,7 +94,8 @@ describe("offline order system, end to end over HTTP", function () {
     const order = await placeOrder(system, [{ sku: "SKU-A", quantity: 3 }], "tok_decline");
     const done = await waitForTerminal(system, order.orderId);
     expect(done.status).to.equal("FAILED");
-    expect(done.failure).to.deep.equal({ reason: "PaymentDeclined", refunded: false, restocked: true });
+    expect(done.failure).to.deep.include({ reason: "PaymentDeclined", refunded: false, restocked: true });
+    expect(done.failure?.compensatedAt, "compensation finished").to.be.a("string");
     expect(await stockOf(system, "SKU-A")).to.equal(before);
     expect((await ledgerOf(order.orderId)).map((l) => l.entry)).to.deep.equal(["DECLINE"]);
   });
@@ -137,7 +138,8 @@ describe("offline order system, end to end over HTTP", function () {
     }
     const done = await waitForTerminal(system, order.orderId);
     expect(done.status).to.equal("FAILED");
-    expect(done.failure).to.deep.equal({ reason: "Timeout", refunded: false, restocked: false });
+    expect(done.failure).to.deep.include({ reason: "Timeout", refunded: false, restocked: false });
+    expect(done.failure?.compensatedAt, "compensation finished").to.be.a("string");
     expect(await stockOf(system, "SKU-B")).to.equal(before);
     expect(await ledgerOf(order.orderId)).to.deep.equal([]);
   });

@@ -118,6 +118,11 @@ describe("DynamoDB adapters (against dynalite)", function () {
       expect(flagged!.failure).to.deep.equal({ reason: "OutOfStock", refunded: false, restocked: true });
       const again = await store.setFailureFlags(OTHER_ORDER_ID, { refunded: true }, "t3b");
       expect(again!.failure).to.deep.equal({ reason: "OutOfStock", refunded: true, restocked: true });
+      // compensatedAt: the first finish is kept.
+      const done = await store.setFailureFlags(OTHER_ORDER_ID, { compensatedAt: "t6" }, "t6");
+      expect(done!.failure).to.deep.include({ compensatedAt: "t6", refunded: true });
+      const later = await store.setFailureFlags(OTHER_ORDER_ID, { compensatedAt: "t7" }, "t7");
+      expect(later!.failure!.compensatedAt).to.equal("t6");
       expect(await store.markNotified(ORDER_ID, "t4", "m1")).to.equal(true);
       expect(await store.markNotified(ORDER_ID, "t5", "m2")).to.equal(false);
       expect(await store.get(ORDER_ID)).to.include({ notifiedAt: "t4", notificationId: "m1" });

@@ -5,7 +5,14 @@ import { TASK_ERRORS } from "../../functions/processPayment";
 import { simulatedChargeId } from "../../functions/shared/payments";
 import type { Order } from "../../functions/shared/types";
 import { makeOrder, ORDER_ID, setStatus } from "./support";
-import { buildWorld, type World } from "./world";
+import { toOrderView } from "../../functions/shared/order";
+import { simulatedPaymentProvider } from "../../functions/shared/payments";
+import { buildWorld, sqsEvent, sqsRecord, type World } from "./world";
+
+const simulatedPaymentProviderRefund = (input: unknown) =>
+  simulatedPaymentProvider({ declineAboveCents: Number.MAX_SAFE_INTEGER }).refund(
+    input as Parameters<ReturnType<typeof simulatedPaymentProvider>["refund"]>[0],
+  );
 
 const CHARGE_ID = simulatedChargeId(ORDER_ID);
 const INITIAL = { "SKU-1": 5, "SKU-2": 3 };
@@ -118,6 +125,53 @@ describe("compensate_order", () => {
     expect(res.failure).to.deep.equal({ reason: "Timeout", refunded: true, restocked: true });
     expect(w.provider.refund.callCount).to.equal(1);
     expect(w.levels()).to.deep.equal(INITIAL);
+  });
+
+  describe("failure.compensatedAt: the client's signal that refund and restock are final", () => {
+    it("is absent while compensation runs and set once it has finished, with the final flags", async () => {
+      await reserve();
+      await charge();
+      let during: Order | undefined;
+      // Seen from the refund, the order is FAILED already but not compensated yet.
+      w.provider.refund.callsFake(async (...args: unknown[]) => {
+        during = JSON.parse(JSON.stringify(stored())) as Order;
+        return simulatedPaymentProviderRefund(args[0]);
+      });
+      await w.compensate({ Error: "States.Timeout" });
+      expect(during!.status).to.equal("FAILED");
+      expect(during!.failure).to.not.have.property("compensatedAt");
+      expect(stored().failure).to.deep.include({ refunded: true, restocked: true });
+      expect(stored().failure!.compensatedAt).to.be.a("string");
+    });
+
+    it("is not set when compensation fails midway, and a repeat does not move it", async () => {
+      await reserve();
+      await charge();
+      w.inventory.invoke.onFirstCall().rejects(new Error("Lambda throttled"));
+      await w.compensate({ Error: "States.Timeout" }).catch(() => undefined);
+      expect(stored().failure).to.not.have.property("compensatedAt");
+      await w.compensate({ Error: "States.Timeout" });
+      const at = stored().failure!.compensatedAt;
+      expect(at).to.be.a("string");
+      await w.compensate({ Error: "States.Timeout" });
+      expect(stored().failure!.compensatedAt).to.equal(at);
+    });
+
+    it("is not set by process_payment undoing its own late effects (only compensation finishes)", async () => {
+      setStatus(w.orders, ORDER_ID, "FAILED", {
+        failure: { reason: "Timeout", refunded: false, restocked: false },
+      });
+      await reserve();
+      await charge();
+      await w.processPayment(sqsEvent(sqsRecord(order)));
+      expect(stored().failure).to.deep.equal({ reason: "Timeout", refunded: true, restocked: true });
+    });
+
+    it("is shown by the API (toOrderView)", async () => {
+      await w.compensate({ Error: "OutOfStock" });
+      expect(toOrderView(stored()).failure).to.deep.equal(stored().failure);
+      expect(toOrderView(stored()).failure!.compensatedAt).to.be.a("string");
+    });
   });
 
   it("a NEW order (never reached payment) is marked FAILED", async () => {

@@ -244,13 +244,29 @@ describe("create_order", () => {
       ["empty", ""],
       ["129 characters", "k".repeat(129)],
     ]) {
-      it(`Idempotency-Key ${title} -> headers.Idempotency-Key`, async () => {
+      it(`Idempotency-Key ${title} -> a header problem, headers.Idempotency-Key`, async () => {
         const res = await post(VALID_BODY, { "idempotency-key": key });
         expect(res.statusCode).to.equal(400);
-        expect((parseBody(res).issues as { path: string }[])[0].path).to.equal("headers.Idempotency-Key");
+        const body = parseBody(res);
+        expect(body.message).to.equal("Idempotency-Key header is invalid");
+        expect((body.issues as { path: string }[]).map((i) => i.path)).to.deep.equal([
+          "headers.Idempotency-Key",
+        ]);
         expectNothingWritten();
       });
     }
+
+    it("a bad Idempotency-Key and a body that is not JSON: both named in one answer", async () => {
+      const res = await postRaw("{not json", { "idempotency-key": "" });
+      expect(res.statusCode).to.equal(400);
+      const body = parseBody(res);
+      expect(body.message).to.equal("Idempotency-Key header and request body are invalid");
+      expect(body.issues).to.deep.equal([
+        { path: "headers.Idempotency-Key", message: (body.issues as { message: string }[])[0].message },
+        { path: "", message: "must be JSON" },
+      ]);
+      expectNothingWritten();
+    });
   });
 
   describe("catalogue", () => {

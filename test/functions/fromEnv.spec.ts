@@ -83,8 +83,12 @@ const ENVS: Record<string, Env> = {
   },
   sweep_orders: {
     [ENV.ordersTable]: TABLES.orders,
+    [ENV.paymentsTable]: TABLES.payments,
+    [ENV.inventoryTable]: TABLES.inventory,
     [ENV.stateMachineArn]: STATE_MACHINE_ARN,
     [ENV.compensateFunction]: "compensate_order",
+    [ENV.notifyFunction]: "send_notification",
+    [ENV.inventoryFunction]: "update_inventory",
     [ENV.stuckAfterSeconds]: "1500",
   },
 };
@@ -333,7 +337,9 @@ describe("xxxFromEnv: wiring and the exact SDK operations per function", functio
       send_notification: ["dynamodb:UpdateItem", "sns:Publish"],
       compensate_order: ["dynamodb:GetItem", "dynamodb:UpdateItem", "lambda:InvokeFunction"],
       sweep_orders: [
+        "dynamodb:GetItem",
         "dynamodb:Query",
+        "dynamodb:Scan",
         "lambda:InvokeFunction",
         "states:DescribeExecution",
         "states:StartExecution",

@@ -101,6 +101,7 @@ export function fakeOrderStore(initial: Order[] = []): FakeOrderStore {
       const failure = { ...current.failure };
       if (flags.refunded) failure.refunded = true;
       if (flags.restocked) failure.restocked = true;
+      if (flags.compensatedAt) failure.compensatedAt ??= flags.compensatedAt;
       items.set(orderId, { ...current, failure, updatedAt });
       return clone(items.get(orderId));
     },

@@ -1,222 +1,582 @@
 import { expect } from "chai";
 import * as sinon from "sinon";
+import { compensateOrderHandler } from "../../functions/compensateOrder";
+import { sendNotificationHandler } from "../../functions/sendNotification";
+import { createLedger } from "../../functions/shared/ledger";
+import { simulatedChargeId } from "../../functions/shared/payments";
 import {
   executionArnOf,
   sweepOrdersFromEnv,
   sweepOrdersHandler,
   type ExecutionStatus,
+  type SweepAction,
   type SweepOrdersDeps,
   type SweepOrderSource,
 } from "../../functions/sweepOrders";
-import type { Order, OrderStatus } from "../../functions/shared/types";
-import { captureLogger, makeOrder, ORDER_ID, OTHER_ORDER_ID, T0 } from "./support";
+import { toWorkflowOrder } from "../../functions/shared/order";
+import type { NotifyInput, Order, OrderStatus, PaymentResult } from "../../functions/shared/types";
+import { clock, makeOrder, ORDER_ID, OTHER_ORDER_ID, T0 } from "./support";
+import { awsError, buildWorld, sqsEvent, sqsRecord, type World } from "./world";
 
 const STUCK_AFTER = 1500;
 const NOW = new Date(Date.parse(T0) + 3600_000);
+const INITIAL = { "SKU-1": 5, "SKU-2": 3 };
+const CHARGE_ID = simulatedChargeId(ORDER_ID);
 
-/** Orders by status; createdBefore honours the cutoff, like the byStatus key condition. */
-function source(orders: Order[], pageSize = 1): SweepOrderSource & { calls: string[] } {
+const old = (o: Partial<Order> = {}) =>
+  makeOrder({ createdAt: new Date(NOW.getTime() - 2 * STUCK_AFTER * 1000).toISOString(), ...o });
+const young = (o: Partial<Order> = {}) =>
+  makeOrder({ createdAt: new Date(NOW.getTime() - 10_000).toISOString(), ...o });
+
+/** The byStatus index over the fake orders table: createdBefore/After honour the cutoff, oldest first. */
+function source(w: World, pageSize = 1): SweepOrderSource & { calls: string[] } {
   const calls: string[] = [];
+  const page = (match: (o: Order) => boolean, startKey?: Record<string, unknown>) => {
+    const all = [...w.orders.items.values()]
+      .filter(match)
+      .sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+    const from = startKey ? Number(startKey.i) : 0;
+    const items = all.slice(from, from + pageSize);
+    return { items, lastKey: from + pageSize < all.length ? { i: from + pageSize } : undefined };
+  };
   return {
     calls,
     async createdBefore(status, before, startKey) {
       calls.push(`${status}<${before}`);
-      const matching = orders
-        .filter((o) => o.status === status && o.createdAt < before)
-        .sort((a, b) => a.createdAt.localeCompare(b.createdAt));
-      const from = startKey ? Number(startKey.i) : 0;
-      const items = matching.slice(from, from + pageSize);
-      return { items, lastKey: from + pageSize < matching.length ? { i: from + pageSize } : undefined };
+      return page((o) => o.status === status && o.createdAt < before, startKey);
     },
+    async createdAfter(status, after, startKey) {
+      calls.push(`${status}>${after}`);
+      return page((o) => o.status === status && o.createdAt > after, startKey);
+    },
+    get: (orderId) => w.orders.get(orderId, { consistent: true }),
     async count(status: OrderStatus) {
-      return orders.filter((o) => o.status === status).length;
+      return [...w.orders.items.values()].filter((o) => o.status === status).length;
     },
   };
 }
 
-function world(
+/**
+ * The sweeper over the function specs' in-memory world: the real compensate_order,
+ * send_notification, update_inventory and ledger behind its ports, executions as a table.
+ */
+function sweepWorld(
   orders: Order[],
   executions: Record<string, { status: ExecutionStatus; error?: string }> = {},
 ) {
-  const log = captureLogger();
+  const w = buildWorld(orders[0], INITIAL);
+  for (const o of orders.slice(1)) w.orders.items.set(o.orderId, JSON.parse(JSON.stringify(o)) as Order);
+  const now = clock(NOW.getTime());
+  const compensateHandler = compensateOrderHandler({ ...w, ledger: ledgerOf(w), now, log: w.log });
+  const publish = sinon.stub().resolves("msg-id");
+  const notify = sendNotificationHandler({ orders: w.orders, notifier: { publish }, now, log: w.log });
   const deps = {
-    orders: source(orders),
+    orders: source(w),
+    ledger: w.ledgerStore,
+    reservations: {
+      held: async () =>
+        [...w.stock.records.values()].flatMap((r) =>
+          Object.entries(r.reservations ?? {}).map(([orderId, quantity]) => ({
+            sku: r.sku,
+            orderId,
+            quantity,
+          })),
+        ),
+    },
+    inventory: w.inventory,
     executions: { describe: sinon.stub().callsFake(async (id: string) => executions[id]) },
     workflow: { start: sinon.stub().resolves("started" as const) },
-    compensator: {
-      compensate: sinon.stub().callsFake(async (input: { order: { orderId: string } }) => ({
-        orderId: input.order.orderId,
-        status: "FAILED" as const,
-        failure: { reason: "Timeout" as const, refunded: false, restocked: true },
-      })),
-    },
+    compensator: { compensate: sinon.stub().callsFake(compensateHandler) },
+    completer: { complete: sinon.stub().callsFake(async (i: NotifyInput) => void (await notify(i))) },
     stuckAfterSeconds: STUCK_AFTER,
     now: () => NOW,
-    log,
-  };
-  return { deps, log, run: sweepOrdersHandler(deps as SweepOrdersDeps) };
+    log: w.log,
+  } satisfies SweepOrdersDeps;
+  return { w, deps, publish, compensateHandler, notify, run: sweepOrdersHandler(deps) };
+}
+type SweepWorld = ReturnType<typeof sweepWorld>;
+
+/** A ledger over the world's payments table and provider (buildWorld keeps its own private). */
+function ledgerOf(w: World) {
+  return createLedger({ store: w.ledgerStore, provider: w.provider, now: clock(), log: w.log });
 }
 
-const old = (o: Partial<Order>) =>
-  makeOrder({ createdAt: new Date(NOW.getTime() - 2 * STUCK_AFTER * 1000).toISOString(), ...o });
-const young = (o: Partial<Order>) =>
-  makeOrder({ createdAt: new Date(NOW.getTime() - 10_000).toISOString(), ...o });
+// ---- world set-up: the states a crash leaves -----------------------------------------------
 
-describe("sweep_orders", () => {
-  it("starts the missing execution of an old NEW order, named after the order, with the workflow input", async () => {
-    const w = world([old({ status: "NEW" })]);
-    const report = await w.run({});
-    expect(
-      w.deps.workflow.start.calledOnceWithExactly(ORDER_ID, {
-        order: {
-          orderId: ORDER_ID,
-          items: [
-            { sku: "SKU-1", quantity: 2 },
-            { sku: "SKU-2", quantity: 1 },
-          ],
-          total: { amount: 3000, currency: "USD" },
-        },
-      }),
-    ).to.equal(true);
-    expect(report.entries).to.deep.equal([{ orderId: ORDER_ID, status: "NEW", action: "started" }]);
-    expect(w.deps.compensator.compensate.called).to.equal(false);
+const LINES = [
+  { sku: "SKU-1", quantity: 2 },
+  { sku: "SKU-2", quantity: 1 },
+];
+const reserve = (w: World, orderId = ORDER_ID) =>
+  w.runInventory({ action: "reserve", orderId, items: LINES });
+const charge = (w: World, orderId = ORDER_ID, chargeId = simulatedChargeId(orderId)) =>
+  w.ledgerStore.put({ orderId, entry: "CHARGE", amount: 3000, currency: "USD", chargeId, createdAt: "t" });
+const refund = (w: World, orderId = ORDER_ID) =>
+  w.ledgerStore.put({
+    orderId,
+    entry: "REFUND",
+    amount: 3000,
+    refundId: "rf",
+    chargeId: simulatedChargeId(orderId),
+    createdAt: "t",
   });
 
-  it("only looks at orders older than the callback timeout + margin, oldest first, every non-terminal status", async () => {
-    const w = world([young({ status: "NEW" })]);
-    const report = await w.run({ "detail-type": "Scheduled Event", source: "aws.events" });
-    expect(report.entries).to.deep.equal([]);
-    expect(report.olderThanSeconds).to.equal(STUCK_AFTER);
-    const cutoff = new Date(NOW.getTime() - STUCK_AFTER * 1000).toISOString();
-    expect(w.deps.orders.calls).to.deep.equal([`NEW<${cutoff}`, `PROCESSING<${cutoff}`, `PAID<${cutoff}`]);
-    expect(w.deps.workflow.start.called).to.equal(false);
-  });
+/**
+ * The invariant of issue 12 over every order of the world: all terminal, charges - refunds =
+ * totals of COMPLETED orders, stock + sold = seed, no marker on a terminal order, one CHARGE per order.
+ */
+function expectSettled(w: World): void {
+  const orders = [...w.orders.items.values()];
+  for (const o of orders) expect(o.status, `${o.orderId} terminal`).to.be.oneOf(["COMPLETED", "FAILED"]);
+  const entries = [...w.ledgerStore.entries.values()];
+  const sum = (kind: string) =>
+    entries.filter((e) => e.entry === kind).reduce((n, e) => n + ("amount" in e ? e.amount : 0), 0);
+  const completed = orders.filter((o) => o.status === "COMPLETED");
+  expect(sum("CHARGE") - sum("REFUND"), "charges - refunds").to.equal(
+    completed.reduce((n, o) => n + o.total.amount, 0),
+  );
+  for (const [sku, seed] of Object.entries(INITIAL)) {
+    const sold = completed.flatMap((o) => o.items).filter((i) => i.sku === sku);
+    const record = w.stock.records.get(sku)!;
+    const held = Object.values(record.reservations ?? {}).reduce((n, q) => n + q, 0);
+    expect(record.stock + held + sold.reduce((n, i) => n + i.quantity, 0), `${sku} conserved`).to.equal(seed);
+    expect(Object.keys(record.reservations ?? {}), `${sku} markers on terminal orders`).to.deep.equal([]);
+  }
+  for (const o of orders.filter((x) => x.status === "FAILED")) {
+    const charged = w.ledgerStore.entries.has(`${o.orderId}#CHARGE`);
+    expect(o.failure?.refunded, `${o.orderId} refunded flag`).to.equal(charged);
+  }
+}
 
-  it("an operator may sweep younger orders now with {olderThanSeconds}", async () => {
-    const w = world([young({ status: "NEW" })]);
-    const report = await w.run({ olderThanSeconds: 0 });
-    expect(report.entries.map((e) => e.action)).to.deep.equal(["started"]);
-  });
-
-  it("ignores a malformed olderThanSeconds and uses the configured age", async () => {
-    const w = world([young({ status: "NEW" })]);
-    const report = await w.run({ olderThanSeconds: -5 });
-    expect(report.olderThanSeconds).to.equal(STUCK_AFTER);
-    expect(report.entries).to.deep.equal([]);
-  });
-
-  it("leaves an order whose execution is still RUNNING alone", async () => {
-    const w = world([old({ status: "PROCESSING" })], { [ORDER_ID]: { status: "RUNNING" } });
-    const report = await w.run({});
-    expect(report.entries).to.deep.equal([
-      { orderId: ORDER_ID, status: "PROCESSING", action: "running", execution: "RUNNING" },
-    ]);
-    expect(w.deps.compensator.compensate.called).to.equal(false);
-    expect(w.deps.workflow.start.called).to.equal(false);
-  });
-
-  for (const [execution, error] of [
-    ["FAILED", "CompensationFailed"],
-    ["TIMED_OUT", undefined],
-    ["ABORTED", undefined],
-  ] as const) {
-    it(`runs compensation for a PAID order whose execution ended ${execution}${error ? ` (${error})` : ""}`, async () => {
-      const w = world([old({ status: "PAID", chargeId: "ch_1" })], {
-        [ORDER_ID]: { status: execution, error },
-      });
-      const report = await w.run({});
-      expect(report.entries[0]).to.include({ action: "compensated", execution });
-      const input = w.deps.compensator.compensate.firstCall.args[0];
-      expect(input.order.orderId).to.equal(ORDER_ID);
-      expect(input.error.Error).to.equal("States.Timeout");
-      expect(input.error.Cause).to.contain(execution);
+/** What a restarted execution does: deliver the payment message, then notify or compensate. */
+async function runExecution(s: SweepWorld, order: Order): Promise<void> {
+  const { w } = s;
+  w.workflow.sendSuccess.resetHistory();
+  w.workflow.sendFailure.resetHistory();
+  await w.processPayment(sqsEvent(sqsRecord(order, "m", `token-${order.orderId}`)));
+  if (w.workflow.sendSuccess.called) {
+    await s.notify({
+      order: toWorkflowOrder(order),
+      payment: w.workflow.sendSuccess.firstCall.args[1] as PaymentResult,
+    });
+  } else if (w.workflow.sendFailure.called) {
+    await s.compensateHandler({
+      order: toWorkflowOrder(order),
+      error: { Error: w.workflow.sendFailure.firstCall.args[1] as string },
     });
   }
+}
 
-  it("reports, never refunds, a PAID order whose notification failed", async () => {
-    const w = world([old({ status: "PAID", chargeId: "ch_1" })], {
-      [ORDER_ID]: { status: "FAILED", error: "NotificationFailed" },
+const actions = (r: { entries: { orderId: string; action: SweepAction }[] }) =>
+  r.entries.map((e) => [e.orderId, e.action]);
+
+describe("sweep_orders", () => {
+  afterEach(() => sinon.restore());
+
+  describe("decision table: a non-terminal order with no live execution", () => {
+    it("NEW, no execution ever started: started, named after the order, with the workflow input; the run completes it", async () => {
+      const s = sweepWorld([old({ status: "NEW" })]);
+      const report = await s.run({});
+      expect(report.entries).to.deep.equal([{ orderId: ORDER_ID, status: "NEW", action: "started" }]);
+      expect(
+        s.deps.workflow.start.calledOnceWithExactly(ORDER_ID, { order: toWorkflowOrder(old()) }),
+      ).to.equal(true);
+      await runExecution(s, old());
+      expect(s.w.orders.items.get(ORDER_ID)!.status).to.equal("COMPLETED");
+      expectSettled(s.w);
     });
-    const report = await w.run({});
-    expect(report.entries[0]).to.include({ action: "needsAttention" });
-    expect(report.entries[0].why).to.match(/re-notify/);
-    expect(w.deps.compensator.compensate.called).to.equal(false);
-  });
 
-  it("reports an execution that SUCCEEDED without settling the order, and a PROCESSING order with no execution", async () => {
-    const w = world(
-      [old({ status: "PAID", chargeId: "c" }), old({ orderId: OTHER_ORDER_ID, status: "PROCESSING" })],
-      { [ORDER_ID]: { status: "SUCCEEDED" } },
-    );
-    const report = await w.run({});
-    expect(report.entries.map((e) => [e.orderId, e.action])).to.deep.equal([
-      [OTHER_ORDER_ID, "needsAttention"],
-      [ORDER_ID, "needsAttention"],
-    ]);
-    expect(w.deps.compensator.compensate.called).to.equal(false);
-    expect(w.deps.workflow.start.called).to.equal(false);
-  });
-
-  it("reports an order whose compensation fails, and carries on with the next", async () => {
-    const w = world(
-      [old({ status: "PAID", chargeId: "c" }), old({ orderId: OTHER_ORDER_ID, status: "NEW" })],
-      { [ORDER_ID]: { status: "TIMED_OUT" } },
-    );
-    w.deps.compensator.compensate.rejects(Object.assign(new Error("boom"), { name: "OrderCompleted" }));
-    const report = await w.run({});
-    expect(report.entries.map((e) => [e.orderId, e.action, e.why])).to.deep.equal([
-      [OTHER_ORDER_ID, "started", undefined],
-      [ORDER_ID, "needsAttention", "compensation failed: OrderCompleted"],
-    ]);
-  });
-
-  it("is idempotent: a start that already happened counts as running", async () => {
-    const w = world([old({ status: "NEW" })]);
-    w.deps.workflow.start.resolves("alreadyExists");
-    const report = await w.run({});
-    expect(report.entries[0].action).to.equal("running");
-  });
-
-  it("pages through the index and stops at maxOrdersPerRun", async () => {
-    const orders = Array.from({ length: 5 }, (_, i) =>
-      old({
-        orderId: `00000000-0000-4000-8000-00000000000${i}`,
-        status: "NEW",
-        createdAt: `2020-01-0${i + 1}T00:00:00.000Z`,
-      }),
-    );
-    const w = world(orders);
-    const deps = { ...w.deps, maxOrdersPerRun: 3 } as SweepOrdersDeps;
-    const report = await sweepOrdersHandler(deps)({});
-    expect(report.entries.map((e) => e.orderId.slice(-1))).to.deep.equal(["0", "1", "2"]);
-    expect(report.truncated).to.equal(true);
-  });
-
-  it("emits OrdersInFlight and OrdersNeedingAttention as EMF on its log lines", async () => {
-    const w = world(
-      [
-        old({ status: "PAID", chargeId: "c" }),
-        young({ orderId: OTHER_ORDER_ID, status: "NEW" }),
-        old({ orderId: "x", status: "COMPLETED" }),
-      ],
-      { [ORDER_ID]: { status: "SUCCEEDED" } },
-    );
-    await w.run({});
-    const inFlight = w.log.lines.find((l) => l.msg === "orders in flight")!;
-    expect(inFlight.OrdersInFlight).to.equal(2);
-    const emf = inFlight._aws as {
-      CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string }[] }[];
-    };
-    expect(emf.CloudWatchMetrics[0]).to.deep.equal({
-      Namespace: "Orderflow",
-      Dimensions: [["FunctionName"]],
-      Metrics: [{ Name: "OrdersInFlight", Unit: "Count" }],
+    it("PROCESSING with stock held and a CHARGE, no execution: restarted, and the run reuses both (one charge)", async () => {
+      const s = sweepWorld([old({ status: "PROCESSING" })]);
+      await reserve(s.w);
+      await charge(s.w);
+      expect(actions(await s.run({}))).to.deep.equal([[ORDER_ID, "started"]]);
+      await runExecution(s, old());
+      expect(s.w.orders.items.get(ORDER_ID)!.status).to.equal("COMPLETED");
+      expect(s.w.provider.charge.called, "provider charged again").to.equal(false);
+      expectSettled(s.w);
     });
-    const finished = w.log.lines.find((l) => l.msg === "sweep finished")!;
-    expect(finished.OrdersNeedingAttention).to.equal(1);
-    expect(w.log.lines.filter((l) => l.msg === "stuck order").every((l) => l.orderId !== undefined)).to.equal(
-      true,
-    );
+
+    for (const execution of [
+      undefined,
+      { status: "FAILED" as const, error: "NotificationFailed" },
+      { status: "TIMED_OUT" as const },
+    ]) {
+      it(`PAID with its CHARGE and stock held, execution ${execution?.status ?? "none"}: completed (committed, notified), never refunded`, async () => {
+        const s = sweepWorld(
+          [old({ status: "PAID", chargeId: CHARGE_ID })],
+          execution ? { [ORDER_ID]: execution } : {},
+        );
+        await reserve(s.w);
+        await charge(s.w);
+        expect(actions(await s.run({}))).to.deep.equal([[ORDER_ID, "completed"]]);
+        expect(s.w.orders.items.get(ORDER_ID)!.status).to.equal("COMPLETED");
+        expect(s.publish.calledOnce).to.equal(true);
+        expect(s.w.provider.refund.called).to.equal(false);
+        expectSettled(s.w);
+      });
+    }
+
+    for (const [execution, status] of [
+      ["TIMED_OUT", "PROCESSING"],
+      ["FAILED", "PROCESSING"],
+      ["ABORTED", "NEW"],
+    ] as const) {
+      it(`${status}, execution ${execution}: compensated (refund what was charged, release what is held, FAILED)`, async () => {
+        const s = sweepWorld([old({ status })], { [ORDER_ID]: { status: execution } });
+        if (status === "PROCESSING") {
+          await reserve(s.w);
+          await charge(s.w);
+        }
+        const report = await s.run({});
+        expect(report.entries[0]).to.include({ action: "compensated", execution });
+        const input = s.deps.compensator.compensate.firstCall.args[0];
+        expect(input.error.Cause).to.contain(execution);
+        const stored = s.w.orders.items.get(ORDER_ID)!;
+        expect(stored.failure).to.deep.include({
+          reason: "Timeout",
+          refunded: status === "PROCESSING",
+          restocked: status === "PROCESSING",
+        });
+        expectSettled(s.w);
+      });
+    }
+
+    it("leaves an order whose execution is RUNNING or PENDING_REDRIVE alone", async () => {
+      const s = sweepWorld(
+        [old({ status: "PROCESSING" }), old({ orderId: OTHER_ORDER_ID, status: "PAID" })],
+        {
+          [ORDER_ID]: { status: "RUNNING" },
+          [OTHER_ORDER_ID]: { status: "PENDING_REDRIVE" },
+        },
+      );
+      const report = await s.run({});
+      expect(report.entries.map((e) => e.action)).to.deep.equal(["running", "running"]);
+      expect(s.deps.compensator.compensate.called || s.deps.completer.complete.called).to.equal(false);
+      expect(s.deps.workflow.start.called).to.equal(false);
+    });
+  });
+
+  it("decides on the order as it is now: one that completed after the page was read is left alone", async () => {
+    const s = sweepWorld([old({ status: "COMPLETED", chargeId: CHARGE_ID })], {
+      [ORDER_ID]: { status: "SUCCEEDED" },
+    });
+    await charge(s.w);
+    // The index page still says PROCESSING (read before the execution finished).
+    sinon.stub(s.deps.orders, "createdBefore").callsFake(async (status) => ({
+      items: status === "PROCESSING" ? [old({ status: "PROCESSING" })] : [],
+    }));
+    const report = await s.run({});
+    expect(report.entries).to.deep.equal([]);
+    expect(s.w.log.lines.find((l) => l.msg === "sweep finished")!.OrdersNeedingAttention).to.equal(0);
+  });
+
+  describe("contradictions: needsAttention, nothing written", () => {
+    const cases: {
+      name: string;
+      order: Partial<Order>;
+      exec?: ExecutionStatus;
+      setup: (w: World) => Promise<unknown>;
+      why: RegExp;
+    }[] = [
+      {
+        name: "PAID without a CHARGE",
+        order: { status: "PAID", chargeId: CHARGE_ID },
+        setup: async () => undefined,
+        why: /without a matching CHARGE/,
+      },
+      {
+        name: "PAID with another chargeId",
+        order: { status: "PAID", chargeId: "ch_other" },
+        setup: (w) => charge(w),
+        why: /ch_other/,
+      },
+      {
+        name: "PROCESSING with a REFUND",
+        order: { status: "PROCESSING" },
+        setup: async (w) => (await charge(w), refund(w)),
+        why: /REFUND/,
+      },
+      {
+        name: "execution SUCCEEDED, order PAID",
+        order: { status: "PAID", chargeId: CHARGE_ID },
+        exec: "SUCCEEDED",
+        setup: (w) => charge(w),
+        why: /SUCCEEDED/,
+      },
+    ];
+    for (const c of cases) {
+      it(c.name, async () => {
+        const s = sweepWorld([old(c.order)], c.exec ? { [ORDER_ID]: { status: c.exec } } : {});
+        await reserve(s.w);
+        await c.setup(s.w);
+        const before = JSON.stringify([
+          ...s.w.orders.items.values(),
+          ...s.w.ledgerStore.entries.values(),
+          ...s.w.stock.records.values(),
+        ]);
+        const report = await s.run({});
+        expect(report.entries).to.have.length(1);
+        expect(report.entries[0].action).to.equal("needsAttention");
+        expect(report.entries[0].why).to.match(c.why);
+        const after = JSON.stringify([
+          ...s.w.orders.items.values(),
+          ...s.w.ledgerStore.entries.values(),
+          ...s.w.stock.records.values(),
+        ]);
+        expect(after).to.equal(before);
+        expect(s.w.log.lines.find((l) => l.msg === "sweep finished")!.OrdersNeedingAttention).to.equal(1);
+      });
+    }
+  });
+
+  it("a failing step is retried by the next run, and is not a contradiction (no needsAttention)", async () => {
+    const s = sweepWorld([old({ status: "PROCESSING" })], { [ORDER_ID]: { status: "TIMED_OUT" } });
+    s.deps.compensator.compensate
+      .onFirstCall()
+      .rejects(Object.assign(new Error("throttled"), { name: "TooManyRequestsException" }));
+    const first = await s.run({});
+    expect(first.entries.map((e) => [e.action, e.why])).to.deep.equal([
+      ["retry", "compensation failed: TooManyRequestsException"],
+    ]);
+    expect(s.w.log.lines.find((l) => l.msg === "sweep finished")!.OrdersNeedingAttention).to.equal(0);
+    expect((await s.run({})).entries.map((e) => e.action)).to.deep.equal(["compensated"]);
+    expectSettled(s.w);
+  });
+
+  describe("loose ends on terminal orders", () => {
+    it("a COMPLETED order still holding markers: committed (the stock stays sold)", async () => {
+      const s = sweepWorld([old({ status: "COMPLETED", chargeId: CHARGE_ID })]);
+      await reserve(s.w);
+      await charge(s.w);
+      expect(actions(await s.run({}))).to.deep.equal([[ORDER_ID, "committed"]]);
+      expect(s.w.levels()).to.deep.equal({ "SKU-1": 3, "SKU-2": 2 });
+      expectSettled(s.w);
+    });
+
+    it("a FAILED order still holding stock and a charge (a delivery crashed after compensation): refunded and restocked", async () => {
+      const s = sweepWorld([
+        young({ status: "FAILED", failure: { reason: "Timeout", refunded: false, restocked: false } }),
+      ]);
+      await reserve(s.w);
+      await charge(s.w);
+      expect(actions(await s.run({}))).to.deep.equal([[ORDER_ID, "compensated"]]);
+      expect(s.w.orders.items.get(ORDER_ID)!.failure).to.deep.include({ refunded: true, restocked: true });
+      expectSettled(s.w);
+    });
+
+    it("a FAILED order with a charge and no markers within the lookback: refunded; older ones are not read", async () => {
+      const failure = { reason: "Timeout" as const, refunded: false, restocked: false };
+      const ancient = makeOrder({
+        orderId: OTHER_ORDER_ID,
+        status: "FAILED",
+        failure,
+        createdAt: new Date(NOW.getTime() - 200 * 86_400_000).toISOString(),
+      });
+      const s = sweepWorld([young({ status: "FAILED", failure }), ancient]);
+      await charge(s.w);
+      expect(actions(await s.run({}))).to.deep.equal([[ORDER_ID, "compensated"]]);
+      expect(s.w.ledgerStore.entries.has(`${ORDER_ID}#REFUND`)).to.equal(true);
+      // An operator (or the offline start-up) may look back further.
+      await charge(s.w, OTHER_ORDER_ID);
+      expect(actions(await s.run({ lookbackSeconds: 366 * 86_400 }))).to.deep.equal([
+        [OTHER_ORDER_ID, "compensated"],
+      ]);
+      expectSettled(s.w);
+    });
+
+    it("a marker held by an order that does not exist: needsAttention, stock untouched", async () => {
+      const s = sweepWorld([old({ status: "COMPLETED" })]);
+      await reserve(s.w, OTHER_ORDER_ID);
+      const report = await s.run({});
+      expect(report.entries.map((e) => [e.orderId, e.action])).to.deep.equal([
+        [OTHER_ORDER_ID, "needsAttention"],
+      ]);
+      expect(s.w.levels()).to.deep.equal({ "SKU-1": 3, "SKU-2": 2 });
+    });
+  });
+
+  describe("idempotent and safe beside the workflow", () => {
+    /** One order of each kind a crash leaves. */
+    async function crashed() {
+      const ids = ["a", "b", "c", "d", "e"].map((x) => `00000000-0000-4000-8000-00000000000${x}`);
+      const s = sweepWorld(
+        [
+          old({ orderId: ids[0], status: "PAID", chargeId: simulatedChargeId(ids[0]) }),
+          old({ orderId: ids[1], status: "PROCESSING" }),
+          old({ orderId: ids[2], status: "COMPLETED", chargeId: simulatedChargeId(ids[2]) }),
+          young({
+            orderId: ids[3],
+            status: "FAILED",
+            failure: { reason: "Timeout", refunded: false, restocked: false },
+          }),
+          old({ orderId: ids[4], status: "NEW" }),
+        ],
+        { [ids[1]]: { status: "TIMED_OUT" }, [ids[4]]: { status: "ABORTED" } },
+      );
+      s.w.stock.records.get("SKU-1")!.stock = 50;
+      s.w.stock.records.get("SKU-2")!.stock = 50;
+      for (const id of ids.slice(0, 4)) {
+        await reserve(s.w, id);
+        await charge(s.w, id);
+      }
+      return { s, ids };
+    }
+    const seedOf = (s: SweepWorld) => ({ ...s, seed: { "SKU-1": 50, "SKU-2": 50 } });
+
+    function expectConserved(s: SweepWorld): void {
+      const orders = [...s.w.orders.items.values()];
+      for (const o of orders) expect(o.status, o.orderId).to.be.oneOf(["COMPLETED", "FAILED"]);
+      const completed = orders.filter((o) => o.status === "COMPLETED");
+      const entries = [...s.w.ledgerStore.entries.values()];
+      const sum = (k: string) =>
+        entries.filter((e) => e.entry === k).reduce((n, e) => n + ("amount" in e ? e.amount : 0), 0);
+      expect(sum("CHARGE") - sum("REFUND")).to.equal(completed.reduce((n, o) => n + o.total.amount, 0));
+      for (const sku of ["SKU-1", "SKU-2"]) {
+        const r = s.w.stock.records.get(sku)!;
+        const sold = completed
+          .flatMap((o) => o.items)
+          .filter((i) => i.sku === sku)
+          .reduce((n, i) => n + i.quantity, 0);
+        expect(r.stock + sold, sku).to.equal(seedOf(s).seed[sku as "SKU-1"]);
+        expect(r.reservations).to.deep.equal({});
+      }
+    }
+
+    it("settles every kind in one run; a second run finds nothing to do", async () => {
+      const { s } = await crashed();
+      const first = await s.run({});
+      expect(first.entries.map((e) => e.action).sort()).to.deep.equal([
+        "committed",
+        "compensated",
+        "compensated",
+        "compensated",
+        "completed",
+      ]);
+      expectConserved(s);
+      const second = await s.run({});
+      expect(second.entries).to.deep.equal([]);
+      expectConserved(s);
+    });
+
+    it("two sweeps at once do no more than one", async () => {
+      const { s } = await crashed();
+      await Promise.all([s.run({}), s.run({})]);
+      await s.run({});
+      expectConserved(s);
+      expect(s.publish.callCount, "notices").to.be.at.most(2); // SNS is at-least-once; the order is recorded once
+    });
+
+    it("beside a running compensation and a late payment delivery of the same orders", async () => {
+      const { s, ids } = await crashed();
+      // The delivery started while the execution lived; its SendTaskSuccess finds it timed out.
+      s.w.workflow.sendSuccess.rejects(awsError("TaskTimedOut"));
+      await Promise.all([
+        s.run({}),
+        s.compensateHandler({
+          order: toWorkflowOrder(s.w.orders.items.get(ids[3])!),
+          error: { Error: "States.Timeout" },
+        }),
+        s.w.processPayment(sqsEvent(sqsRecord(s.w.orders.items.get(ids[1])!, "late", "stale"))),
+      ]);
+      // An order that moved while the sweep paged (here PROCESSING -> PAID) is the next run's.
+      await s.run({});
+      expectConserved(s);
+    });
+
+    // A crash (a thrown call) at each effect the sweeper causes; the next run finishes the job.
+    const boom = () => awsError("ServiceUnavailable", "simulated crash");
+    const faults: { step: string; inject: (s: SweepWorld) => void }[] = [
+      {
+        step: "reading the ledger",
+        inject: (s) => void sinon.stub(s.w.ledgerStore, "get").callThrough().onFirstCall().rejects(boom()),
+      },
+      { step: "commit before completing", inject: (s) => s.w.inventory.invoke.onFirstCall().rejects(boom()) },
+      { step: "send_notification", inject: (s) => s.deps.completer.complete.onFirstCall().rejects(boom()) },
+      {
+        step: "compensate_order",
+        inject: (s) => s.deps.compensator.compensate.onFirstCall().rejects(boom()),
+      },
+      { step: "the refund", inject: (s) => s.w.provider.refund.onFirstCall().rejects(boom()) },
+      {
+        step: "writing a status",
+        inject: (s) =>
+          void sinon.stub(s.w.orders, "updateStatus").callThrough().onFirstCall().rejects(boom()),
+      },
+      {
+        step: "releasing stock",
+        inject: (s) => void sinon.stub(s.w.stock, "release").callThrough().onFirstCall().rejects(boom()),
+      },
+    ];
+    for (const f of faults) {
+      it(`crash at ${f.step}: the next run settles everything, nothing taken twice`, async () => {
+        const { s } = await crashed();
+        f.inject(s);
+        await s.run({}).catch(() => undefined);
+        await s.run({});
+        expectConserved(s);
+      });
+    }
+  });
+
+  describe("selection and reporting", () => {
+    it("only looks at orders older than the callback timeout + margin, every non-terminal status", async () => {
+      const s = sweepWorld([young({ status: "NEW" })]);
+      const report = await s.run({ "detail-type": "Scheduled Event", source: "aws.events" });
+      expect(report.entries).to.deep.equal([]);
+      expect(report.olderThanSeconds).to.equal(STUCK_AFTER);
+      const cutoff = new Date(NOW.getTime() - STUCK_AFTER * 1000).toISOString();
+      expect(s.deps.orders.calls.slice(0, 3)).to.deep.equal([
+        `NEW<${cutoff}`,
+        `PROCESSING<${cutoff}`,
+        `PAID<${cutoff}`,
+      ]);
+      expect(s.deps.workflow.start.called).to.equal(false);
+    });
+
+    it("an operator may sweep younger orders now with {olderThanSeconds}; a malformed value is ignored", async () => {
+      const s = sweepWorld([young({ status: "NEW" })]);
+      expect((await s.run({ olderThanSeconds: -5 })).entries).to.deep.equal([]);
+      expect((await s.run({ olderThanSeconds: 0 })).entries.map((e) => e.action)).to.deep.equal(["started"]);
+    });
+
+    it("pages through the index and stops at maxOrdersPerRun", async () => {
+      const orders = Array.from({ length: 5 }, (_, i) =>
+        old({
+          orderId: `00000000-0000-4000-8000-00000000000${i}`,
+          status: "NEW",
+          createdAt: `2020-01-0${i + 1}T00:00:00.000Z`,
+        }),
+      );
+      const s = sweepWorld(orders);
+      const report = await sweepOrdersHandler({ ...s.deps, maxOrdersPerRun: 3 })({});
+      expect(report.entries.map((e) => e.orderId.slice(-1))).to.deep.equal(["0", "1", "2"]);
+      expect(report.truncated).to.equal(true);
+    });
+
+    it("emits OrdersInFlight and OrdersNeedingAttention as EMF on its log lines, the order id on each", async () => {
+      const s = sweepWorld(
+        [
+          old({ status: "PAID", chargeId: "c" }),
+          young({ orderId: OTHER_ORDER_ID, status: "NEW" }),
+          old({ orderId: "x", status: "COMPLETED" }),
+        ],
+        { [ORDER_ID]: { status: "SUCCEEDED" } },
+      );
+      await s.run({});
+      const inFlight = s.w.log.lines.find((l) => l.msg === "orders in flight")!;
+      expect(inFlight.OrdersInFlight).to.equal(2);
+      const emf = inFlight._aws as { CloudWatchMetrics: unknown[] };
+      expect(emf.CloudWatchMetrics[0]).to.deep.equal({
+        Namespace: "Orderflow",
+        Dimensions: [["FunctionName"]],
+        Metrics: [{ Name: "OrdersInFlight", Unit: "Count" }],
+      });
+      expect(s.w.log.lines.find((l) => l.msg === "sweep finished")!.OrdersNeedingAttention).to.equal(1);
+      expect(
+        s.w.log.lines.filter((l) => l.msg === "swept order").every((l) => l.orderId !== undefined),
+      ).to.equal(true);
+    });
   });
 
   it("derives the execution ARN from the state machine ARN", () => {
@@ -231,9 +591,13 @@ describe("sweep_orders", () => {
   it("fails at cold start when a setting is missing", () => {
     const env = {
       ORDERS_TABLE: "orders",
+      PAYMENTS_TABLE: "payments",
+      INVENTORY_TABLE: "inventory",
       STATE_MACHINE_ARN: "arn:aws:states:us-east-1:1:stateMachine:m",
       STUCK_AFTER_SECONDS: "1500",
       COMPENSATE_FUNCTION_NAME: "compensate",
+      NOTIFY_FUNCTION_NAME: "notify",
+      INVENTORY_FUNCTION_NAME: "inventory",
     };
     expect(() => sweepOrdersFromEnv(env)).not.to.throw();
     for (const key of Object.keys(env)) {

@@ -45,6 +45,7 @@ describe("Lambda roles under iam-simulate", function () {
       updateInventory: fnArn("updateInventory"),
       createOrder: fnArn("createOrder"),
       compensateOrder: fnArn("compensateOrder"),
+      sendNotification: fnArn("sendNotification"),
       processPayment: fnArn("processPayment"),
       paymentsQueue: String(one(all, T.queue, "-payments").state.arn),
     };
@@ -112,17 +113,25 @@ describe("Lambda roles under iam-simulate", function () {
         { action: "states:DescribeExecution", resource: A.execution },
         { action: "states:StartExecution", resource: A.stateMachine },
         { action: "lambda:InvokeFunction", resource: A.compensateOrder },
+        // Settling from the records: the order, its ledger, the reservation markers, and the
+        // workflow's own steps (complete, commit).
+        { action: "dynamodb:GetItem", resource: A.orders },
+        { action: "dynamodb:GetItem", resource: A.payments },
+        { action: "dynamodb:Scan", resource: A.inventory },
+        { action: "lambda:InvokeFunction", resource: A.updateInventory },
+        { action: "lambda:InvokeFunction", resource: A.sendNotification },
       ],
     };
     deniedTo = {
-      // Reads by the byStatus index only: no other index, no item reads or writes, no scans.
+      // Reads by the byStatus index and by key only: no other index, no writes, no order scans.
       sweepOrders: [
         ...orderIndexes
           .filter((resource) => !resource.endsWith("/index/byStatus"))
           .map((resource) => ({ action: "dynamodb:Query", resource })),
-        { action: "dynamodb:GetItem", resource: A.orders },
         { action: "dynamodb:PutItem", resource: A.orders },
         { action: "dynamodb:UpdateItem", resource: A.orders },
+        { action: "dynamodb:PutItem", resource: A.payments },
+        { action: "dynamodb:UpdateItem", resource: A.inventory },
         { action: "dynamodb:DeleteItem", resource: A.orders },
         { action: "dynamodb:Scan", resource: A.orders },
         { action: "dynamodb:Query", resource: A.orders },

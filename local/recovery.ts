@@ -1,0 +1,86 @@
+/**
+ * Restart reconciliation for the offline runtime.
+ *
+ * What AWS keeps durably (queue messages, executions and their task tokens) lives in memory
+ * here, so a stop or a kill loses it, while `--data-dir` keeps the tables. Rather than persisting
+ * three emulators' internal state (aws-local-stepfunctions cannot resume an execution mid-wait),
+ * the runtime repairs the tables (./dynamo.ts repairIndexes) and runs the sweeper once at
+ * start-up over every order, with no age threshold: no execution survives a restart, so each
+ * non-terminal order is completed, compensated or restarted from what the tables record, and
+ * loose ends on terminal orders are closed (functions/sweepOrders.ts has the decision table).
+ * The same code settles the same states on AWS, on its schedule.
+ */
+import type { LocalDynamo, IndexRepair } from "./dynamo";
+import type { LocalFunctions } from "./lambda";
+import type { Logger } from "./log";
+import type { LocalTopology } from "./topology";
+import { NON_TERMINAL, type SweepAction, type SweepReport } from "../functions/sweepOrders";
+
+export interface StartupRecovery {
+  /** Index entries that disagreed with their item after a kill (repaired before anything ran). */
+  repaired: number;
+  /** What the start-up sweep did, per action. */
+  actions: Partial<Record<SweepAction, number>>;
+  /** Orders that need a person (records contradict each other): their ids. */
+  needsAttention: string[];
+  ms: number;
+}
+
+/** The sweep event: every order regardless of age, every FAILED order, all in one run. */
+export const STARTUP_SWEEP = {
+  olderThanSeconds: 0,
+  lookbackSeconds: 366 * 86_400,
+  maxOrders: 100_000,
+} as const;
+
+export async function reconcileAtStart(opts: {
+  topology: LocalTopology;
+  functions: LocalFunctions;
+  repaired: IndexRepair[];
+  log: Logger;
+}): Promise<StartupRecovery> {
+  const t0 = Date.now();
+  const sweeper = opts.topology.functions.find((f) => f.handler === "sweepOrders");
+  const recovery: StartupRecovery = {
+    repaired: opts.repaired.length,
+    actions: {},
+    needsAttention: [],
+    ms: 0,
+  };
+  for (const r of opts.repaired) opts.log.warn("index entry repaired after an unclean stop", { ...r });
+  if (!sweeper) return recovery;
+  const report = (await opts.functions.invoke(sweeper.name, STARTUP_SWEEP)) as SweepReport;
+  for (const e of report.entries) {
+    recovery.actions[e.action] = (recovery.actions[e.action] ?? 0) + 1;
+    if (e.action === "needsAttention") recovery.needsAttention.push(e.orderId);
+  }
+  recovery.ms = Date.now() - t0;
+  if (report.entries.length || recovery.repaired) {
+    opts.log.info("start-up reconciliation", {
+      ...recovery.actions,
+      repaired: recovery.repaired,
+      ms: recovery.ms,
+    });
+  }
+  return recovery;
+}
+
+/** One line for the banner, or undefined when there was nothing to do. */
+export function describeRecovery(r: StartupRecovery): string | undefined {
+  const parts = Object.entries(r.actions).map(([action, n]) => `${n} ${action}`);
+  if (r.repaired) parts.push(`${r.repaired} index entr${r.repaired === 1 ? "y" : "ies"} repaired`);
+  if (!parts.length) return undefined;
+  const attention = r.needsAttention.length ? ` (needs a person: ${r.needsAttention.join(", ")})` : "";
+  return `settled what the last run left: ${parts.join(", ")}${attention}`;
+}
+
+/** Orders by non-terminal status (a full scan: the shutdown message). */
+export async function countInFlight(dynamo: LocalDynamo, table: string): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  for (const item of await dynamo.scanAll(table)) {
+    const status = item.status?.S;
+    if (status && (NON_TERMINAL as readonly string[]).includes(status))
+      counts[status] = (counts[status] ?? 0) + 1;
+  }
+  return counts;
+}

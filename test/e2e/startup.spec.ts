@@ -1,0 +1,304 @@
+/**
+ * Start-up and restart pieces of the offline runtime, without starting it: the one-line errors
+ * (local/cli.ts), the --data-dir claim (local/dataDir.ts), and the index repair after a torn
+ * write (local/dynamo.ts repairIndexes), against a model of dynalite's index maintenance.
+ */
+import { expect } from "chai";
+import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as net from "node:net";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import type { AttributeValue, DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { checkPortFree, inFlightMessage, parseCli, startupErrorLine, USAGE } from "../../local/cli";
+import { claimDataDir } from "../../local/dataDir";
+import { repairIndexes } from "../../local/dynamo";
+import type { LocalTable } from "../../local/topology";
+
+const ROOT = path.join(__dirname, "..", "..");
+
+/** What `npm start` prints for these flags (undefined: no error). */
+function lineFor(argv: string[]): string | undefined {
+  try {
+    parseCli(argv, ROOT);
+    return undefined;
+  } catch (err) {
+    return startupErrorLine(err, 4000);
+  }
+}
+
+describe("offline start-up: one line per problem, no stack trace", () => {
+  it("valid flags parse; the data dir is made absolute", () => {
+    const o = parseCli(["--port", "0", "--data-dir", "rel/dir", "--fast", "--log-level", "silent"], ROOT);
+    expect(o).to.deep.include({
+      port: 0,
+      webPort: 3000,
+      fast: true,
+      logLevel: "silent",
+      stack: "dev",
+      throttle: true,
+    });
+    expect(o.dataDir).to.equal(path.resolve("rel/dir"));
+  });
+
+  const cases: [string, string[], string][] = [
+    ["an unknown flag: the problem, then the usage", ["--bogus"], `Unknown option '--bogus'\n${USAGE}`],
+    [
+      "an unknown stack: the stacks there are, then the usage",
+      ["--stack", "prod"],
+      `--stack: no Pulumi.prod.yaml (stacks: dev)\n${USAGE}`,
+    ],
+    [
+      "a bad --log-level",
+      ["--log-level", "loud"],
+      '--log-level: unknown level "loud" (one of debug, info, warn, error, silent)',
+    ],
+    ["a port that is not one", ["--port", "70000"], "--port: not a port number: 70000 (0 picks a free one)"],
+    [
+      "a web port that is not one",
+      ["--web-port", "x"],
+      "--web-port: not a port number: x (0 picks a free one)",
+    ],
+  ];
+  for (const [title, argv, expected] of cases) {
+    it(title, () => expect(lineFor(argv)).to.equal(expected));
+  }
+
+  it("a port in use names --port, before anything starts", async () => {
+    const server = net.createServer();
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const port = (server.address() as net.AddressInfo).port;
+    try {
+      const err = await checkPortFree(port).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(startupErrorLine(err, port)).to.equal(
+        `--port ${port}: the port is in use; pick another with --port <n> (0 picks a free one)`,
+      );
+      // The same line if the API's own listen loses a race for it.
+      expect(startupErrorLine(Object.assign(new Error("listen"), { code: "EADDRINUSE" }), port)).to.equal(
+        startupErrorLine(err, port),
+      );
+    } finally {
+      server.close();
+    }
+  });
+
+  it("an unexpected error is not turned into a one-liner (main prints it whole)", () => {
+    expect(startupErrorLine(new TypeError("x is undefined"), 4000)).to.equal(undefined);
+  });
+
+  it("Ctrl-C says how many orders are in flight and what happens to them", () => {
+    expect(inFlightMessage({}, "/d")).to.equal("No orders in flight.");
+    expect(inFlightMessage({ NEW: 2, PAID: 1 }, "/d")).to.equal(
+      "3 orders in flight (2 NEW, 1 PAID): they are settled (completed, compensated or restarted) when you start again with --data-dir /d.",
+    );
+    expect(inFlightMessage({ PROCESSING: 1 }, undefined)).to.match(/^1 order in flight .*lost.*--data-dir/);
+  });
+});
+
+describe("npm start and SIGTERM", function () {
+  this.timeout(90_000);
+
+  /** True while any process of the group is alive. */
+  const groupAlive = (pgid: number) => {
+    try {
+      process.kill(-pgid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+
+  it("SIGTERM to npm stops node too (nothing left in the group), after the in-flight line", async () => {
+    const npm = spawn("npm", ["start", "--", "--port", "0", "--web-port", "0", "--log-level", "silent"], {
+      cwd: ROOT,
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    npm.stdout!.on("data", (c: Buffer) => (out += c.toString("utf8")));
+    npm.stderr!.on("data", (c: Buffer) => (out += c.toString("utf8")));
+    try {
+      const deadline = Date.now() + 75_000;
+      while (!out.includes("orderflow offline is up")) {
+        if (Date.now() > deadline || npm.exitCode !== null)
+          throw new Error(`npm start did not come up:\n${out}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      // To npm only, as a process manager or `kill <pid>` would send it.
+      process.kill(npm.pid!, "SIGTERM");
+      const stopBy = Date.now() + 10_000;
+      while (groupAlive(npm.pid!) && Date.now() < stopBy) await new Promise((r) => setTimeout(r, 100));
+      expect(groupAlive(npm.pid!), "a process of npm start outlived SIGTERM").to.equal(false);
+      expect(out)
+        .to.contain("SIGTERM: stopping...")
+        .and.to.contain("No orders in flight.")
+        .and.to.contain("Stopped.");
+    } finally {
+      if (groupAlive(npm.pid!)) process.kill(-npm.pid!, "SIGKILL");
+    }
+  });
+});
+
+describe("--data-dir: one instance per directory", () => {
+  let dir: string;
+  beforeEach(() => (dir = fs.mkdtempSync(path.join(tmpdir(), "orderflow-dd-"))));
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it("claims the directory (creating it) and releases it", () => {
+    const data = path.join(dir, "data");
+    const release = claimDataDir(data);
+    expect(fs.readFileSync(path.join(data, "orderflow.pid"), "utf8")).to.equal(String(process.pid));
+    release();
+    expect(fs.existsSync(path.join(data, "orderflow.pid"))).to.equal(false);
+  });
+
+  it("refuses a directory a running instance holds, naming the path and the pid", () => {
+    // Our parent is alive and is not us: it stands for the other instance.
+    fs.writeFileSync(path.join(dir, "orderflow.pid"), String(process.ppid));
+    expect(() => claimDataDir(dir)).to.throw(
+      `--data-dir ${dir} is in use by another orderflow instance (pid ${process.ppid})`,
+    );
+  });
+
+  it("takes over a pid file left by a killed run", () => {
+    fs.writeFileSync(path.join(dir, "orderflow.pid"), "2147483646");
+    claimDataDir(dir)();
+  });
+
+  it("refuses a path that is not a directory, naming it", () => {
+    const file = path.join(dir, "file");
+    fs.writeFileSync(file, "x");
+    let err: unknown;
+    try {
+      claimDataDir(file);
+    } catch (e) {
+      err = e;
+    }
+    expect(startupErrorLine(err, 4000)).to.equal(`--data-dir ${file} is not a directory`);
+  });
+});
+
+// ---- index repair ------------------------------------------------------------------------------
+
+type Item = Record<string, AttributeValue>;
+const TABLE: LocalTable = {
+  name: "orders",
+  hashKey: "orderId",
+  attributes: [],
+  globalSecondaryIndexes: [
+    { name: "byStatus", hashKey: "status", rangeKey: "createdAt", projectionType: "ALL" },
+    { name: "byCreatedAt", hashKey: "entity", rangeKey: "createdAt", projectionType: "ALL" },
+  ],
+};
+
+/**
+ * dynalite's table and GSIs as maps, with its write order (node_modules/dynalite/db/index.js
+ * updateIndexes): a put drops the old version's index entries whose key changes and writes the
+ * new version's, then the item. `tear(item)` stops after the index writes, as a SIGKILL can.
+ */
+function dynaliteModel() {
+  const base = new Map<string, Item>();
+  const indexes = new Map(TABLE.globalSecondaryIndexes.map((g) => [g.name, new Map<string, Item>()]));
+  const indexKey = (g: (typeof TABLE.globalSecondaryIndexes)[number], item: Item) =>
+    item[g.hashKey] && item[g.rangeKey!]
+      ? JSON.stringify([item[g.hashKey], item[g.rangeKey!], item.orderId])
+      : undefined;
+  const writeIndexes = (existing: Item | undefined, item: Item | undefined) => {
+    for (const g of TABLE.globalSecondaryIndexes) {
+      const map = indexes.get(g.name)!;
+      const oldKey = existing && indexKey(g, existing);
+      const newKey = item && indexKey(g, item);
+      if (oldKey && oldKey !== newKey) map.delete(oldKey);
+      if (newKey) map.set(newKey, item!);
+    }
+  };
+  const put = (item: Item) => {
+    writeIndexes(base.get(item.orderId.S!), item);
+    base.set(item.orderId.S!, item);
+  };
+  const client = {
+    async send(command: { constructor: { name: string }; input: Record<string, unknown> }) {
+      const input = command.input as { IndexName?: string; Item?: Item; Key?: Item };
+      switch (command.constructor.name) {
+        case "ScanCommand":
+          return { Items: [...(input.IndexName ? indexes.get(input.IndexName)! : base).values()] };
+        case "PutItemCommand":
+          return (put(input.Item!), {});
+        case "DeleteItemCommand":
+          writeIndexes(base.get(input.Key!.orderId.S!), undefined);
+          base.delete(input.Key!.orderId.S!);
+          return {};
+        default:
+          throw new Error(`not modelled: ${command.constructor.name}`);
+      }
+    },
+  } as unknown as DynamoDBClient;
+  const agree = () =>
+    TABLE.globalSecondaryIndexes.every((g) => {
+      const entries = [...indexes.get(g.name)!.values()].map((i) => JSON.stringify(i)).sort();
+      return (
+        JSON.stringify(entries) === JSON.stringify([...base.values()].map((i) => JSON.stringify(i)).sort())
+      );
+    });
+  return {
+    base,
+    indexes,
+    put,
+    tear: (item: Item) => writeIndexes(base.get(item.orderId.S!), item),
+    client,
+    agree,
+  };
+}
+
+const order = (id: string, status: string, extra: Item = {}): Item => ({
+  orderId: { S: id },
+  status: { S: status },
+  entity: { S: "ORDER" },
+  createdAt: { S: `2026-01-01T00:00:0${id}.000Z` },
+  ...extra,
+});
+
+describe("repairIndexes: index entries torn from their item by a kill", () => {
+  it("a status change torn after the index writes: the item (the unacknowledged write never happened) wins", async () => {
+    const db = dynaliteModel();
+    db.put(order("1", "PROCESSING"));
+    db.put(order("2", "COMPLETED"));
+    db.tear(order("1", "PAID", { chargeId: { S: "ch_1" } }));
+    expect(db.agree(), "torn").to.equal(false);
+    const repairs = await repairIndexes(db.client, TABLE);
+    expect(db.agree()).to.equal(true);
+    expect(db.base.get("1")).to.deep.equal(order("1", "PROCESSING"));
+    // Rewriting the item fixed every index at once: one repair.
+    expect(repairs.map((r) => [r.index, r.key.orderId.S, r.kind])).to.deep.equal([
+      ["byStatus", "1", "stale"],
+    ]);
+  });
+
+  it("a first put torn (index entries of an order that was never stored): removed", async () => {
+    const db = dynaliteModel();
+    db.tear(order("3", "NEW"));
+    await repairIndexes(db.client, TABLE);
+    expect(db.agree()).to.equal(true);
+    expect(db.base.size).to.equal(0);
+  });
+
+  it("an entry missing from an index (the old one deleted, the new one not written): restored", async () => {
+    const db = dynaliteModel();
+    db.put(order("4", "NEW"));
+    db.indexes.get("byStatus")!.clear();
+    const repairs = await repairIndexes(db.client, TABLE);
+    expect(db.agree()).to.equal(true);
+    expect(repairs).to.deep.equal([
+      { table: "orders", index: "byStatus", key: { orderId: { S: "4" } }, kind: "missing" },
+    ]);
+  });
+
+  it("nothing to do when they agree", async () => {
+    const db = dynaliteModel();
+    db.put(order("5", "FAILED"));
+    expect(await repairIndexes(db.client, TABLE)).to.deep.equal([]);
+  });
+});
