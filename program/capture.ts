@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { installPulumiMocks, registered, RegisteredResource } from "./mocks";
+import { installPreviewCuts } from "./previewCuts";
 import { readStackConfig, toRuntimeConfig } from "./stackConfig";
 
 export type { RegisteredResource } from "./mocks";
@@ -32,6 +33,7 @@ export function captureProgram(options: CaptureOptions = {}): Promise<Registered
 }
 
 async function run(options: CaptureOptions): Promise<RegisteredResource[]> {
+  installPreviewCuts(); // as `pulumi preview` runs it (program/main.ts)
   if (options.packageCode === false) skipCodePackaging();
   installPulumiMocks({
     ...readStackConfig(options.stack ?? "dev"),
