@@ -34,13 +34,19 @@ export interface InstalledCuts {
 
 let installed: InstalledCuts | undefined;
 
+/** Which cuts an environment asks for. */
+export function plannedCuts(env: NodeJS.ProcessEnv): InstalledCuts {
+  const off = env.ORDERFLOW_PREVIEW_CUTS === "off";
+  return { codePathCache: !off, promiseStacks: !off && !env.PULUMI_DEBUG_PROMISE_LEAKS };
+}
+
 /** Installs the cuts once per process; later calls return what the first one did. */
 export function installPreviewCuts(env: NodeJS.ProcessEnv = process.env): InstalledCuts {
   if (installed) return installed;
-  const off = env.ORDERFLOW_PREVIEW_CUTS === "off";
+  const plan = plannedCuts(env);
   installed = {
-    codePathCache: !off && cacheCodePaths(),
-    promiseStacks: !off && !env.PULUMI_DEBUG_PROMISE_LEAKS && skipPromiseStacks(),
+    codePathCache: plan.codePathCache && cacheCodePaths(),
+    promiseStacks: plan.promiseStacks && skipPromiseStacks(),
   };
   return installed;
 }
