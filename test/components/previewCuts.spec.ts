@@ -61,11 +61,12 @@ describe("preview cuts: faster, same resources and code", function () {
   });
 
   it("leave the shared exclude and include lists as written (each function gets a copy)", () => {
+    expect(EXCLUDED_PACKAGES).not.to.include("aws-sdk");
+    expect(new Set(EXCLUDED_PACKAGES).size).to.equal(EXCLUDED_PACKAGES.length);
+    expect(new Set(RUNTIME_FILES).size).to.equal(RUNTIME_FILES.length);
+    // Frozen, so a library that writes into them throws instead of growing them.
     expect(Object.isFrozen(EXCLUDED_PACKAGES)).to.equal(true);
     expect(Object.isFrozen(RUNTIME_FILES)).to.equal(true);
-    expect(new Set(EXCLUDED_PACKAGES).size).to.equal(EXCLUDED_PACKAGES.length);
-    expect(EXCLUDED_PACKAGES).not.to.include("aws-sdk");
-    expect(new Set(RUNTIME_FILES).size).to.equal(RUNTIME_FILES.length);
   });
 
   it("reuse a code-path walk only for the same options", async () => {
