@@ -1,7 +1,7 @@
 /**
- * The entry point `pulumi preview` and `pulumi up` run (Pulumi.yaml `main`): the preview cuts
- * first, then the program itself. Its exports are the program's, so the stack outputs are
- * index.ts's exports, unchanged.
+ * What `pulumi preview` and `pulumi up` run (through program/main.js, Pulumi.yaml `main`): the
+ * preview cuts first, then the program itself. Its exports are index.ts's, so the stack outputs
+ * are unchanged.
  */
 import { installPreviewCuts } from "./previewCuts";
 installPreviewCuts();

@@ -5,24 +5,33 @@
  */
 import { expect } from "chai";
 import { execFile } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { EXCLUDED_PACKAGES, RUNTIME_FILES } from "../../components/orderFunction";
 import { fingerprint, type ProgramFingerprint } from "../../program/fingerprint";
 import { installPreviewCuts, plannedCuts } from "../../program/previewCuts";
+import { capturedOutputNames } from "../../program/capture";
 import { captureProgram, HANDLER_IDS, RegisteredResource } from "../support/program";
 
 const ROOT = path.join(__dirname, "..", "..");
 
-function fingerprintInChild(env: NodeJS.ProcessEnv, args: string[]): Promise<ProgramFingerprint> {
+type ChildFingerprint = ProgramFingerprint & { outputs: string[] };
+
+function fingerprintInChild(
+  env: NodeJS.ProcessEnv,
+  args: string[],
+  entry = "index",
+): Promise<ChildFingerprint> {
   return new Promise((resolve, reject) => {
     execFile(
       process.execPath,
-      [...args, path.join(ROOT, "program", "printFingerprint.ts")],
+      [...args, path.join(ROOT, "program", "printFingerprint.ts"), "--entry", entry],
       { cwd: ROOT, env: { ...process.env, ...env }, timeout: 110_000, maxBuffer: 1 << 20 },
       (error, stdout, stderr) => {
         if (error) return reject(new Error(`${error.message}\n${stderr.slice(-1500)}`));
-        resolve(JSON.parse(stdout.trim().split("\n").pop()!) as ProgramFingerprint);
+        resolve(JSON.parse(stdout.trim().split("\n").pop()!) as ChildFingerprint);
       },
     );
   });
@@ -35,17 +44,28 @@ interface DebuggablePromiseRecord {
 describe("preview cuts: faster, same resources and code", function () {
   this.timeout(120_000);
   let all: RegisteredResource[];
-  let withoutCuts: Promise<ProgramFingerprint>;
+  let withoutCuts: Promise<ChildFingerprint>;
+  let viaMain: Promise<ChildFingerprint>;
+  const coldCache = fs.mkdtempSync(path.join(os.tmpdir(), "orderflow-ts-spec-"));
 
   before(async () => {
-    // Started first so the child runs while this process captures.
+    // Started first so the children run while this process captures.
     withoutCuts = fingerprintInChild({ ORDERFLOW_PREVIEW_CUTS: "off" }, [
       "-r",
       "ts-node/register/transpile-only",
     ]);
-    withoutCuts.catch(() => undefined); // reported by the test that awaits it
+    // What Pulumi.yaml runs: program/main.js, no ts-node, an empty transpile cache.
+    viaMain = fingerprintInChild(
+      { ORDERFLOW_TS_CACHE_DIR: coldCache },
+      ["-r", "./program/register.js"],
+      "main",
+    );
+    withoutCuts.catch(() => undefined); // reported by the tests that await them
+    viaMain.catch(() => undefined);
     all = await captureProgram();
   });
+
+  after(() => fs.rmSync(coldCache, { recursive: true, force: true }));
 
   it("are installed in this process (so the comparison below compares something)", () => {
     expect(installPreviewCuts()).to.deep.equal({ codePathCache: true, promiseStacks: true });
@@ -58,6 +78,16 @@ describe("preview cuts: faster, same resources and code", function () {
     expect(here.code).to.deep.equal(baseline.code);
     expect(here.resources).to.equal(baseline.resources);
     expect(here.digest).to.equal(baseline.digest);
+  });
+
+  it("run from program/main.js (Pulumi.yaml's main, transpile cache) with the same resources, code and outputs", async () => {
+    const here = await fingerprint(all);
+    const main = await viaMain;
+    expect(main.code).to.deep.equal(here.code);
+    expect(main.digest).to.equal(here.digest);
+    expect(capturedOutputNames()).to.include.members(["apiUrl", "dashboardUrl"]);
+    expect(main.outputs).to.deep.equal(capturedOutputNames());
+    expect(fs.readdirSync(coldCache).filter((f) => f.endsWith(".js")).length).to.be.greaterThan(40);
   });
 
   it("leave the shared exclude and include lists as written (each function gets a copy)", () => {
@@ -110,5 +140,31 @@ describe("preview cuts: faster, same resources and code", function () {
       codePathCache: false,
       promiseStacks: false,
     });
+  });
+
+  it("transpile cache: a changed file is transpiled again, never served stale", () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { compiled } = require("../../program/tsCache.js") as {
+      compiled: (filename: string, cacheDir?: string) => string;
+    };
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "orderflow-ts-stale-"));
+    try {
+      const file = path.join(dir, "probe.ts");
+      const cache = path.join(dir, "cache");
+      const entries = () => fs.readdirSync(cache).filter((f) => f.endsWith(".js"));
+      fs.writeFileSync(file, "export const answer: number = 1;\n");
+      expect(compiled(file, cache)).to.match(/exports\.answer = 1;/);
+      expect(entries()).to.have.length(1);
+      expect(compiled(file, cache)).to.match(/exports\.answer = 1;/); // a hit: no new entry
+      expect(entries()).to.have.length(1);
+      // Same length, same mtime second: only the content tells them apart.
+      const stat = fs.statSync(file);
+      fs.writeFileSync(file, "export const answer: number = 2;\n");
+      fs.utimesSync(file, stat.atime, stat.mtime);
+      expect(compiled(file, cache)).to.match(/exports\.answer = 2;/);
+      expect(entries()).to.have.length(2);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
