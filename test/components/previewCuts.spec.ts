@@ -28,7 +28,7 @@ function fingerprintInChild(
     execFile(
       process.execPath,
       [...args, path.join(ROOT, "program", "printFingerprint.ts"), "--entry", entry],
-      { cwd: ROOT, env: { ...process.env, ...env }, timeout: 110_000, maxBuffer: 1 << 20 },
+      { cwd: ROOT, env: { ...process.env, ...env }, timeout: 200_000, maxBuffer: 1 << 20 },
       (error, stdout, stderr) => {
         if (error) return reject(new Error(`${error.message}\n${stderr.slice(-1500)}`));
         resolve(JSON.parse(stdout.trim().split("\n").pop()!) as ChildFingerprint);
@@ -42,7 +42,8 @@ interface DebuggablePromiseRecord {
 }
 
 describe("preview cuts: faster, same resources and code", function () {
-  this.timeout(120_000);
+  // Generous: three programs run at once here, on a machine other work shares (about 10 s alone).
+  this.timeout(240_000);
   let all: RegisteredResource[];
   let withoutCuts: Promise<ChildFingerprint>;
   let viaMain: Promise<ChildFingerprint>;
