@@ -13,8 +13,8 @@
  *   one function with `Error.stackTraceLimit = 0`, so the recorded stack is just "Error"; every
  *   other Error in the process keeps its stack (no process-wide `Error.prepareStackTrace` hook).
  *
- * `ORDERFLOW_PREVIEW_CUTS=off` installs neither (the baseline the spec and the bench compare with);
- * `PULUMI_DEBUG_PROMISE_LEAKS` keeps the promise stacks.
+ * `ORDERFLOW_PREVIEW_CUTS=off` installs neither (the baseline the spec and the bench compare with),
+ * `=codePathCache` or `=promiseStacks` only that one; `PULUMI_DEBUG_PROMISE_LEAKS` keeps the stacks.
  */
 import * as pulumi from "@pulumi/pulumi";
 
@@ -36,8 +36,13 @@ let installed: InstalledCuts | undefined;
 
 /** Which cuts an environment asks for. */
 export function plannedCuts(env: NodeJS.ProcessEnv): InstalledCuts {
-  const off = env.ORDERFLOW_PREVIEW_CUTS === "off";
-  return { codePathCache: !off, promiseStacks: !off && !env.PULUMI_DEBUG_PROMISE_LEAKS };
+  // Unset: both. "off": none. One cut's name: that cut alone (the bench measures each).
+  const only = env.ORDERFLOW_PREVIEW_CUTS;
+  const wants = (cut: keyof InstalledCuts) => only === undefined || only === "" || only === cut;
+  return {
+    codePathCache: wants("codePathCache"),
+    promiseStacks: wants("promiseStacks") && !env.PULUMI_DEBUG_PROMISE_LEAKS,
+  };
 }
 
 /** Installs the cuts once per process; later calls return what the first one did. */

@@ -141,6 +141,16 @@ describe("preview cuts: faster, same resources and code", function () {
       codePathCache: false,
       promiseStacks: false,
     });
+    expect(plannedCuts({ ORDERFLOW_PREVIEW_CUTS: "promiseStacks" })).to.deep.equal({
+      codePathCache: false,
+      promiseStacks: true,
+    });
+    expect(
+      plannedCuts({ ORDERFLOW_PREVIEW_CUTS: "codePathCache", PULUMI_DEBUG_PROMISE_LEAKS: "1" }),
+    ).to.deep.equal({
+      codePathCache: true,
+      promiseStacks: false,
+    });
   });
 
   it("transpile cache: a changed file is transpiled again, never served stale", () => {
