@@ -1,5 +1,5 @@
 /**
- * What `pulumi preview` and `pulumi up` run (through program/main.js, Pulumi.yaml `main`): the
+ * What `pulumi preview` and `pulumi up` run (through program/main.js, package.json `main`): the
  * preview cuts first, then the program itself. Its exports are index.ts's, so the stack outputs
  * are unchanged.
  */

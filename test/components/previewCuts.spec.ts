@@ -9,6 +9,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
+import { parse } from "yaml";
 import { EXCLUDED_PACKAGES, RUNTIME_FILES } from "../../components/orderFunction";
 import { fingerprint, type ProgramFingerprint } from "../../program/fingerprint";
 import { installPreviewCuts, plannedCuts } from "../../program/previewCuts";
@@ -81,7 +82,16 @@ describe("preview cuts: faster, same resources and code", function () {
     expect(here.digest).to.equal(baseline.digest);
   });
 
-  it("run from program/main.js (Pulumi.yaml's main, transpile cache) with the same resources, code and outputs", async () => {
+  it("run from program/main.js (package.json main, as Pulumi runs it; transpile cache) with the same resources, code and outputs", async () => {
+    // What Pulumi runs: no `main` in Pulumi.yaml, so package.json's; no ts-node.
+    const project = parse(fs.readFileSync(path.join(ROOT, "Pulumi.yaml"), "utf8")) as {
+      main?: string;
+      runtime: { options: { typescript: boolean } };
+    };
+    const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")) as { main: string };
+    expect(project.main).to.equal(undefined);
+    expect(project.runtime.options.typescript).to.equal(false);
+    expect(pkg.main).to.equal("program/main.js");
     const here = await fingerprint(all);
     const main = await viaMain;
     expect(main.code).to.deep.equal(here.code);
