@@ -1,26 +1,34 @@
 /**
- * Part 2: what a preview spends in our code. Each variant is a fresh `node` process with ts-node
- * (transpile-only, like the tests), timed from spawn to exit:
- *   program   captureProgram(): index.ts under the mocks, every resource registered and resolved,
- *             code packages built (what `pulumi preview` runs).
- *   floor     the same mocks and stack config, `@pulumi/pulumi` + `@pulumi/aws` loaded, an empty
- *             program (one Config read, nothing registered).
- *   noPackaging  diagnosis: `captureProgram({ packageCode: false })`, what `npm start` runs, so
- *             program - noPackaging is what packaging the CallbackFunctions costs.
- * Variants alternate within each round so machine noise hits all of them alike.
+ * Part 2: what a preview spends in our code. Each variant is a fresh `node` process, timed from
+ * spawn to exit; the program variants run program/printFingerprint.ts (a script file: under
+ * `node -e` the serializer treats `exports` as a global) and must all print the same fingerprint
+ * (every resource and each function's serialized code), or the bench fails.
+ *   program      ts-node transpile-only with the preview cuts (program/previewCuts.ts), as the
+ *                tests and `pulumi preview` under ts-node run it.
+ *   noCuts       the same with ORDERFLOW_PREVIEW_CUTS=off: the code-path walk per function and a
+ *                formatted stack per Pulumi promise, as before the cuts.
+ *   cached       what Pulumi.yaml runs: program/register.js (content-keyed transpile cache, warm,
+ *                no ts-node) with the cuts.
+ *   noPackaging  diagnosis: ts-node, cuts, `captureProgram({ packageCode: false })` (what
+ *                `npm start` runs), so program - noPackaging is what packaging costs.
+ *   floor        ts-node, the same mocks and stack config, `@pulumi/pulumi` + `@pulumi/aws` loaded,
+ *                an empty program (one Config read, nothing registered).
+ *   floorCached  the same floor through program/register.js instead of ts-node: the fair floor
+ *                for `cached`.
+ * The cold-cache cost of `cached` (every file transpiled once) is measured once, in an empty
+ * cache folder. Variants alternate within each round so machine noise hits all of them alike.
  */
+import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { lastJson, median, ratio, round, run } from "./stats";
 
 const REPO = path.join(__dirname, "..");
+const TS_NODE = ["-r", "ts-node/register/transpile-only"];
+const CACHED = ["-r", "./program/register.js"];
+const PRINT = "program/printFingerprint.ts";
 
-const SCRIPTS = {
-  program: `
-require("./program/capture").captureProgram().then((all) => {
-  process.stdout.write(JSON.stringify({ resources: all.length }) + "\\n");
-  process.exit(0);
-});`,
-  floor: `
+const FLOOR = `
 const { installPulumiMocks, registered } = require("./program/mocks");
 const { readStackConfig } = require("./program/stackConfig");
 installPulumiMocks(readStackConfig("dev"));
@@ -28,52 +36,133 @@ const pulumi = require("@pulumi/pulumi");
 require("@pulumi/aws");
 new pulumi.Config().get("apiRateLimit");
 setTimeout(() => {
-  process.stdout.write(JSON.stringify({ resources: registered.length }) + "\\n");
+  const cpu = process.cpuUsage();
+  const cpuMs = Math.round((cpu.user + cpu.system) / 1000);
+  process.stdout.write(JSON.stringify({ resources: registered.length, cpuMs }) + "\\n");
   process.exit(0);
-}, 75);`,
-  noPackaging: `
+}, 75);`;
+
+const NO_PACKAGING = `
 require("./program/capture").captureProgram({ packageCode: false }).then((all) => {
-  process.stdout.write(JSON.stringify({ resources: all.length }) + "\\n");
+  const cpu = process.cpuUsage();
+  const cpuMs = Math.round((cpu.user + cpu.system) / 1000);
+  process.stdout.write(JSON.stringify({ resources: all.length, cpuMs }) + "\\n");
   process.exit(0);
-});`,
+});`;
+
+const VARIANTS = {
+  program: { args: [...TS_NODE, PRINT], env: {} },
+  noCuts: { args: [...TS_NODE, PRINT], env: { ORDERFLOW_PREVIEW_CUTS: "off" } },
+  cached: { args: [...CACHED, PRINT, "--entry", "main"], env: {} },
+  noPackaging: { args: [...TS_NODE, "-e", NO_PACKAGING], env: {} },
+  floor: { args: [...TS_NODE, "-e", FLOOR], env: {} },
+  floorCached: { args: [...CACHED, "-e", FLOOR], env: {} },
 } as const;
 
-type Variant = keyof typeof SCRIPTS;
+type Variant = keyof typeof VARIANTS;
+const NAMES = Object.keys(VARIANTS) as Variant[];
+const FINGERPRINTED: Variant[] = ["program", "noCuts", "cached"];
 
 export interface ProgramFigure {
   runs: number;
   /** Median wall time per variant, spawn to exit (ms). */
   wallMs: Record<Variant, number>;
+  /**
+   * Median CPU time (user + system) each variant's process reported at its end: steadier than wall
+   * time when other work shares the cores. The ratios below use wall time; cpuRatios use this.
+   */
+  cpuMs: Record<Variant, number>;
+  cpuRatios: { program: number; noCuts: number; cached: number; cachedToCachedFloor: number };
   resources: Record<Variant, number>;
+  /** program vs floor (ts-node, cuts on). */
   ratioToFloor: number;
+  /** noCuts vs floor: where ts-node previews were before the cuts. */
+  noCutsRatioToFloor: number;
+  /** cached vs floor (the issue's yardstick) and vs floorCached (the same loader's floor). */
+  cachedRatioToFloor: number;
+  cachedRatioToCachedFloor: number;
+  /** One `cached` run with an empty cache: every project file transpiled and stored. */
+  cachedColdMs: number;
+  /** The fingerprint all program variants printed (they must agree). */
+  digest: string;
   samples: Record<Variant, number[]>;
 }
 
+async function runVariant(variant: Variant, env: NodeJS.ProcessEnv = {}) {
+  const v = VARIANTS[variant];
+  const r = await run(process.execPath, [...v.args], {
+    cwd: REPO,
+    env: { ...process.env, TS_NODE_TRANSPILE_ONLY: "true", ...v.env, ...env },
+    timeoutMs: 120_000,
+  });
+  if (r.code !== 0) throw new Error(`program variant ${variant} failed:\n${r.stderr.slice(-1500)}`);
+  return { wallMs: r.wallMs, out: lastJson<{ resources: number; cpuMs: number; digest?: string }>(r.stdout) };
+}
+
 export async function benchProgram(runs: number, log: (s: string) => void): Promise<ProgramFigure> {
-  const samples: Record<Variant, number[]> = { program: [], floor: [], noPackaging: [] };
-  const resources = { program: 0, floor: 0, noPackaging: 0 };
+  const samples = Object.fromEntries(NAMES.map((n) => [n, [] as number[]])) as Record<Variant, number[]>;
+  const cpuSamples = Object.fromEntries(NAMES.map((n) => [n, [] as number[]])) as Record<Variant, number[]>;
+  const resources = Object.fromEntries(NAMES.map((n) => [n, 0])) as Record<Variant, number>;
+  const digests = new Set<string>();
+
+  const coldDir = fs.mkdtempSync(path.join(os.tmpdir(), "orderflow-ts-cold-"));
+  let cachedColdMs: number;
+  try {
+    const cold = await runVariant("cached", { ORDERFLOW_TS_CACHE_DIR: coldDir });
+    cachedColdMs = round(cold.wallMs, 0);
+    digests.add(String(cold.out.digest));
+  } finally {
+    fs.rmSync(coldDir, { recursive: true, force: true });
+  }
+  await runVariant("cached"); // warms the default cache for what follows
+  log(`  cached, cold cache (once): ${cachedColdMs} ms`);
+
   for (let i = 0; i < runs; i++) {
-    for (const variant of Object.keys(SCRIPTS) as Variant[]) {
-      const r = await run(
-        process.execPath,
-        ["-r", "ts-node/register/transpile-only", "-e", SCRIPTS[variant]],
-        {
-          cwd: REPO,
-          env: { ...process.env, TS_NODE_TRANSPILE_ONLY: "true" },
-          timeoutMs: 90_000,
-        },
-      );
-      if (r.code !== 0) throw new Error(`program variant ${variant} failed:\n${r.stderr.slice(-1500)}`);
-      const out = lastJson<{ resources: number }>(r.stdout);
+    for (const variant of NAMES) {
+      const r = await runVariant(variant);
       samples[variant].push(round(r.wallMs, 0));
-      resources[variant] = out.resources;
+      cpuSamples[variant].push(r.out.cpuMs);
+      resources[variant] = r.out.resources;
+      if (FINGERPRINTED.includes(variant)) digests.add(String(r.out.digest));
     }
     log(
-      `  round ${i + 1}/${runs}: program ${samples.program[i]} ms, floor ${samples.floor[i]} ms, no packaging ${samples.noPackaging[i]} ms`,
+      `  round ${i + 1}/${runs}: ${NAMES.map((n) => `${n} ${samples[n][i]} ms (cpu ${cpuSamples[n][i]})`).join(", ")}`,
     );
   }
-  const wallMs = Object.fromEntries(
-    (Object.keys(SCRIPTS) as Variant[]).map((v) => [v, median(samples[v])]),
-  ) as Record<Variant, number>;
-  return { runs, wallMs, resources, ratioToFloor: ratio(wallMs.program, wallMs.floor), samples };
+  if (digests.size !== 1) {
+    throw new Error(`program variants registered different resources or code: ${[...digests].join(", ")}`);
+  }
+  const wallMs = Object.fromEntries(NAMES.map((v) => [v, median(samples[v])])) as Record<Variant, number>;
+  const cpuMs = Object.fromEntries(NAMES.map((v) => [v, median(cpuSamples[v])])) as Record<Variant, number>;
+  return {
+    runs,
+    wallMs,
+    cpuMs,
+    cpuRatios: {
+      program: ratio(cpuMs.program, cpuMs.floor),
+      noCuts: ratio(cpuMs.noCuts, cpuMs.floor),
+      cached: ratio(cpuMs.cached, cpuMs.floor),
+      cachedToCachedFloor: ratio(cpuMs.cached, cpuMs.floorCached),
+    },
+    resources,
+    ratioToFloor: ratio(wallMs.program, wallMs.floor),
+    noCutsRatioToFloor: ratio(wallMs.noCuts, wallMs.floor),
+    cachedRatioToFloor: ratio(wallMs.cached, wallMs.floor),
+    cachedRatioToCachedFloor: ratio(wallMs.cached, wallMs.floorCached),
+    cachedColdMs,
+    digest: [...digests][0],
+    samples,
+  };
+}
+
+// `ts-node --transpile-only bench/program.ts [runs]`: part 2 alone.
+if (require.main === module) {
+  const runs = Number(process.argv[2] ?? process.env.BENCH_PROGRAM_RUNS ?? 3);
+  benchProgram(runs, (s) => process.stdout.write(`${s}\n`)).then(
+    (f) => process.stdout.write(JSON.stringify({ ...f, samples: undefined }, null, 2) + "\n"),
+    (err: unknown) => {
+      process.stderr.write(`${String(err)}\n`);
+      process.exit(1);
+    },
+  );
 }

@@ -1,5 +1,5 @@
 import * as aws from "@pulumi/aws";
-import * as awsx from "@pulumi/awsx";
+import * as awsx from "./awsxClassic";
 import * as pulumi from "@pulumi/pulumi";
 import { METRIC_DIMENSION, METRIC_NAMESPACE } from "../functions/shared/metrics";
 

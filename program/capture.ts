@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { installPulumiMocks, registered, RegisteredResource } from "./mocks";
+import { installPreviewCuts } from "./previewCuts";
 import { readStackConfig, toRuntimeConfig } from "./stackConfig";
 
 export type { RegisteredResource } from "./mocks";
@@ -16,9 +17,22 @@ export interface CaptureOptions {
    * @default true
    */
   packageCode?: boolean;
+  /**
+   * The module to run: `index` (the program) or `main` (program/main.js, what Pulumi.yaml runs:
+   * the transpile cache's require hook, the preview cuts, then index.ts). `main` replaces the
+   * process's `.ts` require hook: for child processes only.
+   * @default "index"
+   */
+  entry?: "index" | "main";
 }
 
 let captured: Promise<RegisteredResource[]> | undefined;
+let outputNames: string[] = [];
+
+/** The names the captured program exported (its stack outputs), once captureProgram resolved. */
+export function capturedOutputNames(): string[] {
+  return [...outputNames];
+}
 
 /**
  * Runs the real program (index.ts) under Pulumi's mocks and returns every resource it registers,
@@ -32,13 +46,15 @@ export function captureProgram(options: CaptureOptions = {}): Promise<Registered
 }
 
 async function run(options: CaptureOptions): Promise<RegisteredResource[]> {
+  installPreviewCuts(); // as `pulumi preview` runs it (program/main.ts)
   if (options.packageCode === false) skipCodePackaging();
   installPulumiMocks({
     ...readStackConfig(options.stack ?? "dev"),
     ...toRuntimeConfig(options.overrides ?? {}),
   });
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const program = require("../index") as Record<string, unknown>;
+  const program = require(options.entry === "main" ? "./main.js" : "../index") as Record<string, unknown>;
+  outputNames = Object.keys(program).sort();
   const outputs = Object.values(program).filter((value) => pulumi.Output.isInstance(value));
   await new Promise<void>((resolve) => pulumi.all(outputs).apply(() => resolve()));
   await settled();

@@ -1,0 +1,103 @@
+/**
+ * Two cuts to what evaluating the program costs, with the registered resources and every
+ * function's serialized code unchanged (test/components/previewCuts.spec.ts compares them with a
+ * process that runs without the cuts). Installed by program/main.ts, the entry point `pulumi
+ * preview` / `pulumi up` run, and by captureProgram (tests, `npm start`, the bench).
+ *
+ * - Code-path cache: each CallbackFunction calls `pulumi.runtime.computeCodePaths`, which walks
+ *   the whole node_modules tree with arborist (about 0.1 s a call here) and gets the same answer
+ *   for the same working directory and options. The first call's result is reused.
+ * - Promise stacks: Pulumi's `debuggablePromise` records `new Error().stack` on each of its
+ *   ~10,800 internal promises, read only to explain leaks when `PULUMI_DEBUG_PROMISE_LEAKS` is set.
+ *   Formatting a stack through ts-node's source-map support costs ~140 µs. The wrapper runs that
+ *   one function with `Error.stackTraceLimit = 0`, so the recorded stack is just "Error"; every
+ *   other Error in the process keeps its stack (no process-wide `Error.prepareStackTrace` hook).
+ *
+ * `ORDERFLOW_PREVIEW_CUTS=off` installs neither (the baseline the spec and the bench compare with),
+ * `=codePathCache` or `=promiseStacks` only that one; `PULUMI_DEBUG_PROMISE_LEAKS` keeps the stacks.
+ */
+import * as pulumi from "@pulumi/pulumi";
+
+type CodePaths = Map<string, pulumi.asset.Asset | pulumi.asset.Archive>;
+type ComputeCodePaths = (options?: pulumi.runtime.CodePathOptions) => Promise<CodePaths>;
+type DebuggablePromise = <T>(p: Promise<T>, ctx: unknown) => Promise<T>;
+
+/** The module object Pulumi's runtime calls through (`debuggable_1.debuggablePromise(...)`). */
+interface DebuggableModule {
+  debuggablePromise: DebuggablePromise;
+}
+
+export interface InstalledCuts {
+  codePathCache: boolean;
+  promiseStacks: boolean;
+}
+
+let installed: InstalledCuts | undefined;
+
+/** Which cuts an environment asks for. */
+export function plannedCuts(env: NodeJS.ProcessEnv): InstalledCuts {
+  // Unset: both. "off": none. One cut's name: that cut alone (the bench measures each).
+  const only = env.ORDERFLOW_PREVIEW_CUTS;
+  const wants = (cut: keyof InstalledCuts) => only === undefined || only === "" || only === cut;
+  return {
+    codePathCache: wants("codePathCache"),
+    promiseStacks: wants("promiseStacks") && !env.PULUMI_DEBUG_PROMISE_LEAKS,
+  };
+}
+
+/** Installs the cuts once per process; later calls return what the first one did. */
+export function installPreviewCuts(env: NodeJS.ProcessEnv = process.env): InstalledCuts {
+  if (installed) return installed;
+  const plan = plannedCuts(env);
+  installed = {
+    codePathCache: plan.codePathCache && cacheCodePaths(),
+    promiseStacks: plan.promiseStacks && skipPromiseStacks(),
+  };
+  return installed;
+}
+
+function cacheCodePaths(): boolean {
+  const runtime = pulumi.runtime as unknown as { computeCodePaths: ComputeCodePaths };
+  const original = runtime.computeCodePaths;
+  const cache = new Map<string, Promise<CodePaths>>();
+  runtime.computeCodePaths = function cachedComputeCodePaths(this: unknown, ...args: unknown[]) {
+    const options = args[0] as pulumi.runtime.CodePathOptions | undefined;
+    // The deprecated array form and a logResource (an object, not a key) go straight through.
+    if (args.length !== 1 || Array.isArray(options) || options?.logResource) {
+      return (original as (...a: unknown[]) => Promise<CodePaths>).apply(this, args);
+    }
+    // Option order is kept in the key: it decides the order of the archive's entries.
+    const key = JSON.stringify([
+      process.cwd(),
+      options?.extraIncludePaths ?? [],
+      options?.extraIncludePackages ?? [],
+      options?.extraExcludePackages ?? [],
+    ]);
+    let paths = cache.get(key);
+    if (!paths) {
+      paths = original.call(this, options);
+      cache.set(key, paths);
+      paths.catch(() => cache.delete(key)); // a failed walk is retried, not remembered
+    }
+    // Each caller gets its own Map (callers may add to it); the assets are immutable and shared.
+    return paths.then((found) => new Map(found));
+  } as ComputeCodePaths;
+  return true;
+}
+
+function skipPromiseStacks(): boolean {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const debuggable = require("@pulumi/pulumi/runtime/debuggable") as DebuggableModule;
+  const original = debuggable.debuggablePromise;
+  if (typeof original !== "function") return false; // a Pulumi that moved it: nothing to cut
+  debuggable.debuggablePromise = function debuggablePromiseWithoutStack<T>(p: Promise<T>, ctx: unknown) {
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+      return original(p, ctx);
+    } finally {
+      Error.stackTraceLimit = limit;
+    }
+  };
+  return true;
+}
