@@ -26,6 +26,56 @@ const CatalogueEntrySchema = v.strictObject({
   stock: v.pipe(v.number(), v.integer(), v.minValue(0)),
 });
 
+// ---- capacity (issue 11: docs/benchmarks.md "Capacity model", bench/capacity.ts) ----------------
+// The payment consumer's throughput is recordConcurrency x maximumConcurrency records in flight;
+// the defaults are sized from the capacity model for 1,000 orders/s (see DEFAULTS).
+
+const CapacityEntries = {
+  /** Messages per process_payment invocation (event source mapping `BatchSize`). */
+  paymentBatchSize: positiveInt(100),
+  /**
+   * Concurrent process_payment invocations the queue's event source mapping may run
+   * (`ScalingConfig.MaximumConcurrency`, 2 to 1000:
+   * https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html).
+   */
+  paymentMaxConcurrency: v.pipe(v.number(), v.integer(), v.minValue(2), v.maxValue(1000)),
+  /** Records of one batch process_payment handles at once (different orders side by side). */
+  paymentRecordConcurrency: positiveInt(100),
+  /** Time one record may need; a record starts only while this much of the invocation remains. */
+  paymentRecordBudgetSeconds: positiveInt(60),
+  /**
+   * Reserved concurrency for process_payment: guarantees its share of the account's Lambda
+   * concurrency (and caps it). Unset by default: reserving needs 100 unreserved executions left
+   * in the account, which a new account with a low quota does not have.
+   */
+  paymentReservedConcurrency: v.optional(positiveInt(10_000)),
+};
+
+/** Batch size, timeout, budget and concurrency are one decision: checked together. */
+function capacityChecks<C extends CapacityConfig>() {
+  return [
+    v.check(
+      (c: C) => c.paymentRecordBudgetSeconds < c.paymentFunctionTimeoutSeconds,
+      "paymentRecordBudgetSeconds must be less than paymentFunctionTimeoutSeconds, or no record ever starts",
+    ),
+    v.check(
+      (c: C) =>
+        Math.ceil(c.paymentBatchSize / c.paymentRecordConcurrency) * c.paymentRecordBudgetSeconds <=
+        c.paymentFunctionTimeoutSeconds,
+      "a full batch must fit the timeout: ceil(paymentBatchSize / paymentRecordConcurrency) x paymentRecordBudgetSeconds <= paymentFunctionTimeoutSeconds",
+    ),
+    v.check(
+      (c: C) =>
+        c.paymentReservedConcurrency === undefined || c.paymentReservedConcurrency >= c.paymentMaxConcurrency,
+      "paymentReservedConcurrency must be at least paymentMaxConcurrency, or the queue's pollers are throttled",
+    ),
+  ] as const;
+}
+
+type CapacityConfig = v.InferOutput<v.ObjectSchema<typeof CapacityEntries, undefined>> & {
+  paymentFunctionTimeoutSeconds: number;
+};
+
 const StackConfigEntries = v.strictObject({
   region: v.pipe(v.string(), v.regex(REGION_PATTERN, "must be an AWS region like us-east-1")),
   /** Origins allowed by CORS; `["*"]` allows any (then credentials are never allowed). */
@@ -96,6 +146,7 @@ const StackConfigEntries = v.strictObject({
   sweepIntervalMinutes: positiveInt(1440),
   /** An order is stuck once it is older than callbackTimeoutSeconds plus this margin. */
   sweepMarginSeconds: v.pipe(v.number(), v.integer(), v.minValue(60), v.maxValue(86_400)),
+  ...CapacityEntries,
 });
 
 export const StackConfigSchema = v.pipe(
@@ -108,6 +159,7 @@ export const StackConfigSchema = v.pipe(
     (c) => c.callbackTimeoutSeconds > c.heartbeatSeconds,
     "callbackTimeoutSeconds must be greater than heartbeatSeconds",
   ),
+  ...capacityChecks<v.InferOutput<typeof StackConfigEntries>>(),
 );
 
 export type StackConfig = v.InferOutput<typeof StackConfigSchema>;
@@ -139,6 +191,13 @@ export const DEFAULTS: Omit<StackConfig, "region" | "allowedOrigins"> = {
   alarmPeriodSeconds: 300,
   sweepIntervalMinutes: 5,
   sweepMarginSeconds: 300,
+  // capacity: 50 invocations x 10 records in flight = 500 records; at the model's measured record
+  // time that carries over 1,000 orders/s (docs/benchmarks.md), within the default 1,000
+  // concurrent executions per account.
+  paymentBatchSize: 10,
+  paymentMaxConcurrency: 50,
+  paymentRecordConcurrency: 10,
+  paymentRecordBudgetSeconds: 10,
 };
 
 export class ConfigError extends Error {

@@ -36,6 +36,13 @@ const workflow = new OrderWorkflow(name, {
   heartbeatSeconds: config.heartbeatSeconds,
   paymentDeclineAboveCents: config.paymentDeclineAboveCents,
   logRetentionDays: config.logRetentionDays,
+  consumer: {
+    batchSize: config.paymentBatchSize,
+    maxConcurrency: config.paymentMaxConcurrency,
+    recordConcurrency: config.paymentRecordConcurrency,
+    recordBudgetSeconds: config.paymentRecordBudgetSeconds,
+    reservedConcurrency: config.paymentReservedConcurrency,
+  },
 });
 
 const api = new OrderApi(name, {

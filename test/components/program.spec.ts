@@ -1,7 +1,8 @@
 import { expect } from "chai";
 import { HANDLER_TAG } from "../../components/handlerTag";
-import { PAYMENT_BATCH_SIZE } from "../../components/orderWorkflow";
 import { createOrderModelSchema, GATEWAY_RESPONSE_TEMPLATES } from "../../components/apiModel";
+import { DEFAULTS } from "../../config";
+import { ENV } from "../../functions/shared/settings";
 import { readStackConfig } from "../../program/stackConfig";
 import { CALLBACK_RESOURCE, STATE, StateMachineDefinition } from "../../workflow/definition";
 import { checkWorkflow } from "../../workflow/checks";
@@ -118,7 +119,14 @@ describe("the program under mocks", function () {
       expect(esm.inputs.eventSourceArn).to.equal(one(all, T.queue, "-payments").state.arn);
       expect(esm.inputs.functionName).to.equal(functionFor(all, "processPayment").state.arn);
       expect(esm.inputs.functionResponseTypes).to.deep.equal(["ReportBatchItemFailures"]);
-      expect(esm.inputs.batchSize).to.equal(PAYMENT_BATCH_SIZE);
+      // The dev stack leaves the capacity keys at their defaults (config.ts).
+      expect(esm.inputs.batchSize).to.equal(DEFAULTS.paymentBatchSize);
+      expect(esm.inputs.scalingConfig).to.deep.equal({ maximumConcurrency: DEFAULTS.paymentMaxConcurrency });
+      const consumer = functionFor(all, "processPayment");
+      const env = (consumer.inputs.environment as { variables: Record<string, string> }).variables;
+      expect(env[ENV.paymentRecordConcurrency]).to.equal(String(DEFAULTS.paymentRecordConcurrency));
+      expect(env[ENV.paymentRecordBudgetMs]).to.equal(String(DEFAULTS.paymentRecordBudgetSeconds * 1000));
+      expect(consumer.inputs.reservedConcurrentExecutions).to.equal(undefined);
     });
 
     it("the state machine runs the checked definition, wired to the real queue and functions", () => {
