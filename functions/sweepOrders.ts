@@ -1,14 +1,13 @@
 import * as v from "valibot";
-import { DynamoDBClient, QueryCommand } from "@aws-sdk/client-dynamodb";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { LambdaClient } from "@aws-sdk/client-lambda";
 import { DescribeExecutionCommand, SFNClient } from "@aws-sdk/client-sfn";
-import { unmarshall } from "@aws-sdk/util-dynamodb";
 import { domainError, errorName, namedError } from "./shared/errors";
 import { invokeJson } from "./shared/lambdaInvoke";
 import { createLogger, type Logger } from "./shared/log";
 import { orderMetric } from "./shared/metrics";
 import { toWorkflowOrder } from "./shared/order";
-import { ORDER_INDEXES } from "./shared/orderStore";
+import { dynamoOrderStatusSource, type ListedOrder, type OrderStatusSource } from "./shared/orderStore";
 import { ENV, intEnv, requireEnv, type Env } from "./shared/settings";
 import {
   ORDER_STATUSES,
@@ -16,7 +15,6 @@ import {
   WORKFLOW_FAIL_ERRORS,
   type CompensateInput,
   type CompensateResult,
-  type Order,
   type OrderStatus,
   type WorkflowInput,
 } from "./shared/types";
@@ -29,16 +27,8 @@ export const NON_TERMINAL: readonly OrderStatus[] = ORDER_STATUSES.filter(
 
 // ---- ports ------------------------------------------------------------------------------------
 
-export interface SweepOrderSource {
-  /** One page of orders with `status`, created before `before` (ISO), oldest first. */
-  createdBefore(
-    status: OrderStatus,
-    before: string,
-    startKey?: Record<string, unknown>,
-  ): Promise<{ items: Order[]; lastKey?: Record<string, unknown> }>;
-  /** How many orders have `status` now. */
-  count(status: OrderStatus): Promise<number>;
-}
+/** The byStatus index, every shard (orderStore's dynamoOrderStatusSource). */
+export type SweepOrderSource = OrderStatusSource;
 
 export type ExecutionStatus =
   "RUNNING" | "SUCCEEDED" | "FAILED" | "TIMED_OUT" | "ABORTED" | "PENDING_REDRIVE";
@@ -111,7 +101,7 @@ export function sweepOrdersHandler(deps: SweepOrdersDeps): (event?: unknown) => 
   });
   const max = deps.maxOrdersPerRun ?? 100;
 
-  const settle = async (order: Order): Promise<SweepEntry> => {
+  const settle = async (order: ListedOrder): Promise<SweepEntry> => {
     const { orderId, status } = order;
     const log = deps.log.child({ orderId, status });
     const entry = (action: SweepAction, extra: Partial<SweepEntry> = {}): SweepEntry => {
@@ -195,54 +185,6 @@ export function sweepOrdersHandler(deps: SweepOrdersDeps): (event?: unknown) => 
 
 // ---- adapters ---------------------------------------------------------------------------------
 
-/** Query on the byStatus index (hash status, range createdAt). One AWS call per method call. */
-export function dynamoSweepOrderSource(
-  client: DynamoDBClient,
-  tableName: string,
-  pageSize = 50,
-): SweepOrderSource {
-  return {
-    async createdBefore(status, before, startKey) {
-      const out = await client.send(
-        new QueryCommand({
-          TableName: tableName,
-          IndexName: ORDER_INDEXES.byStatus,
-          KeyConditionExpression: "#s = :s AND createdAt < :before",
-          ExpressionAttributeNames: { "#s": "status" },
-          ExpressionAttributeValues: { ":s": { S: status }, ":before": { S: before } },
-          ScanIndexForward: true,
-          Limit: pageSize,
-          ExclusiveStartKey: startKey as never,
-        }),
-      );
-      return {
-        items: (out.Items ?? []).map((i) => unmarshall(i) as Order),
-        lastKey: out.LastEvaluatedKey as Record<string, unknown> | undefined,
-      };
-    },
-    async count(status) {
-      let total = 0;
-      let startKey: Record<string, unknown> | undefined;
-      do {
-        const out = await client.send(
-          new QueryCommand({
-            TableName: tableName,
-            IndexName: ORDER_INDEXES.byStatus,
-            KeyConditionExpression: "#s = :s",
-            ExpressionAttributeNames: { "#s": "status" },
-            ExpressionAttributeValues: { ":s": { S: status } },
-            Select: "COUNT",
-            ExclusiveStartKey: startKey as never,
-          }),
-        );
-        total += out.Count ?? 0;
-        startKey = out.LastEvaluatedKey as Record<string, unknown> | undefined;
-      } while (startKey);
-      return total;
-    },
-  };
-}
-
 /** An execution's ARN: the state machine's ARN with `execution` and the execution name. */
 export function executionArnOf(stateMachineArn: string, name: string): string {
   const parts = stateMachineArn.split(":");
@@ -289,7 +231,7 @@ export function sweepOrdersFromEnv(env: Env = process.env) {
   const compensateFunction = requireEnv(env, ENV.compensateFunction);
   const sfn = new SFNClient({});
   return sweepOrdersHandler({
-    orders: dynamoSweepOrderSource(new DynamoDBClient({}), requireEnv(env, ENV.ordersTable)),
+    orders: dynamoOrderStatusSource(new DynamoDBClient({}), requireEnv(env, ENV.ordersTable)),
     executions: sfnExecutionReader(sfn, stateMachineArn),
     workflow: sfnWorkflowClient(sfn, stateMachineArn),
     compensator: lambdaCompensator(new LambdaClient({}), compensateFunction),

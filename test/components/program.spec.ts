@@ -68,11 +68,24 @@ describe("the program under mocks", function () {
       });
     }
 
-    it("orders table has the two listing indexes", () => {
+    it("orders table has the two listing indexes, write-sharded, projecting only the list view", () => {
+      const listed = [
+        "status",
+        "items",
+        "total",
+        "createdAt",
+        "updatedAt",
+        "failure",
+        "chargeId",
+        "notifiedAt",
+      ];
+      const include = { projectionType: "INCLUDE", nonKeyAttributes: listed };
       expect(table("orders").inputs.globalSecondaryIndexes).to.deep.equal([
-        { name: "byCreatedAt", hashKey: "entity", rangeKey: "createdAt", projectionType: "ALL" },
-        { name: "byStatus", hashKey: "status", rangeKey: "createdAt", projectionType: "ALL" },
+        { name: "byCreatedAt", hashKey: "listShard", rangeKey: "listSort", ...include },
+        { name: "byStatus", hashKey: "statusShard", rangeKey: "listSort", ...include },
       ]);
+      // No customer data, payment token or request hash in an index.
+      for (const secret of ["customer", "paymentToken", "requestHash"]) expect(listed).not.to.include(secret);
       expect(table("payments").inputs.rangeKey).to.equal("entry");
     });
 

@@ -16,6 +16,7 @@ import { SFNClient } from "@aws-sdk/client-sfn";
 import { SNSClient } from "@aws-sdk/client-sns";
 import { catalogueItem } from "../../components/orderData";
 import { RUNTIME_FILES } from "../../components/orderFunction";
+import { ORDER_LIST_SHARDS } from "../../functions/shared/orderStore";
 import type { OrderStatus } from "../../functions/shared/types";
 import { NON_TERMINAL, type SweepReport } from "../../functions/sweepOrders";
 import { byType, captureProgram, functionFor, HANDLER_IDS, RegisteredResource, T } from "../support/program";
@@ -354,11 +355,11 @@ describe("serialized Lambda code (the deployed artifact)", function () {
       .find((l) => l.msg === "orders in flight");
     expect(metric, "an EMF line for OrdersInFlight").to.deep.include({ OrdersInFlight: inFlight });
     expect(metric).to.have.property("_aws");
-    // A count and a createdBefore page per non-terminal status, all on the byStatus index.
+    // A count and a createdBefore page per non-terminal status and shard, all on the byStatus index.
     const queries = send
       .getCalls()
       .map((c) => (c.args[0] as unknown as { input: Record<string, unknown> }).input);
-    expect(queries).to.have.length(2 * NON_TERMINAL.length);
+    expect(queries).to.have.length(2 * NON_TERMINAL.length * ORDER_LIST_SHARDS);
     for (const q of queries) expect(q).to.include({ TableName: tables.orders, IndexName: "byStatus" });
     expect(sfnCalls.length, "no execution started").to.equal(startsBefore);
   });
