@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { Monitoring } from "./components/monitoring";
 import { Notifications } from "./components/notifications";
 import { OrderApi } from "./components/orderApi";
-import { OrderData } from "./components/orderData";
+import { ORDER_INDEXES, OrderData } from "./components/orderData";
 import { OrderWorkflow } from "./components/orderWorkflow";
 import { OrderSweeper } from "./components/sweeper";
 import { loadStackConfig } from "./config";
@@ -86,6 +86,7 @@ const monitoring = new Monitoring(name, {
   restApi: api.restApi,
   stageName: api.stage.stageName,
   tables: { orders: data.orders, inventory: data.inventory, payments: data.payments },
+  indexes: { orders: Object.values(ORDER_INDEXES) },
   metricSources: {
     createOrder: api.functions.createOrder,
     sendNotification: notifications.notifyFunction,

@@ -145,6 +145,28 @@ describe("operations under mocks: ops topic, alarms, dashboard, sweeper", functi
     });
   }
 
+  for (const [index, label] of [
+    ["byCreatedAt", "by-created-at"],
+    ["byStatus", "by-status"],
+  ]) {
+    it(`orders table, index ${index}: its own read and write throttle alarms (the table's metric leaves indexes out)`, () => {
+      const name = one(all, T.table, "-orders").state.name;
+      for (const [suffix, metricName] of [
+        ["read-throttles", "ReadThrottleEvents"],
+        ["write-throttles", "WriteThrottleEvents"],
+      ]) {
+        const a = alarm(`orders-${label}-${suffix}`);
+        expect(a).to.include({
+          namespace: "AWS/DynamoDB",
+          metricName,
+          statistic: "Sum",
+          threshold: DEFAULTS.alarmDynamoThrottles,
+        });
+        expect(a.dimensions).to.deep.equal({ TableName: name, GlobalSecondaryIndexName: index });
+      }
+    });
+  }
+
   it("stuck orders: the sweeper's OrdersNeedingAttention EMF metric", () => {
     const a = alarm("stuck-orders");
     expect(a).to.include({
