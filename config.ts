@@ -49,6 +49,13 @@ const CapacityEntries = {
    * in the account, which a new account with a low quota does not have.
    */
   paymentReservedConcurrency: v.optional(positiveInt(10_000)),
+  /**
+   * Requests per second the stage takes across all clients (method settings). Separate from the
+   * per-key apiRateLimit, which used to cap the whole API too. At most API Gateway's account quota
+   * (10,000/s by default: https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html).
+   */
+  apiStageRateLimit: v.pipe(v.number(), v.minValue(1), v.maxValue(100_000)),
+  apiStageBurstLimit: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(100_000)),
 };
 
 /** Batch size, timeout, budget and concurrency are one decision: checked together. */
@@ -69,11 +76,16 @@ function capacityChecks<C extends CapacityConfig>() {
         c.paymentReservedConcurrency === undefined || c.paymentReservedConcurrency >= c.paymentMaxConcurrency,
       "paymentReservedConcurrency must be at least paymentMaxConcurrency, or the queue's pollers are throttled",
     ),
+    v.check(
+      (c: C) => c.apiStageRateLimit >= c.apiRateLimit,
+      "apiStageRateLimit must be at least apiRateLimit: one client's key could never get its rate",
+    ),
   ] as const;
 }
 
 type CapacityConfig = v.InferOutput<v.ObjectSchema<typeof CapacityEntries, undefined>> & {
   paymentFunctionTimeoutSeconds: number;
+  apiRateLimit: number;
 };
 
 const StackConfigEntries = v.strictObject({
@@ -191,13 +203,17 @@ export const DEFAULTS: Omit<StackConfig, "region" | "allowedOrigins"> = {
   alarmPeriodSeconds: 300,
   sweepIntervalMinutes: 5,
   sweepMarginSeconds: 300,
-  // capacity: 50 invocations x 10 records in flight = 500 records; at the model's measured record
-  // time that carries over 1,000 orders/s (docs/benchmarks.md), within the default 1,000
-  // concurrent executions per account.
+  // capacity (docs/benchmarks.md "Capacity model"): the mapping's maximum is a cap, not a
+  // reservation: half the default account concurrency (1,000), so a backlog never takes the
+  // API's share; 500 invocations x 10 records carry 1,000 orders/s while a record takes up to
+  // 5 s. The stage takes 5,000 requests/s: 1,000 POSTs plus clients' GETs, under the account's
+  // default 10,000/s.
   paymentBatchSize: 10,
-  paymentMaxConcurrency: 50,
+  paymentMaxConcurrency: 500,
   paymentRecordConcurrency: 10,
   paymentRecordBudgetSeconds: 10,
+  apiStageRateLimit: 5000,
+  apiStageBurstLimit: 5000,
 };
 
 export class ConfigError extends Error {

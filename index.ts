@@ -53,6 +53,8 @@ const api = new OrderApi(name, {
   allowedOrigins: config.allowedOrigins,
   rateLimit: config.apiRateLimit,
   burstLimit: config.apiBurstLimit,
+  stageRateLimit: config.apiStageRateLimit,
+  stageBurstLimit: config.apiStageBurstLimit,
   quotaLimit: config.apiQuotaLimit,
   quotaPeriod: config.apiQuotaPeriod,
   logRetentionDays: config.logRetentionDays,

@@ -35,6 +35,10 @@ export interface OrderApiArgs {
   /** Per-key steady-state requests per second. */
   rateLimit: number;
   burstLimit: number;
+  /** The stage's requests per second across all keys (method settings). @default rateLimit */
+  stageRateLimit?: number;
+  /** @default burstLimit */
+  stageBurstLimit?: number;
   quotaLimit: number;
   quotaPeriod: "DAY" | "WEEK" | "MONTH";
   logRetentionDays: number;
@@ -289,8 +293,10 @@ export class OrderApi extends pulumi.ComponentResource {
           loggingLevel: "ERROR",
           // Full request/response logging would write customer data to CloudWatch.
           dataTraceEnabled: false,
-          throttlingRateLimit: args.rateLimit,
-          throttlingBurstLimit: args.burstLimit,
+          // The whole stage, all clients: not the per-key rate (the usage plan's), or one key's
+          // limit would cap every client together.
+          throttlingRateLimit: args.stageRateLimit ?? args.rateLimit,
+          throttlingBurstLimit: args.stageBurstLimit ?? args.burstLimit,
         },
       },
       parent,

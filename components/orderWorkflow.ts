@@ -43,7 +43,7 @@ export interface OrderWorkflowArgs {
 export interface PaymentConsumerArgs {
   /** Messages per invocation; failures are reported per message. @default 10 */
   batchSize?: number;
-  /** Concurrent invocations the event source mapping runs. @default 50 */
+  /** Concurrent invocations the event source mapping runs. @default 500 */
   maxConcurrency?: number;
   /** Records of one batch in flight at once. @default 10 */
   recordConcurrency?: number;

@@ -425,8 +425,11 @@ describe("the program under mocks", function () {
       expect(settings).to.deep.include({
         dataTraceEnabled: false,
         metricsEnabled: true,
-        throttlingRateLimit: num("apiRateLimit"),
+        // The stage's own limit (all clients), not the per-key rate of the usage plan.
+        throttlingRateLimit: DEFAULTS.apiStageRateLimit,
+        throttlingBurstLimit: DEFAULTS.apiStageBurstLimit,
       });
+      expect(DEFAULTS.apiStageRateLimit).to.be.greaterThan(num("apiRateLimit"));
     });
 
     it("a usage plan throttles and caps the stack's API key", () => {
