@@ -350,13 +350,13 @@ export function benchCapacity(all: RegisteredResource[], paths: Paths, cost: Cos
         (p) => Math.max(0, ...Object.values(p.dynamo.indexes[key]?.unitsByFamily ?? {})),
         paths,
       );
-      const sharded = Object.keys(paths.success.dynamo.indexes[key]?.unitsByFamily ?? {}).length > 0;
+      const sharded = paths.success.dynamo.indexes[key]?.sharded === true;
       add({
         id: `dynamodb-${short}-${index.name}-partition`,
-        name: `DynamoDB ${short}/${index.name}: hottest key value (${reg.listShards} shards, one partition each)`,
+        name: `DynamoDB ${short}/${index.name}: hottest key value (${sharded ? `${reg.listShards} shards, one partition each` : "one partition"})`,
         kind: "design",
         scope: "system",
-        perOrder: round(families / (sharded ? reg.listShards : 1), 3),
+        perOrder: families / (sharded ? reg.listShards : 1),
         unit: "WCU",
         quota: "dynamodbPartitionWrite",
       });
@@ -443,7 +443,7 @@ export function capacityMarkdown(c: CapacityFigure): string {
       .sort((a, b) => a.ordersPerSecondRequestable - b.ordersPerSecondRequestable)
       .map(
         (x) =>
-          `| ${x.name} | ${x.kind} | ${x.scope} | ${x.perOrder} ${x.unit} | ${fmt(x.ordersPerSecondDefault)} | ${fmt(x.ordersPerSecondRequestable)} | ${x.verified === undefined ? "" : x.verified ? "yes" : "no"} |`,
+          `| ${x.name} | ${x.kind} | ${x.scope} | ${round(x.perOrder, 4)} ${x.unit} | ${fmt(x.ordersPerSecondDefault)} | ${fmt(x.ordersPerSecondRequestable)} | ${x.verified === undefined ? "" : x.verified ? "yes" : "no"} |`,
       ),
     "",
     `- **Sustained at requestable quotas: ${fmt(c.ordersPerSecond)} orders/s**, bound by ${c.binding} (${c.bindingIsDesignLimit ? "a design limit" : "not a design limit"}); target ≥ ${fmt(c.target)} ${c.ordersPerSecond >= c.target && !c.bindingIsDesignLimit ? "✅" : "❌"}.`,

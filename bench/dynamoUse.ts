@@ -25,6 +25,8 @@ export interface IndexUse {
   writeUnits: number;
   /** Write units per hash-key family (the value with any `#<shard>` suffix removed). */
   unitsByFamily: Record<string, number>;
+  /** Whether the hash-key values carried a `#<shard>` suffix (a write-sharded index). */
+  sharded: boolean;
 }
 
 export interface DynamoUse {
@@ -55,7 +57,7 @@ export function itemBytes(item: Item): number {
 }
 
 const units = (bytes: number) => Math.max(1, Math.ceil(bytes / 1024));
-const family = (value: unknown) => String(value).replace(/#\d+$/, "");
+const SHARD_SUFFIX = /#\d+$/;
 
 /** Top-level attribute names an UpdateExpression's SET and REMOVE clauses touch. */
 export function updatedAttributes(expression: string, names: Record<string, string> = {}): string[] {
@@ -170,9 +172,16 @@ function indexWrite(
   hashValue: AttributeValue | undefined,
   wcu: number,
 ) {
-  const u = (use.indexes[`${table}/${index}`] ??= { writes: 0, writeUnits: 0, unitsByFamily: {} });
+  const u = (use.indexes[`${table}/${index}`] ??= {
+    writes: 0,
+    writeUnits: 0,
+    unitsByFamily: {},
+    sharded: false,
+  });
   u.writes += 1;
   u.writeUnits += wcu;
-  const f = family(hashValue?.S ?? "?");
+  const value = String(hashValue?.S ?? "?");
+  if (SHARD_SUFFIX.test(value)) u.sharded = true;
+  const f = value.replace(SHARD_SUFFIX, "");
   u.unitsByFamily[f] = (u.unitsByFamily[f] ?? 0) + wcu;
 }
