@@ -5,6 +5,7 @@
  * nothing is left, short pages as under the 1 MB cap), then the real store against dynalite.
  */
 import { expect } from "chai";
+import { randomUUID } from "node:crypto";
 import fc from "fast-check";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { AttributeValue } from "@aws-sdk/client-dynamodb";
@@ -13,6 +14,7 @@ import {
   dynamoOrderStore,
   listSortKey,
   mergeShards,
+  ORDER_LIST_SHARDS,
   shardOf,
   type OrderCursor,
   type ShardQuery,
@@ -134,11 +136,16 @@ describe("sharded listing (model-based)", () => {
     expect(calls.count).to.equal(8);
   });
 
-  it("spreads order ids over the shards (no hot shard)", () => {
-    const counts = new Array(8).fill(0);
-    for (let i = 0; i < 8000; i++)
-      counts[shardOf(`${i.toString(16).padStart(8, "0")}-1c9e-4b7d-8e6f-a5b4c3d2e1f0`)]++;
-    for (const c of counts) expect(c).to.be.within(800, 1200);
+  it("spreads order ids over the shards (no hot shard), at the default count and others", () => {
+    for (const shards of [ORDER_LIST_SHARDS, 3, 8]) {
+      const counts = new Array(shards).fill(0);
+      const n = 1000 * shards;
+      for (let i = 0; i < n; i++) counts[shardOf(randomUUID(), shards)]++;
+      for (const c of counts) expect(c, `${shards} shards`).to.be.within(800, 1200);
+    }
+    // The default argument is the deployed count.
+    const id = randomUUID();
+    expect(shardOf(id)).to.equal(shardOf(id, ORDER_LIST_SHARDS));
   });
 });
 
