@@ -1,7 +1,9 @@
 import type { LineItem, Order, OrderView, WorkflowOrder } from "./types";
 
-/** What the API shows of an order (§8): never the customer or the payment token. */
-/** Reads only what the listing indexes project too (orderStore's ListedOrder). */
+/**
+ * What the API shows of an order (§8): never the customer or the payment token. Reads only what
+ * the listing indexes project too (orderStore's ListedOrder), so a listed order renders the same.
+ */
 export function toOrderView(
   order: Omit<Order, "customer" | "paymentToken" | "requestHash" | "entity">,
 ): OrderView {
