@@ -26,6 +26,56 @@ const CatalogueEntrySchema = v.strictObject({
   stock: v.pipe(v.number(), v.integer(), v.minValue(0)),
 });
 
+// ---- capacity (issue 11: docs/benchmarks.md "Capacity model", bench/capacity.ts) ----------------
+// The payment consumer's throughput is recordConcurrency x maximumConcurrency records in flight;
+// the defaults are sized from the capacity model for 1,000 orders/s (see DEFAULTS).
+
+const CapacityEntries = {
+  /** Messages per process_payment invocation (event source mapping `BatchSize`). */
+  paymentBatchSize: positiveInt(100),
+  /**
+   * Concurrent process_payment invocations the queue's event source mapping may run
+   * (`ScalingConfig.MaximumConcurrency`, 2 to 1000:
+   * https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html).
+   */
+  paymentMaxConcurrency: v.pipe(v.number(), v.integer(), v.minValue(2), v.maxValue(1000)),
+  /** Records of one batch process_payment handles at once (different orders side by side). */
+  paymentRecordConcurrency: positiveInt(100),
+  /** Time one record may need; a record starts only while this much of the invocation remains. */
+  paymentRecordBudgetSeconds: positiveInt(60),
+  /**
+   * Reserved concurrency for process_payment: guarantees its share of the account's Lambda
+   * concurrency (and caps it). Unset by default: reserving needs 100 unreserved executions left
+   * in the account, which a new account with a low quota does not have.
+   */
+  paymentReservedConcurrency: v.optional(positiveInt(10_000)),
+};
+
+/** Batch size, timeout, budget and concurrency are one decision: checked together. */
+function capacityChecks<C extends CapacityConfig>() {
+  return [
+    v.check(
+      (c: C) => c.paymentRecordBudgetSeconds < c.paymentFunctionTimeoutSeconds,
+      "paymentRecordBudgetSeconds must be less than paymentFunctionTimeoutSeconds, or no record ever starts",
+    ),
+    v.check(
+      (c: C) =>
+        Math.ceil(c.paymentBatchSize / c.paymentRecordConcurrency) * c.paymentRecordBudgetSeconds <=
+        c.paymentFunctionTimeoutSeconds,
+      "a full batch must fit the timeout: ceil(paymentBatchSize / paymentRecordConcurrency) x paymentRecordBudgetSeconds <= paymentFunctionTimeoutSeconds",
+    ),
+    v.check(
+      (c: C) =>
+        c.paymentReservedConcurrency === undefined || c.paymentReservedConcurrency >= c.paymentMaxConcurrency,
+      "paymentReservedConcurrency must be at least paymentMaxConcurrency, or the queue's pollers are throttled",
+    ),
+  ] as const;
+}
+
+type CapacityConfig = v.InferOutput<v.ObjectSchema<typeof CapacityEntries, undefined>> & {
+  paymentFunctionTimeoutSeconds: number;
+};
+
 const StackConfigEntries = v.strictObject({
   /** `aws:region`, or the AWS provider's default (AWS_REGION / AWS_DEFAULT_REGION): see loadStackConfig. */
   region: v.pipe(v.string(), v.regex(REGION_PATTERN, "must be an AWS region like us-east-1")),
@@ -107,6 +157,7 @@ const StackConfigEntries = v.strictObject({
   sweepIntervalMinutes: positiveInt(1440),
   /** An order is stuck once it is older than callbackTimeoutSeconds plus this margin. */
   sweepMarginSeconds: v.pipe(v.number(), v.integer(), v.minValue(60), v.maxValue(86_400)),
+  ...CapacityEntries,
 });
 
 export const StackConfigSchema = v.pipe(
@@ -134,6 +185,7 @@ export const StackConfigSchema = v.pipe(
     ),
     ["apiStageBurstLimit"],
   ),
+  ...capacityChecks<v.InferOutput<typeof StackConfigEntries>>(),
 );
 
 export type StackConfig = v.InferOutput<typeof StackConfigSchema>;
@@ -141,8 +193,6 @@ export type StackConfig = v.InferOutput<typeof StackConfigSchema>;
 export const DEFAULTS: Omit<StackConfig, "region" | "allowedOrigins"> = {
   apiRateLimit: 50,
   apiBurstLimit: 100,
-  apiStageRateLimit: 500,
-  apiStageBurstLimit: 1000,
   apiQuotaLimit: 100_000,
   apiQuotaPeriod: "DAY",
   notificationEmails: [],
@@ -167,6 +217,17 @@ export const DEFAULTS: Omit<StackConfig, "region" | "allowedOrigins"> = {
   alarmPeriodSeconds: 300,
   sweepIntervalMinutes: 5,
   sweepMarginSeconds: 300,
+  // capacity (docs/benchmarks.md "Capacity model"): the mapping's maximum is a cap, not a
+  // reservation: half the default account concurrency (1,000), so a backlog never takes the
+  // API's share; 500 invocations x 10 records carry 1,000 orders/s while a record takes up to
+  // 5 s. The stage takes 5,000 requests/s: 1,000 POSTs plus clients' GETs, under the account's
+  // default 10,000/s.
+  paymentBatchSize: 10,
+  paymentMaxConcurrency: 500,
+  paymentRecordConcurrency: 10,
+  paymentRecordBudgetSeconds: 10,
+  apiStageRateLimit: 5000,
+  apiStageBurstLimit: 5000,
 };
 
 export class ConfigError extends Error {

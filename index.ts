@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { Monitoring } from "./components/monitoring";
 import { Notifications } from "./components/notifications";
 import { OrderApi } from "./components/orderApi";
-import { OrderData } from "./components/orderData";
+import { ORDER_INDEXES, OrderData } from "./components/orderData";
 import { OrderWorkflow } from "./components/orderWorkflow";
 import { OrderSweeper } from "./components/sweeper";
 import { loadStackConfig } from "./config";
@@ -36,6 +36,13 @@ const workflow = new OrderWorkflow(name, {
   heartbeatSeconds: config.heartbeatSeconds,
   paymentDeclineAboveCents: config.paymentDeclineAboveCents,
   logRetentionDays: config.logRetentionDays,
+  consumer: {
+    batchSize: config.paymentBatchSize,
+    maxConcurrency: config.paymentMaxConcurrency,
+    recordConcurrency: config.paymentRecordConcurrency,
+    recordBudgetSeconds: config.paymentRecordBudgetSeconds,
+    reservedConcurrency: config.paymentReservedConcurrency,
+  },
 });
 
 const api = new OrderApi(name, {
@@ -85,6 +92,7 @@ const monitoring = new Monitoring(name, {
   restApi: api.restApi,
   stageName: api.stage.stageName,
   tables: { orders: data.orders, inventory: data.inventory, payments: data.payments },
+  indexes: { orders: Object.values(ORDER_INDEXES) },
   metricSources: {
     createOrder: api.functions.createOrder,
     sendNotification: notifications.notifyFunction,

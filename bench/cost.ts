@@ -89,7 +89,7 @@ export function workflowPaths(definition: { StartAt: string; States: Record<stri
 function pathCost(
   states: string[],
   counts: PathCounts,
-  pipeline: PipelineFigure,
+  pipeline: Pick<PipelineFigure, "memoryMb">,
   prices: Prices,
   arm64: Record<string, boolean>,
   snsPublishes: number,
@@ -150,7 +150,7 @@ function pathCost(
 
 export function benchCost(
   all: RegisteredResource[],
-  pipeline: PipelineFigure,
+  pipeline: Pick<PipelineFigure, "success" | "failure" | "memoryMb">,
   config: { emailSubscribers: number },
 ): CostFigure {
   const machine = all.find((r) => r.type === "aws:sfn/stateMachine:StateMachine");

@@ -4,6 +4,8 @@
  *   2. program evaluation under mocks vs the floor (pulumi + aws loaded, empty program)
  *   3. offline pipeline: orders/s to COMPLETED and latency vs dynalite's write rate / writes per order
  *   4. cost per million orders on AWS, from the definition, the counts of 3 and dated list prices
+ *   5. capacity on AWS: orders/s per constraint at default and requestable quotas, the binding one
+ *      (registered resources, the counts of 3, bench/quotas/<region>.json); alone: `npm run bench:capacity`
  * Prints a summary and writes bench/results/latest.json and bench/results/latest.md.
  * Medians of several runs; every ratio is measured side by side in the same run.
  * BENCH_PACKAGE_RUNS (default 10) and BENCH_PROGRAM_RUNS (default 5) change the repetitions.
@@ -13,6 +15,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { execSync } from "node:child_process";
 import { captureProgram } from "../program/capture";
+import { benchCapacity, capacityMarkdown, type CapacityFigure } from "./capacity";
 import { benchCost, type CostFigure } from "./cost";
 import { benchPackages, type PackageFigure } from "./package";
 import { benchPipeline, errorCount, type PipelineFigure } from "./pipeline";
@@ -54,6 +57,7 @@ function markdown(r: {
   program: ProgramFigure;
   pipeline: PipelineFigure;
   cost: CostFigure;
+  capacity: CapacityFigure;
   benchSeconds: number;
 }): string {
   const m = r.machine;
@@ -112,6 +116,8 @@ function markdown(r: {
     `| **total per million orders** | **$${r.cost.success.totalPerMillion.toFixed(2)}** | **$${r.cost.failure.totalPerMillion.toFixed(2)}** |`,
     "",
     `Each e-mail subscriber on the topic adds $${r.cost.perEmailSubscriberPerMillion.toFixed(2)} per million completed orders; SMS is priced per country and excluded.`,
+    "",
+    capacityMarkdown(r.capacity).trimEnd(),
   );
   return lines.join("\n") + "\n";
 }
@@ -147,6 +153,12 @@ async function main(): Promise<void> {
     );
   }
 
+  log("\n5. Capacity on AWS");
+  const capacity = benchCapacity(all, pipeline, cost);
+  log(
+    `  ${capacity.ordersPerSecond} orders/s at requestable quotas (binding: ${capacity.binding}), ${capacity.ordersPerSecondDefaultQuotas} at default quotas (binding: ${capacity.bindingDefaultQuotas})`,
+  );
+
   const benchSeconds = round((Date.now() - t0) / 1000, 0);
   const result = {
     machine: m,
@@ -157,6 +169,7 @@ async function main(): Promise<void> {
     program,
     pipeline,
     cost,
+    capacity,
   };
   const md = markdown(result);
   const dir = path.join(__dirname, "results");
@@ -183,6 +196,16 @@ async function main(): Promise<void> {
           "pipeline ≥ 0.5x limit, 0 errors",
           `${pipeline.ratioToLimit}x, ${errorCount(pipeline)} errors`,
           String(pipeline.ratioToLimit >= TARGETS.pipeline && errorCount(pipeline) === 0),
+        ],
+        [
+          `≥ ${capacity.target} orders/s at requestable quotas, not design-bound`,
+          `${capacity.ordersPerSecond}/s, binding: ${capacity.binding}`,
+          String(capacity.ordersPerSecond >= capacity.target && !capacity.bindingIsDesignLimit),
+        ],
+        [
+          "design not binding at default quotas",
+          `${capacity.ordersPerSecondDefaultQuotas}/s, binding: ${capacity.bindingDefaultQuotas}`,
+          String(!capacity.bindingDefaultQuotasIsDesignLimit),
         ],
         [
           "fewest transitions (from the definition)",

@@ -13,6 +13,7 @@
 import { fork, type ChildProcess } from "node:child_process";
 import * as path from "node:path";
 import { BENCH_SKU, median, quantile, ratio, round } from "./stats";
+import type { DynamoUse } from "./dynamoUse";
 import type { Counters } from "./pipelineServer";
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -44,6 +45,8 @@ export interface PathCounts {
   invocations: Record<string, number>;
   logBytes: number;
   durationsMs: Record<string, number>;
+  /** Per table and per index (bench/dynamoUse.ts). */
+  dynamo: DynamoUse;
 }
 
 export interface PipelineFigure {
@@ -131,6 +134,7 @@ async function onePath(server: Server, url: string, apiKey: string, token: strin
     invocations: c.invocations,
     logBytes: c.logBytes,
     durationsMs: Object.fromEntries(Object.entries(c.durationsMs).map(([h, d]) => [h, round(median(d), 1)])),
+    dynamo: c.dynamo,
   };
 }
 
@@ -209,7 +213,16 @@ function describe(label: string, p: LoadPhase, limit: number): string {
   );
 }
 
-export async function benchPipeline(log: (s: string) => void): Promise<PipelineFigure> {
+interface Ready {
+  url: string;
+  apiKey: string;
+  rawWritesPerSecond: number;
+  memory: Record<string, number>;
+  startMs: number;
+}
+
+/** Runs `body` against the offline system in a child process, and stops it after. */
+async function withServer<T>(body: (server: Server, ready: Ready) => Promise<T>): Promise<T> {
   const child = fork(path.join(__dirname, "pipelineServer.ts"), [], {
     execArgv: ["-r", "ts-node/register/transpile-only"],
     env: { ...process.env, TS_NODE_TRANSPILE_ONLY: "true" },
@@ -219,13 +232,7 @@ export async function benchPipeline(log: (s: string) => void): Promise<PipelineF
   child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
   const server = new Server(child);
   try {
-    const ready = await new Promise<{
-      url: string;
-      apiKey: string;
-      rawWritesPerSecond: number;
-      memory: Record<string, number>;
-      startMs: number;
-    }>((resolve, reject) => {
+    const ready = await new Promise<Ready>((resolve, reject) => {
       child.once("message", (m: { type: string }) =>
         m.type === "ready" ? resolve(m as never) : reject(new Error(String(m.type))),
       );
@@ -234,6 +241,46 @@ export async function benchPipeline(log: (s: string) => void): Promise<PipelineF
       );
     });
     // The first message went to the once() above, not to Server: nothing is waiting yet.
+    return await body(server, ready);
+  } finally {
+    if (child.connected) child.send({ cmd: "stop" });
+    if (child.exitCode === null) {
+      await Promise.race([new Promise((r) => child.once("exit", r)), sleep(5000)]);
+      if (child.exitCode === null) child.kill("SIGKILL");
+    }
+  }
+}
+
+/**
+ * One order alone on each path, without the load phases (bench/capacity.ts run on its own):
+ * `repeats` orders per path after a warm-up one; calls and DynamoDB use from the last (they do
+ * not vary), each handler's duration the median over the repeats (a shared machine is noisy).
+ */
+export function measurePaths(repeats = 5): Promise<Pick<PipelineFigure, "success" | "failure" | "memoryMb">> {
+  return withServer(async (server, ready) => {
+    const measure = async (token: string): Promise<PathCounts> => {
+      await onePath(server, ready.url, ready.apiKey, token);
+      const runs: PathCounts[] = [];
+      for (let i = 0; i < repeats; i++) runs.push(await onePath(server, ready.url, ready.apiKey, token));
+      const last = runs[runs.length - 1];
+      const durationsMs = Object.fromEntries(
+        Object.keys(last.durationsMs).map((h) => [
+          h,
+          round(median(runs.map((r) => r.durationsMs[h] ?? 0)), 1),
+        ]),
+      );
+      return { ...last, durationsMs };
+    };
+    return {
+      success: await measure("tok_visa"),
+      failure: await measure("tok_decline"),
+      memoryMb: ready.memory,
+    };
+  });
+}
+
+export function benchPipeline(log: (s: string) => void): Promise<PipelineFigure> {
+  return withServer(async (server, ready) => {
     log(
       `  offline system up in ${ready.startMs} ms; dynalite raw conditional writes: ${Math.round(ready.rawWritesPerSecond)}/s`,
     );
@@ -261,11 +308,5 @@ export async function benchPipeline(log: (s: string) => void): Promise<PipelineF
       failure,
       memoryMb: ready.memory,
     };
-  } finally {
-    if (child.connected) child.send({ cmd: "stop" });
-    if (child.exitCode === null) {
-      await Promise.race([new Promise((r) => child.once("exit", r)), sleep(5000)]);
-      if (child.exitCode === null) child.kill("SIGKILL");
-    }
-  }
+  });
 }

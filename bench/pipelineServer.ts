@@ -13,7 +13,9 @@
 import * as http from "node:http";
 import { CreateTableCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import { startOfflineSystem } from "../local/system";
+import type { LocalTable } from "../local/topology";
 import { BENCH_SKU } from "./stats";
+import { dynamoAccount, freshDynamoUse, type DynamoUse, type Item } from "./dynamoUse";
 
 const WRITE_PROBE_MS = 3000;
 const WRITE_PROBE_CONCURRENCY = 16;
@@ -31,6 +33,8 @@ export interface Counters {
   lastDone: number;
   logBytes: number;
   logLines: number;
+  /** DynamoDB writes, reads and write units per table and per index (bench/dynamoUse.ts). */
+  dynamo: DynamoUse;
 }
 
 const fresh = (): Counters => ({
@@ -46,10 +50,15 @@ const fresh = (): Counters => ({
   lastDone: 0,
   logBytes: 0,
   logLines: 0,
+  dynamo: freshDynamoUse(),
 });
 
 let c = fresh();
 const started = new Map<string, number>();
+/** The offline tables (keys, indexes, projections), known once the system is up. */
+let tables: LocalTable[] = [];
+/** Index key values and sizes of the items seen so far (for index deletes and update sizes). */
+const items = new Map<string, Item>();
 
 // Count AWS API calls at every local server (dynalite, SQS, SFN front end...).
 const emit = http.Server.prototype.emit;
@@ -58,6 +67,24 @@ http.Server.prototype.emit = function (this: http.Server, event: string, ...args
     const req = args[0] as http.IncomingMessage;
     const target = req.headers["x-amz-target"];
     if (typeof target === "string") c.requests[target] = (c.requests[target] ?? 0) + 1;
+    if (typeof target === "string" && target.startsWith("DynamoDB_") && tables.length > 0) {
+      // A second 'data' listener sees the same chunks as dynalite's own.
+      const chunks: Buffer[] = [];
+      req.on("data", (d: Buffer) => chunks.push(d));
+      req.on("end", () => {
+        try {
+          dynamoAccount(
+            c.dynamo,
+            tables,
+            items,
+            target.split(".")[1],
+            JSON.parse(Buffer.concat(chunks).toString("utf8")),
+          );
+        } catch {
+          // not JSON: dynalite answers it with an error; nothing to count
+        }
+      });
+    }
   }
   return (emit as (...a: unknown[]) => boolean).apply(this, [event, ...args]);
 } as typeof emit;
@@ -117,6 +144,7 @@ async function main(): Promise<void> {
     pollerConcurrency: 1000,
     catalogue: [{ sku: BENCH_SKU, name: "Bench item", price: 1000, stock: 1_000_000_000 }],
   });
+  tables = system.topology.tables;
   const memory: Record<string, number> = {};
   for (const fn of system.topology.functions) memory[fn.handler] = fn.memorySize;
   const handlerOf = new Map(system.topology.functions.map((f) => [f.name, f.handler]));

@@ -42,6 +42,12 @@ export interface MonitoringArgs {
   stageName: pulumi.Input<string>;
   /** Tables by short name (orders, inventory, payments). */
   tables: Record<string, aws.dynamodb.Table>;
+  /**
+   * Global secondary indexes by table short name. Each gets its own throttle alarms: a table's
+   * metrics leave its indexes out, and a throttled index throttles the table's writes.
+   * @default {}
+   */
+  indexes?: Record<string, readonly string[]>;
   /** The functions that emit the business metrics (EMF, functions/shared/metrics.ts). */
   metricSources: {
     createOrder: aws.lambda.Function;
@@ -65,6 +71,9 @@ export const ALARM_PURPOSE = {
   apiLatency: "the API's p99 latency is too high for three periods in a row",
   dynamoReadThrottles: "reads on a table were throttled",
   dynamoWriteThrottles: "writes on a table were throttled",
+  indexReadThrottles: "reads on an index were throttled (listing or sweeper queries)",
+  indexWriteThrottles:
+    "writes to an index were throttled, which throttles the table's writes: a hot shard, or the index needs more shards (ORDER_LIST_SHARDS)",
   stuckOrders: "the sweeper found orders whose records contradict each other: a person must decide",
 } as const;
 
@@ -203,6 +212,22 @@ export class Monitoring extends pulumi.ComponentResource {
         t.dynamoThrottles,
         `${short}: ${ALARM_PURPOSE.dynamoWriteThrottles}`,
       );
+      for (const index of args.indexes?.[short] ?? []) {
+        const onIndex = { ...change, globalSecondaryIndexName: index };
+        const label = `${short}-${kebab(index)}`;
+        alarm(
+          `${label}-read-throttles`,
+          awsx.classic.dynamodb.metrics.readThrottleEvents(onIndex),
+          t.dynamoThrottles,
+          `${short}/${index}: ${ALARM_PURPOSE.indexReadThrottles}`,
+        );
+        alarm(
+          `${label}-write-throttles`,
+          awsx.classic.dynamodb.metrics.writeThrottleEvents(onIndex),
+          t.dynamoThrottles,
+          `${short}/${index}: ${ALARM_PURPOSE.indexWriteThrottles}`,
+        );
+      }
     }
 
     // ---- business metrics (EMF) ----

@@ -1,7 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../config";
-import { ORDER_INDEXES } from "../functions/shared/orderStore";
+import { ORDER_INDEX_KEYS, ORDER_INDEXES, ORDER_LIST_ATTRIBUTES } from "../functions/shared/orderStore";
 
 export interface OrderDataArgs {
   /** Seed catalogue, written when the stack is created and never overwritten afterwards. */
@@ -11,6 +11,24 @@ export interface OrderDataArgs {
 
 /** The handlers' index names (functions/shared/orderStore.ts) are the ones this table defines. */
 export { ORDER_INDEXES };
+
+/** The orders table's GSIs: sharded hash keys, a unique range key, INCLUDE projection. */
+export const ORDER_GSIS = [
+  {
+    name: ORDER_INDEXES.byCreatedAt,
+    hashKey: ORDER_INDEX_KEYS.listShard,
+    rangeKey: ORDER_INDEX_KEYS.listSort,
+    projectionType: "INCLUDE",
+    nonKeyAttributes: ORDER_LIST_ATTRIBUTES,
+  },
+  {
+    name: ORDER_INDEXES.byStatus,
+    hashKey: ORDER_INDEX_KEYS.statusShard,
+    rangeKey: ORDER_INDEX_KEYS.listSort,
+    projectionType: "INCLUDE",
+    nonKeyAttributes: ORDER_LIST_ATTRIBUTES,
+  },
+] as const;
 
 /**
  * The stack's customer-managed key and its three tables: orders, inventory (catalogue + stock +
@@ -64,20 +82,13 @@ export class OrderData extends pulumi.ComponentResource {
         ...common("orderId"),
         attributes: [
           { name: "orderId", type: "S" },
-          { name: "entity", type: "S" },
-          { name: "status", type: "S" },
-          { name: "createdAt", type: "S" },
+          { name: ORDER_INDEX_KEYS.listShard, type: "S" },
+          { name: ORDER_INDEX_KEYS.statusShard, type: "S" },
+          { name: ORDER_INDEX_KEYS.listSort, type: "S" },
         ],
-        // Listing newest-first needs a sort on createdAt; one index for "all orders", one per status.
-        globalSecondaryIndexes: [
-          {
-            name: ORDER_INDEXES.byCreatedAt,
-            hashKey: "entity",
-            rangeKey: "createdAt",
-            projectionType: "ALL",
-          },
-          { name: ORDER_INDEXES.byStatus, hashKey: "status", rangeKey: "createdAt", projectionType: "ALL" },
-        ],
+        // Listing newest-first: one index for all orders, one by status, both write-sharded
+        // (functions/shared/orderStore.ts) and projecting only what a listing returns.
+        globalSecondaryIndexes: ORDER_GSIS.map((g) => ({ ...g, nonKeyAttributes: [...g.nonKeyAttributes] })),
       },
       parent,
     );

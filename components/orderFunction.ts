@@ -70,6 +70,8 @@ export interface OrderFunctionArgs<E, R> {
   timeoutSeconds?: number;
   /** @default 256 */
   memorySize?: number;
+  /** Reserved concurrent executions (`reservedConcurrentExecutions`). @default unreserved */
+  reservedConcurrency?: number;
   description: string;
 }
 
@@ -132,6 +134,7 @@ export function createOrderFunction<E, R>(
       architectures: ["arm64"],
       timeout: args.timeoutSeconds ?? 10,
       memorySize: args.memorySize ?? 256,
+      reservedConcurrentExecutions: args.reservedConcurrency,
       tracingConfig: { mode: "Active" },
       kmsKeyArn: args.keyArn,
       environment: { variables: args.environment },

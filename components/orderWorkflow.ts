@@ -1,6 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { visibilityTimeoutSeconds as visibilityTimeout } from "../config";
+import { DEFAULTS, visibilityTimeoutSeconds as visibilityTimeout } from "../config";
 import { compensateOrderFromEnv } from "../functions/compensateOrder";
 import { processPaymentFromEnv } from "../functions/processPayment";
 import { ENV } from "../functions/shared/settings";
@@ -35,12 +35,23 @@ export interface OrderWorkflowArgs {
   heartbeatSeconds: number;
   paymentDeclineAboveCents: number;
   logRetentionDays: number;
-  /** Upper bound on concurrent process_payment invocations from the queue. @default 10 */
-  maxConcurrency?: number;
+  /** How process_payment consumes the queue (config.ts validates them together). */
+  consumer?: PaymentConsumerArgs;
 }
 
-/** Messages per process_payment invocation; failures are reported per message. */
-export const PAYMENT_BATCH_SIZE = 10;
+/** The payment consumer's throughput settings; defaults are the stack config's (config.ts). */
+export interface PaymentConsumerArgs {
+  /** Messages per invocation; failures are reported per message. @default 10 */
+  batchSize?: number;
+  /** Concurrent invocations the event source mapping runs. @default 500 */
+  maxConcurrency?: number;
+  /** Records of one batch in flight at once. @default 10 */
+  recordConcurrency?: number;
+  /** A record starts only while this much of the invocation remains. @default 10 */
+  recordBudgetSeconds?: number;
+  /** Reserved concurrent executions for process_payment. @default none (unreserved) */
+  reservedConcurrency?: number;
+}
 
 /**
  * The payment queue and its DLQ, the Lambdas that charge, reserve stock and compensate, and the
@@ -61,6 +72,13 @@ export class OrderWorkflow extends pulumi.ComponentResource {
     const partition = aws.getPartitionOutput({}, parent).partition;
     const visibilityTimeoutSeconds = visibilityTimeout(args);
     const queueRetentionSeconds = 4 * 24 * 3600;
+    const consumer = {
+      batchSize: args.consumer?.batchSize ?? DEFAULTS.paymentBatchSize,
+      maxConcurrency: args.consumer?.maxConcurrency ?? DEFAULTS.paymentMaxConcurrency,
+      recordConcurrency: args.consumer?.recordConcurrency ?? DEFAULTS.paymentRecordConcurrency,
+      recordBudgetSeconds: args.consumer?.recordBudgetSeconds ?? DEFAULTS.paymentRecordBudgetSeconds,
+      reservedConcurrency: args.consumer?.reservedConcurrency,
+    };
 
     this.deadLetterQueue = new aws.sqs.Queue(
       `${name}-payments-dlq`,
@@ -148,8 +166,13 @@ export class OrderWorkflow extends pulumi.ComponentResource {
             queueConsumeStatement("ConsumePaymentQueue", queue),
             taskCallbackStatement("WorkflowCallback"),
           ]),
-        environment: ledgerEnv,
+        environment: {
+          ...ledgerEnv,
+          [ENV.paymentRecordConcurrency]: String(consumer.recordConcurrency),
+          [ENV.paymentRecordBudgetMs]: String(consumer.recordBudgetSeconds * 1000),
+        },
         timeoutSeconds: args.paymentFunctionTimeoutSeconds,
+        reservedConcurrency: consumer.reservedConcurrency,
       },
       this,
     );
@@ -160,10 +183,11 @@ export class OrderWorkflow extends pulumi.ComponentResource {
       {
         eventSourceArn: this.queue.arn,
         functionName: payment.fn.arn,
-        batchSize: PAYMENT_BATCH_SIZE,
+        batchSize: consumer.batchSize,
+        // Also what lets a batch exceed 10 messages (SQS event source mappings require a window then).
         maximumBatchingWindowInSeconds: 1,
         functionResponseTypes: ["ReportBatchItemFailures"],
-        scalingConfig: { maximumConcurrency: args.maxConcurrency ?? 10 },
+        scalingConfig: { maximumConcurrency: consumer.maxConcurrency },
       },
       parent,
     );

@@ -24,6 +24,22 @@ export interface ProcessPaymentDeps {
   workflow: WorkflowClient;
   now: () => string;
   log: Logger;
+  /**
+   * Records of one batch in flight at once. Records of the same order run one after another
+   * (a duplicate sees the first one's result); different orders run side by side. @default 1
+   */
+  recordConcurrency?: number;
+  /**
+   * Time one record may need, heartbeat to report. A record is started only while the
+   * invocation has at least this much left; the rest go back as batchItemFailures unstarted,
+   * instead of a function timeout returning the whole batch. @default 0 (no budget)
+   */
+  recordBudgetMs?: number;
+}
+
+/** The part of Lambda's context the consumer reads (a fake in tests, the runtime's on AWS). */
+export interface BatchContext {
+  getRemainingTimeInMillis(): number;
 }
 
 /** Error names sent with SendTaskFailure (the workflow's Catch passes them to compensation). */
@@ -54,12 +70,13 @@ interface Delivery {
  *    a repeated provider call return the same charge;
  *  - status changes are conditional (status.ts); an order found PAID/COMPLETED only gets its
  *    recorded outcome re-sent, one found FAILED only gets this consumer's effects undone.
- * Records are handled one after another (a duplicate later in the batch sees the first's result);
- * the ones to retry are returned as batchItemFailures (ReportBatchItemFailures).
+ * A batch's records run `recordConcurrency` at a time, one lane per order (a duplicate later in
+ * the batch sees the first's result); the ones to retry, and the ones the time budget did not
+ * let start, are returned as batchItemFailures (ReportBatchItemFailures).
  */
 export function processPaymentHandler(
   deps: ProcessPaymentDeps,
-): (event: SQSEvent) => Promise<SQSBatchResponse> {
+): (event: SQSEvent, context?: BatchContext) => Promise<SQSBatchResponse> {
   const schema = buildPaymentMessageSchema();
   const { orders, ledger, inventory, workflow } = deps;
 
@@ -235,14 +252,69 @@ export function processPaymentHandler(
     }
   };
 
-  return async (event) => {
-    const batchItemFailures: SQSBatchResponse["batchItemFailures"] = [];
-    for (const record of event.Records) {
-      if ((await processRecord(record)) === "retry")
-        batchItemFailures.push({ itemIdentifier: record.messageId });
+  const concurrency = Math.max(1, deps.recordConcurrency ?? 1);
+  const budgetMs = deps.recordBudgetMs ?? 0;
+
+  return async (event, context) => {
+    const retry = new Set<string>();
+    const unstarted: string[] = [];
+    const lanes = [...lanesByOrder(event.Records).values()];
+    // Remaining time only shrinks: once a record cannot start, no later one may (latched, so
+    // records after it are not started in a worker that reads the clock a moment later).
+    let outOfTime = false;
+    const canStart = () => {
+      if (!outOfTime && context !== undefined && context.getRemainingTimeInMillis() < budgetMs) {
+        outOfTime = true;
+      }
+      return !outOfTime;
+    };
+    const worker = async () => {
+      for (let lane = lanes.shift(); lane; lane = lanes.shift()) {
+        for (const record of lane) {
+          if (!canStart()) unstarted.push(record.messageId);
+          else if ((await processRecord(record)) === "retry") retry.add(record.messageId);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, lanes.length) }, worker));
+    if (unstarted.length > 0) {
+      deps.log.warn("time budget: records returned unstarted", {
+        unstarted: unstarted.length,
+        records: event.Records.length,
+        budgetMs,
+      });
     }
-    return { batchItemFailures };
+    for (const id of unstarted) retry.add(id);
+    return {
+      batchItemFailures: event.Records.filter((r) => retry.has(r.messageId)).map((r) => ({
+        itemIdentifier: r.messageId,
+      })),
+    };
   };
+}
+
+/**
+ * The batch's records grouped by order id, in arrival order (a record whose body names no order
+ * gets a lane of its own, and is rejected in processRecord).
+ */
+function lanesByOrder(records: readonly SQSRecord[]): Map<string, SQSRecord[]> {
+  const lanes = new Map<string, SQSRecord[]>();
+  for (const record of records) {
+    const key = orderIdOf(record.body) ?? `message:${record.messageId}`;
+    const lane = lanes.get(key);
+    if (lane) lane.push(record);
+    else lanes.set(key, [record]);
+  }
+  return lanes;
+}
+
+function orderIdOf(body: string): string | undefined {
+  try {
+    const id = (JSON.parse(body) as { order?: { orderId?: unknown } } | null)?.order?.orderId;
+    return typeof id === "string" ? `order:${id}` : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export function processPaymentFromEnv(env: Env = process.env) {
@@ -262,5 +334,7 @@ export function processPaymentFromEnv(env: Env = process.env) {
     workflow: sfnWorkflowClient(new SFNClient({})),
     now,
     log,
+    recordConcurrency: intEnv(env, ENV.paymentRecordConcurrency),
+    recordBudgetMs: intEnv(env, ENV.paymentRecordBudgetMs),
   });
 }

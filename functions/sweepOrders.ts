@@ -1,5 +1,5 @@
 import * as v from "valibot";
-import { DynamoDBClient, GetItemCommand, QueryCommand, ScanCommand } from "@aws-sdk/client-dynamodb";
+import { DynamoDBClient, ScanCommand } from "@aws-sdk/client-dynamodb";
 import { LambdaClient } from "@aws-sdk/client-lambda";
 import { DescribeExecutionCommand, SFNClient } from "@aws-sdk/client-sfn";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
@@ -10,7 +10,7 @@ import { dynamoLedgerStore, type LedgerStore } from "./shared/ledger";
 import { createLogger, type Logger } from "./shared/log";
 import { orderMetric } from "./shared/metrics";
 import { lineItems, toWorkflowOrder } from "./shared/order";
-import { ORDER_INDEXES } from "./shared/orderStore";
+import { dynamoOrderStatusSource, type ListedOrder, type OrderStatusSource } from "./shared/orderStore";
 import { ENV, intEnv, requireEnv, type Env } from "./shared/settings";
 import {
   ORDER_STATUSES,
@@ -39,24 +39,8 @@ export const LOOKBACK_EXTRA_SECONDS = 2 * 3600;
 
 // ---- ports ------------------------------------------------------------------------------------
 
-export interface SweepOrderSource {
-  /** One page of orders with `status`, created before `before` (ISO), oldest first. */
-  createdBefore(
-    status: OrderStatus,
-    before: string,
-    startKey?: Record<string, unknown>,
-  ): Promise<{ items: Order[]; lastKey?: Record<string, unknown> }>;
-  /** One page of orders with `status`, created after `after` (ISO), oldest first. */
-  createdAfter(
-    status: OrderStatus,
-    after: string,
-    startKey?: Record<string, unknown>,
-  ): Promise<{ items: Order[]; lastKey?: Record<string, unknown> }>;
-  /** The order now (a consistent read). */
-  get(orderId: string): Promise<Order | undefined>;
-  /** How many orders have `status` now. */
-  count(status: OrderStatus): Promise<number>;
-}
+/** The byStatus index over every shard, and the base table (orderStore's dynamoOrderStatusSource). */
+export type SweepOrderSource = OrderStatusSource;
 
 /** A reservation marker on a SKU item (inventoryStore.ts): `orderId` holds `quantity` of `sku`. */
 export interface HeldReservation {
@@ -217,7 +201,7 @@ export function sweepOrdersHandler(deps: SweepOrdersDeps): (event?: unknown) => 
   };
 
   /** Pass 1: one non-terminal order past the threshold. */
-  const settle = async (listed: Order): Promise<SweepEntry | undefined> => {
+  const settle = async (listed: ListedOrder): Promise<SweepEntry | undefined> => {
     const execution = await deps.executions.describe(listed.orderId);
     const base: Partial<SweepEntry> = execution ? { execution: execution.status } : {};
     if (execution?.status === "RUNNING" || execution?.status === "PENDING_REDRIVE")
@@ -285,10 +269,13 @@ export function sweepOrdersHandler(deps: SweepOrdersDeps): (event?: unknown) => 
   };
 
   /** Pass 2b: a FAILED order whose failure says "not refunded" while the ledger holds a charge. */
-  const settleCharge = async (order: Order): Promise<SweepEntry | undefined> => {
-    if (order.failure?.refunded) return undefined;
-    const charge = await deps.ledger.get(order.orderId, "CHARGE");
-    if (!charge || (await deps.ledger.get(order.orderId, "REFUND"))) return undefined;
+  const settleCharge = async (listed: ListedOrder): Promise<SweepEntry | undefined> => {
+    if (listed.failure?.refunded) return undefined;
+    const charge = await deps.ledger.get(listed.orderId, "CHARGE");
+    if (!charge || (await deps.ledger.get(listed.orderId, "REFUND"))) return undefined;
+    // The index holds only the list view: compensation needs the whole order.
+    const order = await deps.orders.get(listed.orderId);
+    if (!order) return undefined;
     return compensate(order, entryFor(order), "FAILED order still held a charge");
   };
 
@@ -313,7 +300,7 @@ export function sweepOrdersHandler(deps: SweepOrdersDeps): (event?: unknown) => 
     const full = () => (truncated ||= entries.length >= max);
     const pages = async (
       list: (startKey?: Record<string, unknown>) => ReturnType<SweepOrderSource["createdBefore"]>,
-      each: (order: Order) => Promise<SweepEntry | undefined>,
+      each: (order: ListedOrder) => Promise<SweepEntry | undefined>,
     ) => {
       let startKey: Record<string, unknown> | undefined;
       do {
@@ -355,67 +342,6 @@ export function sweepOrdersHandler(deps: SweepOrdersDeps): (event?: unknown) => 
 }
 
 // ---- adapters ---------------------------------------------------------------------------------
-
-/** Query on the byStatus index (hash status, range createdAt). One AWS call per method call. */
-export function dynamoSweepOrderSource(
-  client: DynamoDBClient,
-  tableName: string,
-  pageSize = 50,
-): SweepOrderSource {
-  const page = async (
-    status: OrderStatus,
-    condition: "<" | ">",
-    at: string,
-    startKey?: Record<string, unknown>,
-  ) => {
-    const out = await client.send(
-      new QueryCommand({
-        TableName: tableName,
-        IndexName: ORDER_INDEXES.byStatus,
-        KeyConditionExpression: `#s = :s AND createdAt ${condition} :at`,
-        ExpressionAttributeNames: { "#s": "status" },
-        ExpressionAttributeValues: { ":s": { S: status }, ":at": { S: at } },
-        ScanIndexForward: true,
-        Limit: pageSize,
-        ExclusiveStartKey: startKey as never,
-      }),
-    );
-    return {
-      items: (out.Items ?? []).map((i) => unmarshall(i) as Order),
-      lastKey: out.LastEvaluatedKey as Record<string, unknown> | undefined,
-    };
-  };
-  return {
-    createdBefore: (status, before, startKey) => page(status, "<", before, startKey),
-    createdAfter: (status, after, startKey) => page(status, ">", after, startKey),
-    async get(orderId) {
-      const out = await client.send(
-        new GetItemCommand({ TableName: tableName, Key: { orderId: { S: orderId } }, ConsistentRead: true }),
-      );
-      return out.Item ? (unmarshall(out.Item) as Order) : undefined;
-    },
-    async count(status) {
-      let total = 0;
-      let startKey: Record<string, unknown> | undefined;
-      do {
-        const out = await client.send(
-          new QueryCommand({
-            TableName: tableName,
-            IndexName: ORDER_INDEXES.byStatus,
-            KeyConditionExpression: "#s = :s",
-            ExpressionAttributeNames: { "#s": "status" },
-            ExpressionAttributeValues: { ":s": { S: status } },
-            Select: "COUNT",
-            ExclusiveStartKey: startKey as never,
-          }),
-        );
-        total += out.Count ?? 0;
-        startKey = out.LastEvaluatedKey as Record<string, unknown> | undefined;
-      } while (startKey);
-      return total;
-    },
-  };
-}
 
 /** The reservation markers of every SKU: a paged Scan of `sku, reservations`. */
 export function dynamoReservationSource(client: DynamoDBClient, tableName: string): ReservationSource {
@@ -508,7 +434,7 @@ export function sweepOrdersFromEnv(env: Env = process.env) {
   const dynamo = new DynamoDBClient({});
   const lambda = new LambdaClient({});
   return sweepOrdersHandler({
-    orders: dynamoSweepOrderSource(dynamo, requireEnv(env, ENV.ordersTable)),
+    orders: dynamoOrderStatusSource(dynamo, requireEnv(env, ENV.ordersTable)),
     ledger: dynamoLedgerStore(dynamo, requireEnv(env, ENV.paymentsTable)),
     reservations: dynamoReservationSource(dynamo, requireEnv(env, ENV.inventoryTable)),
     inventory: lambdaInventoryClient(lambda, inventoryFunction),

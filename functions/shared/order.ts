@@ -1,7 +1,12 @@
 import type { LineItem, Order, OrderView, WorkflowOrder } from "./types";
 
-/** What the API shows of an order (§8): never the customer or the payment token. */
-export function toOrderView(order: Order): OrderView {
+/**
+ * What the API shows of an order (§8): never the customer or the payment token. Reads only what
+ * the listing indexes project too (orderStore's ListedOrder), so a listed order renders the same.
+ */
+export function toOrderView(
+  order: Omit<Order, "customer" | "paymentToken" | "requestHash" | "entity">,
+): OrderView {
   const view: OrderView = {
     orderId: order.orderId,
     status: order.status,
@@ -18,7 +23,7 @@ export function toOrderView(order: Order): OrderView {
 }
 
 /** The summary the workflow carries (no customer data, no payment token). */
-export function toWorkflowOrder(order: Order): WorkflowOrder {
+export function toWorkflowOrder(order: Pick<Order, "orderId" | "items" | "total">): WorkflowOrder {
   return {
     orderId: order.orderId,
     items: lineItems(order.items),

@@ -22,6 +22,10 @@ export const ENV = {
   allowedOrigins: "ALLOWED_ORIGINS",
   /** Seconds after which a non-terminal order counts as stuck (sweeper). */
   stuckAfterSeconds: "STUCK_AFTER_SECONDS",
+  /** process_payment: records of one batch in flight at once. */
+  paymentRecordConcurrency: "PAYMENT_RECORD_CONCURRENCY",
+  /** process_payment: a record starts only while at least this many ms remain. */
+  paymentRecordBudgetMs: "PAYMENT_RECORD_BUDGET_MS",
 } as const;
 
 export type EnvName = (typeof ENV)[keyof typeof ENV];

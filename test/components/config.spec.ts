@@ -86,6 +86,57 @@ describe("config", () => {
     expect(issues[0].message).to.match(/callbackTimeoutSeconds must be greater than heartbeatSeconds/);
   });
 
+  describe("payment consumer capacity keys, checked together", () => {
+    it("accepts the defaults and a larger consistent set", () => {
+      const c = parseStackConfig({
+        ...valid,
+        paymentBatchSize: 40,
+        paymentRecordConcurrency: 20,
+        paymentRecordBudgetSeconds: 12,
+        paymentMaxConcurrency: 200,
+        paymentReservedConcurrency: 200,
+      });
+      expect(c).to.include({ paymentBatchSize: 40, paymentReservedConcurrency: 200 });
+    });
+
+    it("refuses a batch that cannot finish within the timeout", () => {
+      // 20 records, 5 at a time, 10 s each: 40 s of work for a 30 s function.
+      const issues = issuesOf({
+        ...valid,
+        paymentBatchSize: 20,
+        paymentRecordConcurrency: 5,
+        paymentRecordBudgetSeconds: 10,
+      });
+      expect(issues.map((i) => i.message)).to.deep.equal([
+        "a full batch must fit the timeout: ceil(paymentBatchSize / paymentRecordConcurrency) x paymentRecordBudgetSeconds <= paymentFunctionTimeoutSeconds",
+      ]);
+      // The same batch at 7 at a time (3 waves of 10 s) fits exactly.
+      expect(() =>
+        parseStackConfig({ ...valid, paymentBatchSize: 20, paymentRecordConcurrency: 7 }),
+      ).not.to.throw();
+    });
+
+    it("refuses a record budget that leaves no record able to start", () => {
+      const issues = issuesOf({ ...valid, paymentRecordBudgetSeconds: 30, paymentRecordConcurrency: 10 });
+      expect(issues[0].message).to.match(/paymentRecordBudgetSeconds must be less than/);
+    });
+
+    it("refuses reserved concurrency below the mapping's maximum concurrency", () => {
+      const issues = issuesOf({ ...valid, paymentMaxConcurrency: 50, paymentReservedConcurrency: 49 });
+      expect(issues[0].message).to.match(/paymentReservedConcurrency must be at least paymentMaxConcurrency/);
+    });
+
+    it("refuses a stage rate below the per-key rate", () => {
+      const issues = issuesOf({ ...valid, apiRateLimit: 100, apiStageRateLimit: 99 });
+      expect(issues[0].message).to.match(/apiStageRateLimit .*must be at least apiRateLimit/);
+    });
+
+    it("names the key of an out-of-range value", () => {
+      const keys = issuesOf({ ...valid, paymentMaxConcurrency: 1, paymentBatchSize: 0 }).map((i) => i.key);
+      expect(keys).to.have.members(["paymentMaxConcurrency", "paymentBatchSize"]);
+    });
+  });
+
   it("says every problem at once in the error message", () => {
     expect(() => parseStackConfig({ ...valid, maxReceiveCount: 0, logRetentionDays: 2 })).to.throw(
       /maxReceiveCount[\s\S]*logRetentionDays|logRetentionDays[\s\S]*maxReceiveCount/,

@@ -50,8 +50,8 @@ describe("operations under mocks: ops topic, alarms, dashboard, sweeper", functi
 
   it("every alarm notifies the ops topic on alarm and on recovery, and treats no data as OK", () => {
     const alarms = byType(all, T.alarm);
-    // 1 DLQ + 2 executions + 2 per function + 2 API + 2 per table + 1 stuck orders
-    expect(alarms).to.have.length(1 + 2 + 2 * HANDLERS.length + 2 + 2 * 3 + 1);
+    // 1 DLQ + 2 executions + 2 per function + 2 API + 2 per table + 2 per orders-table GSI + 1 stuck orders
+    expect(alarms).to.have.length(1 + 2 + 2 * HANDLERS.length + 2 + 2 * 3 + 2 * 2 + 1);
     for (const a of alarms) {
       expect(a.inputs.alarmActions, a.name).to.deep.equal([topicArn]);
       expect(a.inputs.okActions, a.name).to.deep.equal([topicArn]);
@@ -141,6 +141,28 @@ describe("operations under mocks: ops topic, alarms, dashboard, sweeper", functi
           threshold: DEFAULTS.alarmDynamoThrottles,
         });
         expect(a.dimensions).to.deep.equal({ TableName: name });
+      }
+    });
+  }
+
+  for (const [index, label] of [
+    ["byCreatedAt", "by-created-at"],
+    ["byStatus", "by-status"],
+  ]) {
+    it(`orders table, index ${index}: its own read and write throttle alarms (the table's metric leaves indexes out)`, () => {
+      const name = one(all, T.table, "-orders").state.name;
+      for (const [suffix, metricName] of [
+        ["read-throttles", "ReadThrottleEvents"],
+        ["write-throttles", "WriteThrottleEvents"],
+      ]) {
+        const a = alarm(`orders-${label}-${suffix}`);
+        expect(a).to.include({
+          namespace: "AWS/DynamoDB",
+          metricName,
+          statistic: "Sum",
+          threshold: DEFAULTS.alarmDynamoThrottles,
+        });
+        expect(a.dimensions).to.deep.equal({ TableName: name, GlobalSecondaryIndexName: index });
       }
     });
   }

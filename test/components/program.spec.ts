@@ -1,8 +1,9 @@
 import { expect } from "chai";
 import { HANDLER_TAG } from "../../components/handlerTag";
-import { PAYMENT_BATCH_SIZE } from "../../components/orderWorkflow";
 import { LAMBDA_RUNTIME } from "../../components/orderFunction";
 import { createOrderModelSchema, GATEWAY_RESPONSE_TEMPLATES } from "../../components/apiModel";
+import { DEFAULTS } from "../../config";
+import { ENV } from "../../functions/shared/settings";
 import { readStackConfig } from "../../program/stackConfig";
 import { CALLBACK_RESOURCE, STATE, StateMachineDefinition } from "../../workflow/definition";
 import { checkWorkflow } from "../../workflow/checks";
@@ -68,11 +69,24 @@ describe("the program under mocks", function () {
       });
     }
 
-    it("orders table has the two listing indexes", () => {
+    it("orders table has the two listing indexes, write-sharded, projecting only the list view", () => {
+      const listed = [
+        "status",
+        "items",
+        "total",
+        "createdAt",
+        "updatedAt",
+        "failure",
+        "chargeId",
+        "notifiedAt",
+      ];
+      const include = { projectionType: "INCLUDE", nonKeyAttributes: listed };
       expect(table("orders").inputs.globalSecondaryIndexes).to.deep.equal([
-        { name: "byCreatedAt", hashKey: "entity", rangeKey: "createdAt", projectionType: "ALL" },
-        { name: "byStatus", hashKey: "status", rangeKey: "createdAt", projectionType: "ALL" },
+        { name: "byCreatedAt", hashKey: "listShard", rangeKey: "listSort", ...include },
+        { name: "byStatus", hashKey: "statusShard", rangeKey: "listSort", ...include },
       ]);
+      // No customer data, payment token or request hash in an index.
+      for (const secret of ["customer", "paymentToken", "requestHash"]) expect(listed).not.to.include(secret);
       expect(table("payments").inputs.rangeKey).to.equal("entry");
     });
 
@@ -119,7 +133,14 @@ describe("the program under mocks", function () {
       expect(esm.inputs.eventSourceArn).to.equal(one(all, T.queue, "-payments").state.arn);
       expect(esm.inputs.functionName).to.equal(functionFor(all, "processPayment").state.arn);
       expect(esm.inputs.functionResponseTypes).to.deep.equal(["ReportBatchItemFailures"]);
-      expect(esm.inputs.batchSize).to.equal(PAYMENT_BATCH_SIZE);
+      // The dev stack leaves the capacity keys at their defaults (config.ts).
+      expect(esm.inputs.batchSize).to.equal(DEFAULTS.paymentBatchSize);
+      expect(esm.inputs.scalingConfig).to.deep.equal({ maximumConcurrency: DEFAULTS.paymentMaxConcurrency });
+      const consumer = functionFor(all, "processPayment");
+      const env = (consumer.inputs.environment as { variables: Record<string, string> }).variables;
+      expect(env[ENV.paymentRecordConcurrency]).to.equal(String(DEFAULTS.paymentRecordConcurrency));
+      expect(env[ENV.paymentRecordBudgetMs]).to.equal(String(DEFAULTS.paymentRecordBudgetSeconds * 1000));
+      expect(consumer.inputs.reservedConcurrentExecutions).to.equal(undefined);
     });
 
     it("the state machine runs the checked definition, wired to the real queue and functions", () => {
@@ -408,6 +429,7 @@ describe("the program under mocks", function () {
         throttlingRateLimit: num("apiStageRateLimit"),
         throttlingBurstLimit: num("apiStageBurstLimit"),
       });
+      expect(DEFAULTS.apiStageRateLimit).to.be.greaterThan(num("apiRateLimit"));
     });
 
     it("a usage plan throttles and caps the stack's API key", () => {

@@ -17,6 +17,7 @@ import { SFNClient } from "@aws-sdk/client-sfn";
 import { SNSClient } from "@aws-sdk/client-sns";
 import { catalogueItem } from "../../components/orderData";
 import { RUNTIME_FILES } from "../../components/orderFunction";
+import { ORDER_LIST_SHARDS } from "../../functions/shared/orderStore";
 import type { OrderStatus } from "../../functions/shared/types";
 import { NON_TERMINAL, type SweepReport } from "../../functions/sweepOrders";
 import { byType, captureProgram, functionFor, HANDLER_IDS, RegisteredResource, T } from "../support/program";
@@ -410,13 +411,13 @@ describe("serialized Lambda code (the deployed artifact)", function () {
       .find((l) => l.msg === "orders in flight");
     expect(metric, "an EMF line for OrdersInFlight").to.deep.include({ OrdersInFlight: inFlight });
     expect(metric).to.have.property("_aws");
-    // A count and a createdBefore page per non-terminal status and one page of recent FAILED
-    // orders, all on the byStatus index; one Scan of the inventory's reservation markers; the
+    // Per shard of the byStatus index: a count and a createdBefore page per non-terminal status,
+    // and one page of recent FAILED orders; one Scan of the inventory's reservation markers; the
     // rest are ledger reads by key.
     const calls = send.getCalls().map((c) => c.args[0] as unknown as { input: Record<string, unknown> });
     const named = (name: string) => calls.filter((c) => c.constructor.name === name).map((c) => c.input);
     const queries = named("QueryCommand");
-    expect(queries).to.have.length(2 * NON_TERMINAL.length + 1);
+    expect(queries).to.have.length((2 * NON_TERMINAL.length + 1) * ORDER_LIST_SHARDS);
     for (const q of queries) expect(q).to.include({ TableName: tables.orders, IndexName: "byStatus" });
     expect(named("ScanCommand")).to.deep.equal([
       {

@@ -4,8 +4,7 @@
  */
 import { expect } from "chai";
 import { randomUUID } from "node:crypto";
-import { PutItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
-import { marshall } from "@aws-sdk/util-dynamodb";
+import { UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import Ajv from "ajv-draft-04";
 import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -13,6 +12,7 @@ import * as path from "node:path";
 import { OPENAPI_FILE } from "../../scripts/openapi";
 import { discoverTarget, redriveDlq } from "../../scripts/redrive-dlq";
 import type { SweepReport } from "../../functions/sweepOrders";
+import { dynamoOrderStore } from "../../functions/shared/orderStore";
 import type { Order } from "../../functions/shared/types";
 import type { OfflineSystem } from "../../local/system";
 import {
@@ -143,10 +143,9 @@ describe("recovery, offline: DLQ redrive and the sweeper", function () {
       createdAt,
       updatedAt: createdAt,
     };
-    // create_order stored the order and crashed before StartExecution.
-    await system.dynamo.client.send(
-      new PutItemCommand({ TableName: system.tables.orders, Item: marshall(stuck) }),
-    );
+    // create_order stored the order (through the store: it adds the listing shard keys the
+    // sweeper queries) and crashed before StartExecution.
+    expect(await dynamoOrderStore(system.dynamo.client, system.tables.orders).create(stuck)).to.equal(true);
 
     const first = (await system.functions.invoke(sweeper!.name, { source: "aws.events" })) as SweepReport;
     expect(first.entries).to.deep.equal([{ orderId, status: "NEW", action: "started" }]);

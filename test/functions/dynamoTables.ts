@@ -1,6 +1,7 @@
 import { CreateTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { ORDER_GSIS } from "../../components/orderData";
 
-/** The three tables as the data component defines them (keys and GSIs), for dynalite. */
+/** The three tables as the data component defines them (keys and GSIs, from ORDER_GSIS), for dynalite. */
 export async function createTables(
   client: DynamoDBClient,
   names: { orders: string; inventory: string; payments: string },
@@ -12,28 +13,19 @@ export async function createTables(
       KeySchema: [{ AttributeName: "orderId", KeyType: "HASH" }],
       AttributeDefinitions: [
         { AttributeName: "orderId", AttributeType: "S" },
-        { AttributeName: "entity", AttributeType: "S" },
-        { AttributeName: "status", AttributeType: "S" },
-        { AttributeName: "createdAt", AttributeType: "S" },
+        ...[...new Set(ORDER_GSIS.flatMap((g) => [g.hashKey, g.rangeKey]))].map((AttributeName) => ({
+          AttributeName,
+          AttributeType: "S" as const,
+        })),
       ],
-      GlobalSecondaryIndexes: [
-        {
-          IndexName: "byCreatedAt",
-          KeySchema: [
-            { AttributeName: "entity", KeyType: "HASH" },
-            { AttributeName: "createdAt", KeyType: "RANGE" },
-          ],
-          Projection: { ProjectionType: "ALL" },
-        },
-        {
-          IndexName: "byStatus",
-          KeySchema: [
-            { AttributeName: "status", KeyType: "HASH" },
-            { AttributeName: "createdAt", KeyType: "RANGE" },
-          ],
-          Projection: { ProjectionType: "ALL" },
-        },
-      ],
+      GlobalSecondaryIndexes: ORDER_GSIS.map((g) => ({
+        IndexName: g.name,
+        KeySchema: [
+          { AttributeName: g.hashKey, KeyType: "HASH" as const },
+          { AttributeName: g.rangeKey, KeyType: "RANGE" as const },
+        ],
+        Projection: { ProjectionType: g.projectionType, NonKeyAttributes: [...g.nonKeyAttributes] },
+      })),
     }),
   );
   await client.send(

@@ -70,6 +70,8 @@ const ENVS: Record<string, Env> = {
     [ENV.paymentsTable]: TABLES.payments,
     [ENV.inventoryFunction]: "update_inventory",
     [ENV.paymentDeclineAboveCents]: "100000",
+    [ENV.paymentRecordConcurrency]: "10",
+    [ENV.paymentRecordBudgetMs]: "10000",
   },
   update_inventory: { [ENV.inventoryTable]: TABLES.inventory },
   send_notification: {

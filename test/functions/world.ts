@@ -6,7 +6,11 @@
 import * as sinon from "sinon";
 import type { SQSEvent, SQSRecord } from "aws-lambda";
 import { compensateOrderHandler } from "../../functions/compensateOrder";
-import { processPaymentHandler } from "../../functions/processPayment";
+import {
+  processPaymentHandler,
+  type BatchContext,
+  type ProcessPaymentDeps,
+} from "../../functions/processPayment";
 import { updateInventoryHandler } from "../../functions/updateInventory";
 import type { InventoryClient } from "../../functions/shared/inventoryClient";
 import { createLedger } from "../../functions/shared/ledger";
@@ -44,7 +48,10 @@ export interface World {
   log: CapturedLog;
   /** update_inventory itself (what `inventory.invoke` calls by default). */
   runInventory: ReturnType<typeof updateInventoryHandler>;
-  processPayment: (event: SQSEvent) => Promise<{ batchItemFailures: { itemIdentifier: string }[] }>;
+  processPayment: (
+    event: SQSEvent,
+    context?: BatchContext,
+  ) => Promise<{ batchItemFailures: { itemIdentifier: string }[] }>;
   compensate: (error: WorkflowError, order?: Order) => ReturnType<ReturnType<typeof compensateOrderHandler>>;
   /** Stock per SKU. */
   levels(): Record<string, number>;
@@ -55,6 +62,8 @@ export interface World {
 export function buildWorld(
   order: Order = makeOrder(),
   stock: Record<string, number> = { "SKU-1": 5, "SKU-2": 3 },
+  /** process_payment's batch settings (records in flight, time budget). */
+  batch: Pick<ProcessPaymentDeps, "recordConcurrency" | "recordBudgetMs"> = {},
 ): World {
   const orders = fakeOrderStore([order]);
   const ledgerStore = fakeLedgerStore();
@@ -77,7 +86,7 @@ export function buildWorld(
     sendFailure: sinon.stub().resolves(),
   };
   const ledger = createLedger({ store: ledgerStore, provider, now, log });
-  const processPayment = processPaymentHandler({ orders, ledger, inventory, workflow, now, log });
+  const processPayment = processPaymentHandler({ orders, ledger, inventory, workflow, now, log, ...batch });
   const compensateHandler = compensateOrderHandler({ orders, ledger, inventory, now, log });
   return {
     orders,

@@ -1,0 +1,260 @@
+/**
+ * The sharded listing equals a model (one sorted array) under generated data: same orders, same
+ * order, no duplicates or gaps across pages, for any page size and shard count. First the merge
+ * alone over in-memory shards that page like DynamoDB (Limit, a LastEvaluatedKey even when
+ * nothing is left, short pages as under the 1 MB cap), then the real store against dynalite.
+ */
+import { expect } from "chai";
+import { randomUUID } from "node:crypto";
+import fc from "fast-check";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import type { AttributeValue } from "@aws-sdk/client-dynamodb";
+import {
+  dynamoOrderStatusSource,
+  dynamoOrderStore,
+  listSortKey,
+  mergeShards,
+  ORDER_LIST_SHARDS,
+  shardOf,
+  type OrderCursor,
+  type ShardQuery,
+} from "../../functions/shared/orderStore";
+import { transitionOrder } from "../../functions/shared/status";
+import { ORDER_STATUSES, type OrderStatus } from "../../functions/shared/types";
+import { createTables } from "./dynamoTables";
+import { makeOrder, startDynalite, TEST_CREDENTIALS, type LocalDynamo } from "./support";
+
+interface Row {
+  orderId: string;
+  createdAt: string;
+}
+
+/** A few timestamps only, so many orders share a createdAt (ties across and within shards). */
+const createdAtArb = fc
+  .integer({ min: 0, max: 5 })
+  .map((s) => new Date(Date.UTC(2026, 10, 28, 12, 0, s)).toISOString());
+const rowsArb = fc.uniqueArray(fc.record({ orderId: fc.uuid({ version: 4 }), createdAt: createdAtArb }), {
+  maxLength: 60,
+  selector: (r) => r.orderId,
+});
+
+const byKey = (descending: boolean) => (a: Row, b: Row) => {
+  const x = listSortKey(a);
+  const y = listSortKey(b);
+  return x === y ? 0 : x < y === descending ? 1 : -1;
+};
+
+/**
+ * Shards over rows, each sorted like its index, paging like a Query: at most `limit` (and at most
+ * `cap`, like the 1 MB page limit) items after the start key, with a LastEvaluatedKey whenever
+ * the page stopped early or was full, even if nothing follows.
+ */
+function memoryShards(
+  rows: Row[],
+  shards: number,
+  descending: boolean,
+  after: string | undefined,
+  cap: number,
+) {
+  const beyond = (r: Row) =>
+    after === undefined || (descending ? listSortKey(r) < after : listSortKey(r) > after);
+  const perShard = Array.from({ length: shards }, (_, i) =>
+    rows.filter((r) => shardOf(r.orderId, shards) === i && beyond(r)).sort(byKey(descending)),
+  );
+  const calls = { count: 0 };
+  const query: ShardQuery<Row> = async (shard, limit, startKey) => {
+    calls.count += 1;
+    expect(limit).to.be.greaterThan(0);
+    const list = perShard[shard];
+    const from = startKey ? list.findIndex((r) => r.orderId === startKey.orderId.S) + 1 : 0;
+    const items = list.slice(from, from + Math.min(limit, cap));
+    const stoppedEarly = items.length > 0 && (items.length === limit || from + items.length < list.length);
+    const last = items[items.length - 1];
+    const lastKey: Record<string, AttributeValue> | undefined = stoppedEarly
+      ? { orderId: { S: last.orderId } }
+      : undefined;
+    return { items, lastKey };
+  };
+  return { query, calls };
+}
+
+/** Pages through the merge until it says nothing is left; the cursor is the last sort key alone. */
+async function pageThrough(rows: Row[], shards: number, limit: number, descending: boolean, cap: number) {
+  const pages: Row[][] = [];
+  let after: string | undefined;
+  for (let guard = 0; guard < 1000; guard++) {
+    const { query } = memoryShards(rows, shards, descending, after, cap);
+    const page = await mergeShards({ shards, limit, descending, sortKey: listSortKey, query });
+    pages.push(page.items);
+    if (!page.more) return pages;
+    after = listSortKey(page.items[page.items.length - 1]);
+  }
+  throw new Error("the listing never ended");
+}
+
+function expectModel(pages: Row[][], model: Row[], limit: number) {
+  const flat = pages.flat();
+  expect(flat.map((r) => r.orderId)).to.deep.equal(model.map((r) => r.orderId));
+  expect(new Set(flat.map((r) => r.orderId)).size).to.equal(flat.length);
+  // Every page but the last is full: no short page while orders remain.
+  for (const page of pages.slice(0, -1)) expect(page).to.have.length(limit);
+  expect(pages[pages.length - 1].length).to.be.at.most(limit);
+}
+
+describe("sharded listing (model-based)", () => {
+  it("the merged pages equal the sorted model, either direction, any page size, shard count and page cap", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        rowsArb,
+        fc.integer({ min: 1, max: 12 }),
+        fc.integer({ min: 1, max: 25 }),
+        fc.boolean(),
+        fc.integer({ min: 1, max: 30 }),
+        async (rows, shards, limit, descending, cap) => {
+          const pages = await pageThrough(rows, shards, limit, descending, cap);
+          expectModel(pages, [...rows].sort(byKey(descending)), limit);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it("reads each shard once per page when no shard pages short", async () => {
+    const rows = Array.from({ length: 40 }, (_, i) => ({
+      orderId: `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`,
+      createdAt: new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString(),
+    }));
+    const { query, calls } = memoryShards(rows, 8, true, undefined, 1000);
+    const page = await mergeShards({ shards: 8, limit: 10, descending: true, sortKey: listSortKey, query });
+    expect(page.items.map((r) => r.createdAt)).to.deep.equal(
+      rows
+        .slice(30)
+        .reverse()
+        .map((r) => r.createdAt),
+    );
+    expect(page.more).to.equal(true);
+    expect(calls.count).to.equal(8);
+  });
+
+  it("spreads order ids over the shards (no hot shard), at the default count and others", () => {
+    for (const shards of [ORDER_LIST_SHARDS, 3, 8]) {
+      const counts = new Array(shards).fill(0);
+      const n = 1000 * shards;
+      for (let i = 0; i < n; i++) counts[shardOf(randomUUID(), shards)]++;
+      for (const c of counts) expect(c, `${shards} shards`).to.be.within(800, 1200);
+    }
+    // The default argument is the deployed count.
+    const id = randomUUID();
+    expect(shardOf(id)).to.equal(shardOf(id, ORDER_LIST_SHARDS));
+  });
+});
+
+describe("sharded listing against dynalite (the real store)", function () {
+  this.timeout(60_000);
+  let local: LocalDynamo;
+  let client: DynamoDBClient;
+  let seq = 0;
+
+  before(async () => {
+    local = await startDynalite();
+    client = new DynamoDBClient({
+      endpoint: local.endpoint,
+      region: "us-east-1",
+      credentials: TEST_CREDENTIALS,
+    });
+  });
+  after(async () => {
+    client.destroy();
+    await local.close();
+  });
+
+  const statusArb = fc.constantFrom<OrderStatus>(...ORDER_STATUSES);
+
+  it("list (all and by status) and the sweeper's queries equal the model after status moves", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.uniqueArray(
+          fc.record({ orderId: fc.uuid({ version: 4 }), createdAt: createdAtArb, status: statusArb }),
+          { maxLength: 25, selector: (r) => r.orderId },
+        ),
+        fc.integer({ min: 1, max: 8 }),
+        fc.integer({ min: 1, max: 7 }),
+        statusArb,
+        async (rows, shards, limit, listed) => {
+          seq += 1;
+          const names = { orders: `orders${seq}`, inventory: `inventory${seq}`, payments: `payments${seq}` };
+          await createTables(client, names);
+          const store = dynamoOrderStore(client, names.orders, shards);
+          for (const r of rows) {
+            await store.create(makeOrder({ orderId: r.orderId, createdAt: r.createdAt, status: "NEW" }));
+            // Through the real transition rules: the status index's hash key must follow.
+            if (r.status !== "NEW") {
+              for (const step of pathTo(r.status)) {
+                await transitionOrder(store, r.orderId, step, {
+                  updatedAt: r.createdAt,
+                  ...(step === "PAID" ? { chargeId: "ch_1" } : {}),
+                  ...(step === "FAILED"
+                    ? { failure: { reason: "Timeout", refunded: false, restocked: false } }
+                    : {}),
+                });
+              }
+            }
+          }
+          const newestFirst = [...rows].sort(byKey(true));
+
+          const pages = async (status?: OrderStatus) => {
+            const out: Row[][] = [];
+            let startKey: OrderCursor | undefined;
+            do {
+              const page = await store.list({ status, limit, startKey });
+              out.push(page.items);
+              startKey = page.lastKey;
+            } while (startKey);
+            return out;
+          };
+          expectModel(await pages(), newestFirst, limit);
+          const byStatus = await pages(listed);
+          expectModel(
+            byStatus,
+            newestFirst.filter((r) => r.status === listed),
+            limit,
+          );
+          for (const o of byStatus.flat())
+            expect(o).to.include({ status: listed }).and.not.have.property("customer");
+
+          const source = dynamoOrderStatusSource(client, names.orders, { shards, pageSize: limit });
+          const before = new Date(Date.UTC(2026, 10, 28, 12, 0, 3)).toISOString();
+          const oldest: Row[] = [];
+          let startKey: Record<string, unknown> | undefined;
+          do {
+            const page = await source.createdBefore(listed, before, startKey);
+            oldest.push(...page.items);
+            startKey = page.lastKey;
+          } while (startKey);
+          const model = [...rows]
+            .sort(byKey(false))
+            .filter((r) => r.status === listed && r.createdAt < before);
+          expect(oldest.map((o) => o.orderId)).to.deep.equal(model.map((r) => r.orderId));
+          expect(await source.count(listed)).to.equal(rows.filter((r) => r.status === listed).length);
+        },
+      ),
+      { numRuns: 10 },
+    );
+  });
+});
+
+/** The forward moves from NEW to a status (status.ts allows these). */
+function pathTo(status: OrderStatus): OrderStatus[] {
+  switch (status) {
+    case "NEW":
+      return [];
+    case "PROCESSING":
+      return ["PROCESSING"];
+    case "PAID":
+      return ["PROCESSING", "PAID"];
+    case "COMPLETED":
+      return ["PROCESSING", "PAID", "COMPLETED"];
+    case "FAILED":
+      return ["FAILED"];
+  }
+}
