@@ -7,8 +7,11 @@ import * as net from "node:net";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { DataDirError } from "./dataDir";
+import { StartupError } from "./startupError";
 import type { Level } from "./log";
 import { DEFAULT_WEB_PORT } from "./web";
+
+export { StartupError };
 
 export const USAGE =
   "usage: npm start -- [--port 4000] [--web-port 3000] [--data-dir DIR] [--fast] [--stack dev] [--api-key KEY] [--no-throttle] [--log-level info]";
@@ -26,17 +29,6 @@ export interface CliOptions {
   apiKey?: string;
   throttle: boolean;
   logLevel: Level | "silent";
-}
-
-/** A start-up problem the user can fix: printed as one line (plus the usage when `usage`). */
-export class StartupError extends Error {
-  constructor(
-    message: string,
-    readonly usage = false,
-  ) {
-    super(message);
-    this.name = "StartupError";
-  }
 }
 
 /** Stacks are the `Pulumi.<stack>.yaml` files beside Pulumi.yaml. */
@@ -76,6 +68,8 @@ export function parseCli(argv: string[], root: string): CliOptions {
   const webPort = Number(values["web-port"]);
   if (!/^\d+$/.test(values["web-port"]) || webPort > 65535)
     throw new StartupError(`--web-port: not a port number: ${values["web-port"]} (0 picks a free one)`);
+  if (webPort !== 0 && webPort === port)
+    throw new StartupError(`--web-port ${webPort}: the API already takes that port (--port); pick another`);
   const logLevel = values["log-level"] as Level | "silent";
   if (!LOG_LEVELS.includes(logLevel))
     throw new StartupError(

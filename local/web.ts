@@ -9,6 +9,7 @@ import * as path from "node:path";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import type { AttributeValue } from "@aws-sdk/client-dynamodb";
 import { close, listen } from "./net";
+import { StartupError } from "./startupError";
 import type { LocalTopology } from "./topology";
 
 export const WEB_ROOT = path.join(__dirname, "..", "web");
@@ -74,8 +75,8 @@ export async function startWebServer(o: WebServerOptions = {}): Promise<WebServe
   });
   const port = await listen(server, o.port ?? 0).catch((err: NodeJS.ErrnoException) => {
     if (err.code !== "EADDRINUSE") throw err;
-    throw new Error(
-      `Port ${o.port} for the web page is in use: stop what holds it, or pass --web-port <n> ` +
+    throw new StartupError(
+      `--web-port ${o.port}: the port is in use: stop what holds it, or pass --web-port <n> ` +
         "and add http://localhost:<n> to orderflow:allowedOrigins",
     );
   });

@@ -13,6 +13,7 @@ import type { AttributeValue, DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { checkPortFree, inFlightMessage, parseCli, startupErrorLine, USAGE } from "../../local/cli";
 import { claimDataDir } from "../../local/dataDir";
 import { repairIndexes } from "../../local/dynamo";
+import { startWebServer } from "../../local/web";
 import type { LocalTable } from "../../local/topology";
 
 const ROOT = path.join(__dirname, "..", "..");
@@ -59,6 +60,11 @@ describe("offline start-up: one line per problem, no stack trace", () => {
       ["--web-port", "x"],
       "--web-port: not a port number: x (0 picks a free one)",
     ],
+    [
+      "the web page on the API's port",
+      ["--port", "4100", "--web-port", "4100"],
+      "--web-port 4100: the API already takes that port (--port); pick another",
+    ],
   ];
   for (const [title, argv, expected] of cases) {
     it(title, () => expect(lineFor(argv)).to.equal(expected));
@@ -80,6 +86,21 @@ describe("offline start-up: one line per problem, no stack trace", () => {
       expect(startupErrorLine(Object.assign(new Error("listen"), { code: "EADDRINUSE" }), port)).to.equal(
         startupErrorLine(err, port),
       );
+    } finally {
+      server.close();
+    }
+  });
+
+  it("a web port lost to a race names --web-port in one line (the page's server, after the checks)", async () => {
+    const server = net.createServer();
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const port = (server.address() as net.AddressInfo).port;
+    try {
+      const err = await startWebServer({ port }).then(
+        async (web) => (await web.stop(), undefined),
+        (e: unknown) => e,
+      );
+      expect(startupErrorLine(err, 4000)).to.match(new RegExp(`^--web-port ${port}: the port is in use`));
     } finally {
       server.close();
     }
