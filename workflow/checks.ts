@@ -13,7 +13,8 @@ export function checkWorkflow(definition: StateMachineDefinition, compensationSt
   const states = definition.States;
   if (!states[compensationState]) problems.push(`compensation state ${compensationState} is missing`);
 
-  // Partition -> the states whose Resource or FunctionName ARN names it.
+  // Partition -> the states whose Resource or FunctionName ARN names it. An account lives in one
+  // partition, so a definition naming two cannot run whole (a copied ARN left at `arn:aws:`).
   const partitions = new Map<string, string[]>();
   const notePartition = (partition: string | undefined, name: string) => {
     if (partition === undefined) return;
