@@ -1,7 +1,7 @@
 /**
  * Part 1: each CallbackFunction's code package as `pulumi up` would upload it, against the limit
- * for the same handler: an esbuild bundle (minified, AWS SDK clients external, since the
- * nodejs22.x runtime ships them).
+ * for the same handler: an esbuild bundle (minified, for the Node major of the function's registered
+ * runtime, AWS SDK clients external, since the Node.js runtimes ship them).
  *
  * - Size: the zip of the archive's files. Pulumi zips `__index.js` plus every file of each
  *   archived package folder; here each file is deflated with zlib (level 6, the zip default) and
@@ -16,7 +16,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as zlib from "node:zlib";
-import { build } from "esbuild";
+import { build, type BuildOptions } from "esbuild";
 import { HANDLER_TAG } from "../components/handlerTag";
 import type { RegisteredResource } from "../program/mocks";
 import { lambdaRuntimeRoot, unpackFunction } from "../test/support/serializedFunctions";
@@ -99,13 +99,26 @@ async function archiveZip(fn: RegisteredResource) {
   };
 }
 
-async function esbuildBundle(
-  handler: string,
-  outDir: string,
-): Promise<{ file: string; bundleBytes: number; zipBytes: number }> {
-  const file = path.join(outDir, "index.js");
-  fs.mkdirSync(outDir, { recursive: true });
-  await build({
+const handlerOf = (fn: RegisteredResource) => String((fn.inputs.tags as Record<string, string>)[HANDLER_TAG]);
+
+/**
+ * esbuild's target for a Lambda Node.js runtime (`nodejs24.x` -> `node24`), so the bundle is
+ * compared against the archive on the runtime that runs both, and a runtime bump cannot leave
+ * the bundle behind (or ahead: syntax the runtime lacks).
+ */
+export function esbuildTarget(runtime: string): string {
+  const m = /^nodejs(\d+)\.x$/.exec(runtime);
+  if (!m) throw new Error(`${runtime} is not a Lambda Node.js runtime (nodejs<major>.x)`);
+  return `node${m[1]}`;
+}
+
+/**
+ * The build of one registered function's bundle: its handler module's `<handler>FromEnv()` factory
+ * as `handler`, for the runtime the function is registered with (LAMBDA_RUNTIME).
+ */
+export function bundleOptions(fn: RegisteredResource, outfile: string): BuildOptions {
+  const handler = handlerOf(fn);
+  return {
     stdin: {
       contents: `module.exports.handler = require(${JSON.stringify(path.join(REPO, "functions", handler))}).${handler}FromEnv();\n`,
       resolveDir: REPO,
@@ -115,12 +128,21 @@ async function esbuildBundle(
     bundle: true,
     minify: true,
     platform: "node",
-    target: "node22",
+    target: esbuildTarget(String(fn.inputs.runtime)),
     format: "cjs",
     external: ["@aws-sdk/client-*"],
-    outfile: file,
+    outfile,
     logLevel: "error",
-  });
+  };
+}
+
+async function esbuildBundle(
+  fn: RegisteredResource,
+  outDir: string,
+): Promise<{ file: string; bundleBytes: number; zipBytes: number }> {
+  const file = path.join(outDir, "index.js");
+  fs.mkdirSync(outDir, { recursive: true });
+  await build(bundleOptions(fn, file));
   const content = fs.readFileSync(file);
   return { file, bundleBytes: content.length, zipBytes: zipEntryBytes("index.js", content) + ZIP_END_RECORD };
 }
@@ -160,13 +182,13 @@ export async function benchPackages(
   const figures: PackageFigure[] = [];
   try {
     for (const fn of all.filter((r) => r.type === "aws:lambda/function:Function")) {
-      const handler = String((fn.inputs.tags as Record<string, string>)[HANDLER_TAG]);
+      const handler = handlerOf(fn);
       const env = ((fn.inputs.environment as { variables?: Record<string, string> } | undefined)?.variables ??
         {}) as Record<string, string>;
       const zip = await archiveZip(fn);
       const unpacked = await unpackFunction(fn, root);
       const tb = performance.now();
-      const bundle = await esbuildBundle(handler, path.join(root, `${fn.name}-esbuild`));
+      const bundle = await esbuildBundle(fn, path.join(root, `${fn.name}-esbuild`));
       const bundleMs = performance.now() - tb;
       const archiveRuns: { initMs: number; processMs: number }[] = [];
       const bundleRuns: { initMs: number; processMs: number }[] = [];

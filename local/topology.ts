@@ -8,11 +8,8 @@
 import { ENV } from "../functions/shared/settings";
 import { HANDLER_TAG } from "../components/handlerTag";
 import type { RegisteredResource } from "../program/mocks";
-import {
-  CALLBACK_RESOURCE,
-  LAMBDA_INVOKE_RESOURCE,
-  type StateMachineDefinition,
-} from "../workflow/definition";
+import type { StateMachineDefinition } from "../workflow/definition";
+import { parseTaskResource } from "../workflow/resources";
 
 /**
  * program/mocks loads @pulumi/pulumi (about 4 s of a loaded machine's start-up): only reading a
@@ -219,15 +216,19 @@ export type TaskKind = { kind: "callback"; queueUrl: string } | { kind: "lambda"
 
 /**
  * `sqs:sendMessage.waitForTaskToken` (the callback) and `lambda:invoke` with a `FunctionName`
- * are served offline; any other Task stops `npm start` (TopologyError).
+ * are served offline, in whichever partition the program was captured (a GovCloud or China stack
+ * runs offline too); any other Task stops `npm start` (TopologyError).
  */
 export function taskKind(stateName: string, state: { Resource?: unknown; Parameters?: unknown }): TaskKind {
   const params = rec(state.Parameters);
-  if (state.Resource === CALLBACK_RESOURCE) return { kind: "callback", queueUrl: String(params.QueueUrl) };
-  if (state.Resource === LAMBDA_INVOKE_RESOURCE && typeof params.FunctionName === "string")
+  const resource = parseTaskResource(state.Resource);
+  if (resource.ok && resource.integration === "callback")
+    return { kind: "callback", queueUrl: String(params.QueueUrl) };
+  if (resource.ok && resource.integration === "lambdaInvoke" && typeof params.FunctionName === "string")
     return { kind: "lambda", functionName: params.FunctionName };
+  const why = resource.ok ? "lambda:invoke without a FunctionName" : resource.reason;
   throw new TopologyError(
-    `Task ${stateName} uses ${String(state.Resource)}, which the offline runtime does not serve`,
+    `Task ${stateName} uses ${String(state.Resource)}, which the offline runtime does not serve: ${why}`,
   );
 }
 
@@ -539,8 +540,8 @@ export interface TimingOverrides {
 export function withTimings(topology: LocalTopology, t: TimingOverrides): LocalTopology {
   const stateMachines = topology.stateMachines.map((sm) => {
     const definition = JSON.parse(JSON.stringify(sm.definition)) as StateMachineDefinition;
-    for (const state of Object.values(definition.States)) {
-      if (state.Resource === CALLBACK_RESOURCE) {
+    for (const [stateName, state] of Object.entries(definition.States)) {
+      if (state.Type === "Task" && taskKind(stateName, state).kind === "callback") {
         if (t.callbackTimeoutSeconds !== undefined) state.TimeoutSeconds = t.callbackTimeoutSeconds;
         if (t.heartbeatSeconds !== undefined) state.HeartbeatSeconds = t.heartbeatSeconds;
       }

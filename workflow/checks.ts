@@ -1,17 +1,35 @@
-import { CALLBACK_RESOURCE, StateMachineDefinition } from "./definition";
+import type { StateMachineDefinition } from "./definition";
+import { arnPartition, parseTaskResource } from "./resources";
 
 /**
  * Checks that asl-validator does not make, for any definition of this shape: every callback task
  * is bounded (timeout and heartbeat) and caught, every Task is caught, every failure of the
- * callback reaches the compensation state, and no state is unreachable. Returns the problems.
+ * callback reaches the compensation state, no state is unreachable, every Task names an
+ * integration the offline runtime serves, and all of them (and the functions they invoke) sit in
+ * one partition, whichever it is. Returns the problems.
  */
 export function checkWorkflow(definition: StateMachineDefinition, compensationState: string): string[] {
   const problems: string[] = [];
   const states = definition.States;
   if (!states[compensationState]) problems.push(`compensation state ${compensationState} is missing`);
 
+  // Partition -> the states whose Resource or FunctionName ARN names it. An account lives in one
+  // partition, so a definition naming two cannot run whole (a copied ARN left at `arn:aws:`).
+  const partitions = new Map<string, string[]>();
+  const notePartition = (partition: string | undefined, name: string) => {
+    if (partition === undefined) return;
+    partitions.set(partition, [...(partitions.get(partition) ?? []), name]);
+  };
+
   for (const [name, state] of Object.entries(states)) {
     if (state.Type !== "Task") continue;
+    const resource = parseTaskResource(state.Resource);
+    if (!resource.ok) problems.push(`${name}: ${resource.reason}`);
+    notePartition(arnPartition(state.Resource), name);
+    notePartition(
+      arnPartition((state.Parameters as Record<string, unknown> | undefined)?.FunctionName),
+      name,
+    );
     const catches = (state.Catch as { ErrorEquals: string[]; Next: string }[] | undefined) ?? [];
     if (!catches.some((c) => c.ErrorEquals.includes("States.ALL"))) {
       problems.push(`${name}: a Task without a Catch on States.ALL fails the execution unhandled`);
@@ -37,6 +55,11 @@ export function checkWorkflow(definition: StateMachineDefinition, compensationSt
     }
   }
 
+  if (partitions.size > 1) {
+    const found = [...partitions].map(([p, names]) => `${p} (${[...new Set(names)].join(", ")})`);
+    problems.push(`ARNs in more than one partition: ${found.join("; ")}`);
+  }
+
   const reachable = new Set<string>();
   const visit = (name: string) => {
     if (reachable.has(name) || !states[name]) return;
@@ -53,7 +76,10 @@ export function checkWorkflow(definition: StateMachineDefinition, compensationSt
 /** Whether the workflow has a callback task at all (the program's contract with process_payment). */
 export function callbackStates(definition: StateMachineDefinition): string[] {
   return Object.entries(definition.States)
-    .filter(([, s]) => s.Resource === CALLBACK_RESOURCE)
+    .filter(([, s]) => {
+      const resource = parseTaskResource(s.Resource);
+      return resource.ok && resource.integration === "callback";
+    })
     .map(([name]) => name);
 }
 

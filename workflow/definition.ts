@@ -1,4 +1,5 @@
 import { WORKFLOW_FAIL_ERRORS } from "../functions/shared/types";
+import { integrationResource } from "./resources";
 
 /**
  * The order workflow as an Amazon States Language document (JSONPath). A pure function of
@@ -36,9 +37,8 @@ export const STATE = {
 } as const;
 
 /** Service-integration ARNs in a partition (the constants below are the `aws` partition's). */
-export const callbackResource = (partition = "aws") =>
-  `arn:${partition}:states:::sqs:sendMessage.waitForTaskToken`;
-export const lambdaInvokeResource = (partition = "aws") => `arn:${partition}:states:::lambda:invoke`;
+export const callbackResource = (partition = "aws") => integrationResource("callback", partition);
+export const lambdaInvokeResource = (partition = "aws") => integrationResource("lambdaInvoke", partition);
 export const CALLBACK_RESOURCE = callbackResource();
 export const LAMBDA_INVOKE_RESOURCE = lambdaInvokeResource();
 
