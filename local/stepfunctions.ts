@@ -120,7 +120,9 @@ export class LocalStepFunctions {
     } catch {
       throw new SfnApiError("InvalidExecutionInput", "Invalid State Machine Execution Input: not JSON");
     }
-    const executionArn = `arn:aws:states:${this.opts.region}:${this.opts.accountId}:execution:${machine.sm.name}:${execName}`;
+    // The execution lives in the state machine's partition (aws-us-gov, aws-cn ... as registered).
+    const partition = machine.sm.arn.split(":")[1];
+    const executionArn = `arn:${partition}:states:${this.opts.region}:${this.opts.accountId}:execution:${machine.sm.name}:${execName}`;
     const existing = this.executions.get(executionArn);
     if (existing) {
       // AWS: same name and input while RUNNING returns the original execution; anything else is a conflict.
@@ -131,7 +133,11 @@ export class LocalStepFunctions {
     const run = machine.engine.run(parsed as never, {
       noThrowOnAbort: true,
       context: {
-        Execution: { Id: executionArn, Name: execName, RoleArn: "arn:aws:iam::000000000000:role/local" },
+        Execution: {
+          Id: executionArn,
+          Name: execName,
+          RoleArn: `arn:${partition}:iam::000000000000:role/local`,
+        },
         StateMachine: { Id: machine.sm.arn, Name: machine.sm.name },
         Task: { Token: TOKEN_PLACEHOLDER },
       },

@@ -361,7 +361,10 @@ function queueOf(r: RegisteredResource): LocalQueue {
   }
   return {
     name,
-    arn: String(r.state.arn ?? `arn:aws:sqs:${mocks().MOCK_REGION}:${mocks().MOCK_ACCOUNT}:${name}`),
+    arn: String(
+      r.state.arn ??
+        `arn:${mocks().partitionOf(mocks().MOCK_REGION).partition}:sqs:${mocks().MOCK_REGION}:${mocks().MOCK_ACCOUNT}:${name}`,
+    ),
     deployedUrl: String(r.state.url ?? r.state.id ?? name),
     // SQS defaults: 30 s visibility, 4 days retention.
     visibilityTimeoutSeconds: num(r.inputs.visibilityTimeoutSeconds) ?? 30,
@@ -379,7 +382,8 @@ function functionOf(r: RegisteredResource): LocalFunction {
   return {
     name,
     arn: String(
-      r.state.arn ?? `arn:aws:lambda:${mocks().MOCK_REGION}:${mocks().MOCK_ACCOUNT}:function:${name}`,
+      r.state.arn ??
+        `arn:${mocks().partitionOf(mocks().MOCK_REGION).partition}:lambda:${mocks().MOCK_REGION}:${mocks().MOCK_ACCOUNT}:function:${name}`,
     ),
     handler,
     environment: Object.fromEntries(Object.entries(variables).map(([k, v]) => [k, String(v)])),
