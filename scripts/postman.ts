@@ -130,6 +130,12 @@ function enumValues(doc: Document, schema: string, property: string, needed: str
   return values;
 }
 
+/** A property a script waits on, so that a document without it fails the build, not every run. */
+function requireProperty(doc: Document, schema: string, property: string): void {
+  const props = doc.components.schemas[schema]?.properties as Json | undefined;
+  if (!props?.[property]) throw new Error(`${schema} has no property ${property} (the flow waits for it)`);
+}
+
 // ---- scripts ----------------------------------------------------------------------------------
 
 const js = JSON.stringify;
@@ -280,6 +286,7 @@ export function buildPostmanCollection(raw: Json, options: CollectionOptions): J
   const notFound = expected(doc, "get", "/orders/{orderId}", "NotFound");
   enumValues(doc, "Order", "status", ["COMPLETED", "FAILED"]);
   enumValues(doc, "Failure", "reason", ["PaymentDeclined"]);
+  requireProperty(doc, "Failure", "compensatedAt");
 
   const body = (token: string, edit: (b: ExampleBody) => void = () => {}) =>
     variant(example, (b) => {
@@ -338,13 +345,14 @@ export function buildPostmanCollection(raw: Json, options: CollectionOptions): J
   // ---- Contract flow ----
   const orderPath = (variable: string) => ["orders", `{{${variable}}}`];
   const terminal = `(b) => b.status === "COMPLETED" || b.status === "FAILED"`;
-  // compensate_order marks the order FAILED first and adds restocked when the stock is back.
-  const settledDecline = `(b) => b.status === "COMPLETED" || (b.status === "FAILED" && !!b.failure && b.failure.restocked === true)`;
+  // FAILED comes before the refund and restock: only failure.compensatedAt says the flags are final.
+  const settledDecline = `(b) => b.status === "COMPLETED" || (b.status === "FAILED" && !!b.failure && typeof b.failure.compensatedAt === "string")`;
   const pollPlaced = pollScripts("pollsPlaced", terminal, [
     `pm.test("the order ends COMPLETED", () => pm.expect(body.status).to.equal("COMPLETED"));`,
   ]);
   const declineFinal = [
     `pm.test("the declined order ends FAILED", () => pm.expect(body.status).to.equal("FAILED"));`,
+    `pm.test("compensation is final: failure.compensatedAt is set", () => pm.expect(body.failure && body.failure.compensatedAt).to.be.a("string").and.not.empty);`,
     `pm.test("failure: PaymentDeclined, nothing refunded (nothing charged), stock returned", () =>`,
     `  pm.expect(body.failure).to.include({ reason: "PaymentDeclined", refunded: false, restocked: true }));`,
   ];
@@ -431,7 +439,7 @@ export function buildPostmanCollection(raw: Json, options: CollectionOptions): J
       test: [...expectResponse(placed), store("declinedOrderId", "orderId")],
     },
     {
-      name: "Poll the declined order until it is settled",
+      name: "Poll the declined order until its compensation is final",
       method: "GET",
       path: orderPath("declinedOrderId"),
       pre: [...requireVariables("declinedOrderId"), ...pollDeclined.pre],
@@ -445,7 +453,7 @@ export function buildPostmanCollection(raw: Json, options: CollectionOptions): J
       test: [...expectResponse(placed), store("declinedOrderId2", "orderId")],
     },
     {
-      name: "Poll the second declined order until it is settled",
+      name: "Poll the second declined order until its compensation is final",
       method: "GET",
       path: orderPath("declinedOrderId2"),
       pre: [...requireVariables("declinedOrderId2"), ...pollDeclined2.pre],

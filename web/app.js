@@ -259,11 +259,20 @@ el.order.addEventListener("submit", async (event) => {
 let trackRun = 0;
 
 /**
- * A FAILED order is still being compensated: compensate_order marks it FAILED first, then records
- * the refund and the restock as it does them (those flags only ever turn true). So the page keeps
- * watching until both are set, or until nothing has changed for this long.
+ * A FAILED order is still being compensated until the API adds `failure.compensatedAt`:
+ * compensate_order marks it FAILED first and records the refund and the restock as it does them,
+ * so flags that look settled may still change. The page follows until compensatedAt, or gives up
+ * after this long: the Compensate state's retries take about a minute, after which the sweeper
+ * (or an operator) finishes the job on a scale of minutes, and a page left open must not poll
+ * for ever (an API from before compensatedAt never sends it). The user can follow again.
  */
-const COMPENSATION_SETTLE_MS = 10_000;
+const COMPENSATION_WAIT_MS = 120_000;
+
+/**
+ * Where compensation stands for the tracking panel: `final` once the API says so, `running`
+ * while the page waits for it, `unconfirmed` when the page stopped waiting.
+ * @typedef {"final" | "running" | "unconfirmed"} Compensation
+ */
 
 /**
  * @param {string} orderId
@@ -275,27 +284,43 @@ async function track(orderId, initial, where) {
   /** @type {{ status: string, at: string }[]} */
   const seen = [];
   let lastState = "";
-  let changedAt = Date.now();
-  /** @param {OrderView} order */
-  const settled = (order) =>
-    order.status === "COMPLETED" ||
-    (order.status === "FAILED" &&
-      ((order.failure?.refunded && order.failure.restocked) ||
-        Date.now() - changedAt >= COMPENSATION_SETTLE_MS));
+  /** When this page first saw the order FAILED without compensatedAt: the fallback's start. */
+  let waitingSince = 0;
+  /**
+   * @param {OrderView} order
+   * @returns {boolean} nothing more to follow
+   */
+  const settled = (order) => {
+    if (order.status === "COMPLETED") return true;
+    if (order.status !== "FAILED") return false;
+    if (order.failure?.compensatedAt) return true;
+    waitingSince ||= Date.now();
+    return Date.now() - waitingSince >= COMPENSATION_WAIT_MS;
+  };
   /** @param {OrderView} order */
   const update = (order) => {
+    const done = settled(order);
     const f = order.failure;
-    const state = [order.status, f?.reason, f?.refunded && "refunded", f?.restocked && "restocked"]
+    const state = [
+      order.status,
+      f?.reason,
+      f?.refunded && "refunded",
+      f?.restocked && "restocked",
+      f?.compensatedAt && "compensation final",
+      f && !f.compensatedAt && done && "compensation not confirmed",
+    ]
       .filter(Boolean)
       .join(", ");
     if (state !== lastState) {
       lastState = state;
-      changedAt = Date.now();
       el.announce.textContent = `Order ${order.orderId}: ${state}`;
     }
     if (seen.at(-1)?.status !== order.status)
       seen.push({ status: order.status, at: new Date().toLocaleTimeString() });
-    renderTracking(order, seen, where, settled(order));
+    /** @type {Compensation | undefined} */
+    const compensation = f && (f.compensatedAt ? "final" : done ? "unconfirmed" : "running");
+    renderTracking(order, seen, where, done, compensation);
+    return done;
   };
   if (initial) update(initial);
   else el.tracking.replaceChildren(h("p", {}, [`Loading order ${orderId}…`]));
@@ -304,15 +329,14 @@ async function track(orderId, initial, where) {
   const errorBox = h("div", { class: "error", role: "alert", id: "track-error", tabindex: "-1" });
   errorBox.hidden = true;
   let delay = 400;
+  if (initial && (initial.status === "COMPLETED" || initial.failure?.compensatedAt)) return;
   for (;;) {
-    if (initial && settled(initial)) return;
     await new Promise((resolve) => setTimeout(resolve, delay));
     if (run !== trackRun) return;
     try {
       const order = await api.getOrder(orderId);
       if (run !== trackRun) return;
-      update(order);
-      if (settled(order)) return;
+      if (update(order)) return;
     } catch (err) {
       if (run !== trackRun) return;
       // Shown without taking the focus: polling runs while the user does something else.
@@ -325,13 +349,21 @@ async function track(orderId, initial, where) {
   }
 }
 
+/** @type {Record<Compensation, string>} */
+const COMPENSATION_TEXT = {
+  final: "final",
+  running: "under way",
+  unconfirmed: "not confirmed yet",
+};
+
 /**
  * @param {OrderView} order
  * @param {{ status: string, at: string }[]} seen
  * @param {string | null | undefined} where
  * @param {boolean} settled
+ * @param {Compensation | undefined} compensation
  */
-function renderTracking(order, seen, where, settled) {
+function renderTracking(order, seen, where, settled, compensation) {
   /** @type {[string, string | HTMLElement][]} */
   const rows = [
     [
@@ -353,19 +385,38 @@ function renderTracking(order, seen, where, settled) {
   ];
   if (where) rows.push(["Location", h("code", { id: "track-location" }, [where])]);
   if (order.failure) {
+    const at = order.failure.compensatedAt;
     rows.push(
       ["Failure", h("span", { id: "track-reason" }, [order.failure.reason])],
       ["Refunded", h("span", { id: "track-refunded" }, [order.failure.refunded ? "yes" : "no"])],
       ["Restocked", h("span", { id: "track-restocked" }, [order.failure.restocked ? "yes" : "no"])],
     );
+    if (compensation)
+      rows.push([
+        "Compensation",
+        h("span", { id: "track-compensation", "data-state": compensation }, [
+          COMPENSATION_TEXT[compensation] + (at ? ` (${formatTime(at)})` : ""),
+        ]),
+      ]);
   }
-  const note = settled
-    ? order.status === "FAILED"
-      ? "Refund and restock as the API recorded them."
-      : ""
-    : order.status === "FAILED"
-      ? "Watching the compensation: a refund or a restock appears here when it is done…"
-      : "Following this order…";
+  /** @type {(HTMLElement | string)[]} */
+  let note = [];
+  if (compensation === "final")
+    note = ["Compensation final: the refund and restock above are what the API records."];
+  else if (compensation === "unconfirmed") {
+    const again = h("button", { type: "button", class: "secondary", id: "track-again" }, ["Follow again"]);
+    again.addEventListener("click", () => {
+      void track(order.orderId, order, where);
+      // The button is gone with the panel it was in: keep the focus in the panel.
+      el.tracking.focus();
+    });
+    note = [
+      `Compensation not confirmed after ${COMPENSATION_WAIT_MS / 60_000} minutes: the refund and restock may still change. `,
+      again,
+    ];
+  } else if (compensation === "running")
+    note = ["Watching the compensation: a refund or a restock appears here when it is done…"];
+  else if (!settled) note = ["Following this order…"];
   el.tracking.replaceChildren(
     h("h3", {}, ["Order ", h("code", { id: "track-id" }, [order.orderId])]),
     h(
@@ -374,7 +425,7 @@ function renderTracking(order, seen, where, settled) {
       rows.flatMap(([k, v]) => [h("dt", {}, [k]), h("dd", {}, [v])]),
     ),
     h("p", { class: "hint" }, ["Seen: ", seen.map((s) => `${s.status} (${s.at})`).join(" → ")]),
-    ...(note ? [h("p", { class: "hint", id: "track-note" }, [note])] : []),
+    ...(note.length ? [h("p", { class: "hint", id: "track-note" }, note)] : []),
   );
 }
 

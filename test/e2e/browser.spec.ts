@@ -4,6 +4,7 @@
  * do with the dev stack's own settings (Pulumi.dev.yaml, captured like every e2e spec).
  * One browser for the whole file; screenshots land in .orderflow/artifacts.
  */
+import { UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import { expect } from "chai";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -25,7 +26,14 @@ import {
   type Browser,
   type OriginProxy,
 } from "./support/browser";
-import { call, orderBody, placeOrder, useOfflineSystem, waitForTerminal } from "./support/offline";
+import { call, orderBody, placeOrder, sleep, useOfflineSystem, waitForTerminal } from "./support/offline";
+
+/** How long the page waits for failure.compensatedAt before it stops following (web/app.js). */
+const COMPENSATION_WAIT_MS = Number(
+  /const COMPENSATION_WAIT_MS = ([\d_]+);/
+    .exec(fs.readFileSync(path.join(__dirname, "..", "..", "web", "app.js"), "utf8"))?.[1]
+    .replace(/_/g, ""),
+);
 
 /** The origin `npm start` serves the page on, which the dev stack must allow. */
 const PAGE = `http://localhost:${DEFAULT_WEB_PORT}`;
@@ -198,9 +206,11 @@ describe("browser client in Chromium (real CORS)", function () {
     expect(await text("#track-reason")).to.equal("PaymentDeclined");
     expect(await text("#announce")).to.include(`Order ${orderId}: FAILED, PaymentDeclined`);
     // FAILED comes first, the refund and restock flags as compensation does them: the page
-    // keeps following until it shows what the API finally records.
+    // keeps following until the API says compensation is final, then shows what it records.
     const truth = await waitForTerminal(running(), orderId);
     expect(truth.failure?.reason).to.equal("PaymentDeclined");
+    expect(truth.failure?.compensatedAt).to.be.a("string");
+    await page.locator("#track-compensation[data-state=final]").waitFor({ timeout: 10_000 });
     const flag = (v: boolean | undefined) => (v ? "yes" : "no");
     await page
       .locator(`#track-refunded:text-is("${flag(truth.failure?.refunded)}")`)
@@ -208,6 +218,80 @@ describe("browser client in Chromium (real CORS)", function () {
     await page
       .locator(`#track-restocked:text-is("${flag(truth.failure?.restocked)}")`)
       .waitFor({ timeout: 10_000 });
+  });
+
+  it("follows a FAILED order until failure.compensatedAt (not until its flags look done), then stops", async () => {
+    const system = running();
+    expect(COMPENSATION_WAIT_MS, "web/app.js COMPENSATION_WAIT_MS").to.be.greaterThan(30_000);
+    const { orderId } = await placeOrder(system, [{ sku: "SKU-3", quantity: 1 }], "tok_decline");
+    const compensatedAt = (await waitForTerminal(system, orderId)).failure?.compensatedAt;
+    expect(compensatedAt, "the API's own compensatedAt").to.be.a("string");
+    // Held back, the order reads as it does while compensate_order still runs: FAILED, the stock
+    // already back, refunded false, no compensatedAt. Flags that look final, and are not yet.
+    const setCompensatedAt = (at: string | undefined) =>
+      system.dynamo.client.send(
+        new UpdateItemCommand({
+          TableName: system.tables.orders,
+          Key: { orderId: { S: orderId } },
+          UpdateExpression: at ? "SET failure.compensatedAt = :at" : "REMOVE failure.compensatedAt",
+          ...(at ? { ExpressionAttributeValues: { ":at": { S: at } } } : {}),
+        }),
+      );
+    await setCompensatedAt(undefined);
+    const gets = () =>
+      proxy.seen.filter((r) => r.method === "GET" && r.url === `${system.url}/orders/${orderId}`).length;
+    /** The page asks for the order `n` more times: it is still following. */
+    async function moreGets(n: number, what: string) {
+      const target = gets() + n;
+      for (const end = Date.now() + 15_000; gets() < target; await sleep(50))
+        if (Date.now() > end) throw new Error(`the page stopped following the order ${what}`);
+    }
+    /** The clock jumps by `ms`; a page still following would ask once more, and none does. */
+    async function noMoreGets(ms: number) {
+      const before = gets();
+      await page.clock.fastForward(ms);
+      await sleep(500);
+      expect(gets() - before, "requests after the page stopped").to.equal(0);
+    }
+
+    // The page's own clock, so the fallback can be reached without waiting for it.
+    await page.clock.install();
+    await openPage(PAGE);
+    await page.selectOption("#status-filter", "FAILED");
+    await page.click("#list-controls button[type=submit]");
+    await page.click(`#orders tr[data-order-id="${orderId}"] button`);
+    await page.locator(`#track-id:text-is("${orderId}")`).waitFor();
+    await page.locator("#track-compensation[data-state=running]").waitFor();
+    expect(await text("#track-restocked")).to.equal("yes");
+    expect(await text("#track-refunded")).to.equal("no");
+    await moreGets(2, "with FAILED and the stock back");
+    // Most of the fallback later: the page still follows (it polled, then polled again).
+    await page.clock.fastForward(COMPENSATION_WAIT_MS - 15_000);
+    await moreGets(2, `before its ${COMPENSATION_WAIT_MS} ms fallback`);
+    expect(await page.getAttribute("#track-compensation", "data-state")).to.equal("running");
+
+    await setCompensatedAt(compensatedAt);
+    await page.clock.fastForward(3_000); // the next poll now, not in up to 3 s
+    await page.locator("#track-compensation[data-state=final]").waitFor();
+    expect(await text("#track-compensation")).to.match(/^final \(.+\)$/);
+    expect(await text("#track-note")).to.include("Compensation final");
+    expect(await text("#announce")).to.equal(
+      `Order ${orderId}: FAILED, PaymentDeclined, restocked, compensation final`,
+    );
+    await noMoreGets(10_000);
+
+    // compensatedAt that never comes: the page stops after the fallback, says so, and offers to go on.
+    await setCompensatedAt(undefined);
+    await page.click(`#orders tr[data-order-id="${orderId}"] button`);
+    await page.locator("#track-compensation[data-state=running]").waitFor();
+    await page.clock.fastForward(COMPENSATION_WAIT_MS + 5_000);
+    await page.locator("#track-compensation[data-state=unconfirmed]").waitFor();
+    expect(await text("#track-note")).to.include("Compensation not confirmed");
+    expect(await text("#announce")).to.include("compensation not confirmed");
+    await noMoreGets(10_000);
+    await setCompensatedAt(compensatedAt);
+    await page.click("#track-again");
+    await page.locator("#track-compensation[data-state=final]").waitFor();
   });
 
   it("lists orders newest first, pages with More through the cursor, and filters by status", async () => {

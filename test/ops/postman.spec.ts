@@ -115,6 +115,75 @@ describe("the Postman collection's tests, generated from openapi.json", () => {
     }
   });
 
+  const declinedPolls = {
+    pollsDeclined: "Poll the declined order until its compensation is final",
+    pollsDeclined2: "Poll the second declined order until its compensation is final",
+  };
+  for (const [counterName, name] of Object.entries(declinedPolls))
+    describe(`${name}, run against a stubbed pm`, () => {
+      const poll = all.find((r) => r.name === name)!;
+      const running = {
+        orderId: "o-1",
+        status: "FAILED",
+        failure: { reason: "PaymentDeclined", refunded: false, restocked: true },
+      };
+      const final = {
+        ...running,
+        failure: { ...running.failure, compensatedAt: "2026-11-28T18:00:00.000Z" },
+      };
+
+      /** One run of the request's test script on `body`: whether it asked to poll again, and its tests. */
+      function runPoll(body: object, polls = 0) {
+        const vars = new Map<string, unknown>([[counterName, polls]]);
+        const results: Record<string, string | undefined> = {};
+        let again: string | undefined;
+        const pm = {
+          info: { requestName: poll.name },
+          response: { code: 200, json: () => body, to: { have: { status: () => {}, jsonSchema: () => {} } } },
+          variables: { get: (k: string) => ({ maxPolls: "60", pollIntervalMs: "0" })[k] },
+          collectionVariables: {
+            get: (k: string) => vars.get(k),
+            set: (k: string, v: unknown) => vars.set(k, v),
+          },
+          execution: { setNextRequest: (name: string) => (again = name) },
+          expect,
+          test: (name: string, fn: () => void) => {
+            try {
+              fn();
+              results[name] = undefined;
+            } catch (e) {
+              results[name] = (e as Error).message;
+            }
+          },
+        };
+        new Function("pm", poll.test)(pm);
+        return { again, results, counter: vars.get(counterName) };
+      }
+
+      it("polls again while FAILED has no compensatedAt, even with the stock already back", () => {
+        const r = runPoll(running);
+        expect(r.again).to.equal(poll.name);
+        expect(r.counter).to.equal(1);
+        expect(Object.keys(r.results)).to.not.include("compensation is final: failure.compensatedAt is set");
+      });
+
+      it("stops on compensatedAt and asserts the final flags then", () => {
+        const r = runPoll(final, 3);
+        expect(r.again).to.equal(undefined);
+        expect(r.counter).to.equal(0);
+        expect(r.results).to.deep.include({
+          "compensation is final: failure.compensatedAt is set": undefined,
+          "failure: PaymentDeclined, nothing refunded (nothing charged), stock returned": undefined,
+        });
+      });
+
+      it("gives up after maxPolls and fails on the missing compensatedAt", () => {
+        const r = runPoll(running, 59);
+        expect(r.again).to.equal(undefined);
+        expect(r.results["compensation is final: failure.compensatedAt is set"]).to.be.a("string");
+      });
+    });
+
   it("follows the document: a changed status or schema changes the assertions", () => {
     const changed = JSON.parse(JSON.stringify(doc)) as Json;
     const post = changed.paths["/orders"].post.responses;
@@ -135,6 +204,9 @@ describe("the Postman collection's tests, generated from openapi.json", () => {
     const noDecline = JSON.parse(JSON.stringify(doc)) as Json;
     noDecline.components.schemas.Failure.properties.reason.enum = ["Timeout"];
     expect(() => build(noDecline)).to.throw("PaymentDeclined");
+    const noCompensatedAt = JSON.parse(JSON.stringify(doc)) as Json;
+    delete noCompensatedAt.components.schemas.Failure.properties.compensatedAt;
+    expect(() => build(noCompensatedAt)).to.throw("Failure has no property compensatedAt");
   });
 
   it("the placed orders use a token the simulator charges, the declined ones its decline token", () => {
