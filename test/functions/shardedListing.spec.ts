@@ -2,7 +2,8 @@
  * The sharded listing equals a model (one sorted array) under generated data: same orders, same
  * order, no duplicates or gaps across pages, for any page size and shard count. First the merge
  * alone over in-memory shards that page like DynamoDB (Limit, a LastEvaluatedKey even when
- * nothing is left, short pages as under the 1 MB cap), then the real store against dynalite.
+ * nothing is left, short pages as under the 1 MB cap), then the real store against dynalite
+ * (listings, and the sweeper's createdBefore / createdAfter).
  */
 import { expect } from "chai";
 import { randomUUID } from "node:crypto";
@@ -296,6 +297,22 @@ describe("sharded listing against dynalite (the real store)", function () {
             .sort(byKey(false))
             .filter((r) => r.status === listed && r.createdAt < before);
           expect(oldest.map((o) => o.orderId)).to.deep.equal(model.map((r) => r.orderId));
+          // The FAILED pass's query: an ISO time is an inclusive lower bound (an order created at
+          // that very second is in), oldest first, no gap or repeat across pages.
+          const after = new Date(Date.UTC(2026, 10, 28, 12, 0, 2)).toISOString();
+          const newer: Row[] = [];
+          startKey = undefined;
+          do {
+            const page = await source.createdAfter(listed, after, startKey);
+            newer.push(...page.items);
+            startKey = page.lastKey;
+          } while (startKey);
+          expect(newer.map((o) => o.orderId)).to.deep.equal(
+            [...rows]
+              .sort(byKey(false))
+              .filter((r) => r.status === listed && r.createdAt >= after)
+              .map((r) => r.orderId),
+          );
           expect(await source.count(listed)).to.equal(rows.filter((r) => r.status === listed).length);
         },
       ),
