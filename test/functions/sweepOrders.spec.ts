@@ -664,6 +664,89 @@ describe("sweep_orders", () => {
       expect(report.truncated).to.equal(true);
     });
 
+    it("maxOrders counts actions only: 100 old running orders ahead do not stop a settleable one or the marker pass", async () => {
+      const running = Array.from({ length: 100 }, (_, i) =>
+        old({
+          orderId: `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`,
+          status: "NEW",
+          createdAt: new Date(Date.UTC(2020, 0, 1, 0, 0, i)).toISOString(),
+        }),
+      );
+      const stuck = old({ orderId: ORDER_ID, status: "NEW", createdAt: "2021-01-01T00:00:00.000Z" });
+      const done = old({
+        orderId: OTHER_ORDER_ID,
+        status: "COMPLETED",
+        chargeId: simulatedChargeId(OTHER_ORDER_ID),
+      });
+      const s = sweepWorld(
+        [stuck, ...running, done],
+        Object.fromEntries(running.map((o) => [o.orderId, { status: "RUNNING" as const }])),
+      );
+      await reserve(s.w, OTHER_ORDER_ID);
+      const report = await s.run({});
+      expect(report.entries.filter((e) => e.action === "running")).to.have.length(100);
+      expect(
+        report.entries.filter((e) => e.action !== "running").map((e) => [e.orderId, e.action]),
+      ).to.deep.equal([
+        [ORDER_ID, "started"],
+        [OTHER_ORDER_ID, "committed"],
+      ]);
+      expect(report.truncated).to.equal(false);
+      // The cap still holds for actions: one allowed, the marker waits for the next run.
+      const capped = await sweepOrdersHandler({ ...s.deps, maxOrdersPerRun: 1 })({});
+      expect(capped.entries.map((e) => e.action))
+        .to.include("running")
+        .and.not.include("committed");
+    });
+
+    it("stops starting orders when the Lambda's remaining time falls below the reserve, and says truncated", async () => {
+      const orders = Array.from({ length: 4 }, (_, i) =>
+        old({
+          orderId: `00000000-0000-4000-8000-00000000000${i}`,
+          status: "NEW",
+          createdAt: `2020-01-0${i + 1}T00:00:00.000Z`,
+        }),
+      );
+      const s = sweepWorld(orders);
+      // Each StartExecution takes 40 s of the run's 100 s: two fit before less than 30 s is left.
+      let remaining = 100_000;
+      const context = { getRemainingTimeInMillis: () => remaining };
+      s.deps.workflow.start.callsFake(async () => ((remaining -= 40_000), "started" as const));
+      const report = await s.run({}, context);
+      expect(report.entries.map((e) => [e.orderId.slice(-1), e.action])).to.deep.equal([
+        ["0", "started"],
+        ["1", "started"],
+      ]);
+      expect(report.truncated).to.equal(true);
+      expect(s.w.log.lines.find((l) => l.msg === "sweep finished")).to.include({ truncated: true });
+      // With time to spare the same run does them all.
+      remaining = 10_000_000;
+      const next = await s.run({}, context);
+      expect(next.truncated).to.equal(false);
+    });
+
+    it("the FAILED pass (no entry for orders it skips) stops on the time budget too", async () => {
+      const failure = { reason: "PaymentDeclined" as const, refunded: false, restocked: false };
+      const failed = Array.from({ length: 50 }, (_, i) =>
+        young({
+          orderId: `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`,
+          status: "FAILED",
+          failure,
+        }),
+      );
+      const s = sweepWorld(failed);
+      let remaining = 45_000;
+      const reads = sinon.stub(s.w.ledgerStore, "get").callThrough();
+      reads.callsFake(
+        async (id, kind) => ((remaining -= 1_000), reads.wrappedMethod.call(s.w.ledgerStore, id, kind)),
+      );
+      const report = await s.run({}, { getRemainingTimeInMillis: () => remaining });
+      expect(report.entries).to.deep.equal([]);
+      expect(report.truncated).to.equal(true);
+      // One CHARGE read (a second each) per order started while 45 s ... 30 s were left: 16 of 50.
+      expect(reads.callCount).to.equal(16);
+    });
+
     it("emits OrdersInFlight and OrdersNeedingAttention as EMF on its log lines, the order id on each", async () => {
       const s = sweepWorld(
         [
