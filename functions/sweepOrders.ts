@@ -285,7 +285,12 @@ export function sweepOrdersHandler(
     const entry = entryFor(order);
     if (order.status === "COMPLETED") {
       const items: LineItem[] = held.map(({ sku, quantity }) => ({ sku, quantity }));
-      await deps.inventory.invoke({ action: "commit", orderId, items });
+      try {
+        await deps.inventory.invoke({ action: "commit", orderId, items });
+      } catch (e) {
+        deps.log.error("commit failed", { orderId, error: e });
+        return entry("retry", { why: `commit failed: ${errorName(e)}` });
+      }
       return entry("committed");
     }
     if (order.status === "FAILED") return compensate(order, entry, "FAILED order still held stock");
@@ -371,7 +376,8 @@ export function sweepOrdersHandler(
       const byOrder = new Map<string, HeldReservation[]>();
       for (const h of await deps.reservations.held())
         byOrder.set(h.orderId, [...(byOrder.get(h.orderId) ?? []), h]);
-      // A marker's order is unknown until read: the entry says FAILED when it does not exist.
+      // A marker's order is unknown until read: when it is missing, or reading it fails, the
+      // entry says FAILED (what an order holding a marker past its run should be).
       const settleHeld = guarded("settling the markers", (o: { orderId: string; status: OrderStatus }) =>
         settleMarkers(o.orderId, byOrder.get(o.orderId) ?? []),
       );

@@ -6,6 +6,7 @@ import { createLedger } from "../../functions/shared/ledger";
 import { simulatedChargeId } from "../../functions/shared/payments";
 import {
   executionArnOf,
+  LOOKBACK_EXTRA_SECONDS,
   sweepOrdersFromEnv,
   sweepOrdersHandler,
   type ExecutionStatus,
@@ -394,6 +395,15 @@ describe("sweep_orders", () => {
       expect(actions(await s.run({ lookbackSeconds: 366 * 86_400 }))).to.deep.equal([
         [OTHER_ORDER_ID, "compensated"],
       ]);
+      expectSettled(s.w);
+    });
+
+    it("the lookback's lower bound is inclusive: a FAILED order created exactly at it is refunded", async () => {
+      const failure = { reason: "Timeout" as const, refunded: false, restocked: false };
+      const edge = new Date(NOW.getTime() - (STUCK_AFTER + LOOKBACK_EXTRA_SECONDS) * 1000).toISOString();
+      const s = sweepWorld([makeOrder({ status: "FAILED", failure, createdAt: edge })]);
+      await charge(s.w);
+      expect(actions(await s.run({}))).to.deep.equal([[ORDER_ID, "compensated"]]);
       expectSettled(s.w);
     });
 
