@@ -131,8 +131,10 @@ export class OrderSweeper extends pulumi.ComponentResource {
         keyArn: args.keyArn,
         accountId,
         logRetentionDays: args.logRetentionDays,
-        // Up to 100 orders acted on per run, each a DescribeExecution, three reads by key and at most
-        // one start, completion or compensation (invoked synchronously), plus one inventory Scan.
+        // Each order is a DescribeExecution, up to three reads by key and at most one start,
+        // completion or compensation (invoked synchronously, up to 20 s), plus one inventory Scan
+        // per run. The handler stops starting orders with 30 s left (reserveMs) and after 100
+        // actions, and reports `truncated`: the next run carries on, so no run hits this timeout.
         timeoutSeconds: 120,
       },
       this,

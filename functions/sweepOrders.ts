@@ -86,9 +86,26 @@ export interface SweepOrdersDeps {
   stuckAfterSeconds: number;
   now: () => Date;
   log: Logger;
-  /** Upper bound on orders acted on per run (the rest wait for the next run). @default 100 */
+  /**
+   * Upper bound on actions taken per run (started, completed, compensated, committed): the rest
+   * wait for the next run. Orders left alone (running, needsAttention, retry) do not count, so
+   * old ones that nothing can settle never stop a run from reaching newer ones. @default 100
+   */
   maxOrdersPerRun?: number;
+  /**
+   * No new order is started once the Lambda context has less than this left: the slowest step
+   * (a synchronous compensate_order, 20 s timeout, after four reads) must still fit. @default 30000
+   */
+  reserveMs?: number;
 }
+
+/** The part of Lambda's context the sweeper reads (a fake in tests, the runtime's on AWS). */
+export interface SweepContext {
+  getRemainingTimeInMillis(): number;
+}
+
+/** Actions that changed something: the only ones `maxOrders` counts. */
+export const SWEEP_EFFECTS: readonly SweepAction[] = ["started", "completed", "compensated", "committed"];
 
 export type SweepAction =
   /** No live execution and nothing decided yet: the workflow is started (again), named after the order. */
@@ -121,7 +138,7 @@ export interface SweepReport {
   olderThanSeconds: number;
   inFlight: number;
   entries: SweepEntry[];
-  /** True when more orders were left for the next run. */
+  /** True when more orders were left for the next run (action cap or time budget reached). */
   truncated: boolean;
 }
 
@@ -161,8 +178,15 @@ export interface SweepReport {
  * may invoke it with `{"olderThanSeconds": N, "lookbackSeconds": M, "maxOrders": K}` to sweep
  * younger orders now, look further back for FAILED orders with a charge, and act on more orders
  * in one run.
+ *
+ * Each order's step is caught on its own: a throw (a throttled read, a failed StartExecution)
+ * is that order's `retry` and the run goes on. A run ends early (`truncated`) after `maxOrders`
+ * actions or when the Lambda's remaining time falls below `reserveMs`; every run starts from the
+ * oldest order again, so what one run leaves the next one reaches.
  */
-export function sweepOrdersHandler(deps: SweepOrdersDeps): (event?: unknown) => Promise<SweepReport> {
+export function sweepOrdersHandler(
+  deps: SweepOrdersDeps,
+): (event?: unknown, context?: SweepContext) => Promise<SweepReport> {
   const seconds = v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(366 * 86_400)));
   const eventSchema = v.object({
     olderThanSeconds: seconds,
@@ -261,7 +285,12 @@ export function sweepOrdersHandler(deps: SweepOrdersDeps): (event?: unknown) => 
     const entry = entryFor(order);
     if (order.status === "COMPLETED") {
       const items: LineItem[] = held.map(({ sku, quantity }) => ({ sku, quantity }));
-      await deps.inventory.invoke({ action: "commit", orderId, items });
+      try {
+        await deps.inventory.invoke({ action: "commit", orderId, items });
+      } catch (e) {
+        deps.log.error("commit failed", { orderId, error: e });
+        return entry("retry", { why: `commit failed: ${errorName(e)}` });
+      }
       return entry("committed");
     }
     if (order.status === "FAILED") return compensate(order, entry, "FAILED order still held stock");
@@ -279,7 +308,24 @@ export function sweepOrdersHandler(deps: SweepOrdersDeps): (event?: unknown) => 
     return compensate(order, entryFor(order), "FAILED order still held a charge");
   };
 
-  return async (event) => {
+  /** One order's step: a throw is that order's `retry`, so the orders after it still run. */
+  const guarded =
+    <T extends Pick<Order, "orderId" | "status">>(
+      step: string,
+      each: (item: T) => Promise<SweepEntry | undefined>,
+    ) =>
+    async (item: T): Promise<SweepEntry | undefined> => {
+      try {
+        return await each(item);
+      } catch (e) {
+        deps.log.error(`${step} failed`, { orderId: item.orderId, error: e });
+        return entryFor(item)("retry", { why: `${step} failed: ${errorName(e)}` });
+      }
+    };
+
+  const reserveMs = deps.reserveMs ?? 30_000;
+
+  return async (event, context) => {
     const parsed = v.safeParse(eventSchema, typeof event === "object" && event !== null ? event : {});
     const olderThanSeconds =
       (parsed.success ? parsed.output.olderThanSeconds : undefined) ?? deps.stuckAfterSeconds;
@@ -296,8 +342,17 @@ export function sweepOrdersHandler(deps: SweepOrdersDeps): (event?: unknown) => 
     deps.log.info("orders in flight", { inFlight, ...orderMetric("OrdersInFlight", inFlight) });
 
     const entries: SweepEntry[] = [];
+    let effects = 0;
+    // Latched: once the cap or the budget stops the run, no later order starts.
     let truncated = false;
-    const full = () => (truncated ||= entries.length >= max);
+    const full = () =>
+      (truncated ||=
+        effects >= max || (context !== undefined && context.getRemainingTimeInMillis() < reserveMs));
+    const record = (e: SweepEntry | undefined) => {
+      if (!e) return;
+      entries.push(e);
+      if (SWEEP_EFFECTS.includes(e.action)) effects += 1;
+    };
     const pages = async (
       list: (startKey?: Record<string, unknown>) => ReturnType<SweepOrderSource["createdBefore"]>,
       each: (order: ListedOrder) => Promise<SweepEntry | undefined>,
@@ -307,33 +362,43 @@ export function sweepOrdersHandler(deps: SweepOrdersDeps): (event?: unknown) => 
         const page = await list(startKey);
         for (const order of page.items) {
           if (full()) return;
-          const e = await each(order);
-          if (e) entries.push(e);
+          record(await each(order));
         }
         startKey = page.lastKey;
       } while (startKey);
     };
 
+    const settleListed = guarded("settling the order", settle);
     for (const status of NON_TERMINAL) {
-      if (!full()) await pages((k) => deps.orders.createdBefore(status, before, k), settle);
+      if (!full()) await pages((k) => deps.orders.createdBefore(status, before, k), settleListed);
     }
     if (!full()) {
       const byOrder = new Map<string, HeldReservation[]>();
       for (const h of await deps.reservations.held())
         byOrder.set(h.orderId, [...(byOrder.get(h.orderId) ?? []), h]);
-      for (const [orderId, held] of byOrder) {
+      // A marker's order is unknown until read: when it is missing, or reading it fails, the
+      // entry says FAILED (what an order holding a marker past its run should be).
+      const settleHeld = guarded("settling the markers", (o: { orderId: string; status: OrderStatus }) =>
+        settleMarkers(o.orderId, byOrder.get(o.orderId) ?? []),
+      );
+      for (const orderId of byOrder.keys()) {
         if (full()) break;
-        const e = await settleMarkers(orderId, held);
-        if (e) entries.push(e);
+        record(await settleHeld({ orderId, status: "FAILED" }));
       }
     }
-    if (!full()) await pages((k) => deps.orders.createdAfter("FAILED", after, k), settleCharge);
+    if (!full()) {
+      await pages(
+        (k) => deps.orders.createdAfter("FAILED", after, k),
+        guarded("checking the charge", settleCharge),
+      );
+    }
 
     const attention = entries.filter((e) => e.action === "needsAttention").length;
     deps.log.info("sweep finished", {
       olderThanSeconds,
       lookbackSeconds,
       swept: entries.length,
+      actions: effects,
       truncated,
       ...orderMetric("OrdersNeedingAttention", attention),
     });

@@ -8,13 +8,14 @@
  * start-up over every order, with no age threshold: no execution survives a restart, so each
  * non-terminal order is completed, compensated or restarted from what the tables record, and
  * loose ends on terminal orders are closed (functions/sweepOrders.ts has the decision table).
- * The same code settles the same states on AWS, on its schedule.
+ * The same code settles the same states on AWS, on its schedule. A run stops early (`truncated`)
+ * when the function's time runs low, so the sweep is invoked again until one finishes.
  */
 import type { LocalDynamo, IndexRepair } from "./dynamo";
 import type { LocalFunctions } from "./lambda";
 import type { Logger } from "./log";
 import type { LocalTopology } from "./topology";
-import { NON_TERMINAL, type SweepAction, type SweepReport } from "../functions/sweepOrders";
+import { NON_TERMINAL, SWEEP_EFFECTS, type SweepAction, type SweepReport } from "../functions/sweepOrders";
 
 export interface StartupRecovery {
   /** Index entries that disagreed with their item after a kill (repaired before anything ran). */
@@ -26,12 +27,15 @@ export interface StartupRecovery {
   ms: number;
 }
 
-/** The sweep event: every order regardless of age, every FAILED order, all in one run. */
+/** The sweep event: every order regardless of age, every FAILED order, as many as one run can. */
 export const STARTUP_SWEEP = {
   olderThanSeconds: 0,
   lookbackSeconds: 366 * 86_400,
   maxOrders: 100_000,
 } as const;
+
+/** Sweeps invoked at most at start-up: each truncated run that acted is followed by another. */
+export const STARTUP_SWEEP_ROUNDS = 20;
 
 export async function reconcileAtStart(opts: {
   topology: LocalTopology;
@@ -49,13 +53,28 @@ export async function reconcileAtStart(opts: {
   };
   for (const r of opts.repaired) opts.log.warn("index entry repaired after an unclean stop", { ...r });
   if (!sweeper) return recovery;
-  const report = (await opts.functions.invoke(sweeper.name, STARTUP_SWEEP)) as SweepReport;
-  for (const e of report.entries) {
-    recovery.actions[e.action] = (recovery.actions[e.action] ?? 0) + 1;
-    if (e.action === "needsAttention") recovery.needsAttention.push(e.orderId);
+  // Every run starts from the oldest order again: orders it settled are gone from the index, so
+  // a truncated run that acted leaves less for the next. One that acted on nothing would only
+  // repeat itself: stop there (the schedule carries on).
+  // An order seen again by a later round (one left alone, or a retry that then worked) counts once,
+  // with what the last round did to it.
+  const last = new Map<string, SweepAction>();
+  for (let round = 1; ; round++) {
+    const report = (await opts.functions.invoke(sweeper.name, STARTUP_SWEEP)) as SweepReport;
+    for (const e of report.entries) last.set(e.orderId, e.action);
+    if (!report.truncated) break;
+    const acted = report.entries.some((e) => SWEEP_EFFECTS.includes(e.action));
+    if (!acted || round >= STARTUP_SWEEP_ROUNDS) {
+      opts.log.warn("start-up sweep left orders for the scheduled runs", { rounds: round });
+      break;
+    }
+  }
+  for (const [orderId, action] of last) {
+    recovery.actions[action] = (recovery.actions[action] ?? 0) + 1;
+    if (action === "needsAttention") recovery.needsAttention.push(orderId);
   }
   recovery.ms = Date.now() - t0;
-  if (report.entries.length || recovery.repaired) {
+  if (last.size || recovery.repaired) {
     opts.log.info("start-up reconciliation", {
       ...recovery.actions,
       repaired: recovery.repaired,

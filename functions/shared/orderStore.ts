@@ -110,6 +110,11 @@ export type ShardQuery<T> = (
  * and whether any remain. Sort keys are unique, so after emitting key K every shard has given
  * exactly its items up to K: a cursor holding K alone resumes every shard exactly.
  * An item is emitted only when every shard that may still hold items has a head to compare.
+ *
+ * Each read asks a shard for about its share of the page (ceil(limit / shards) + 2, never more
+ * than is still missing), not the whole page: ids hash evenly over the shards, so one read per
+ * shard usually covers the page, a shard that runs dry is refilled, and a page reads at most
+ * `limit` plus one unused read per shard instead of `shards` x `limit`.
  */
 export async function mergeShards<T>(args: {
   shards: number;
@@ -125,10 +130,11 @@ export async function mergeShards<T>(args: {
     done: false,
   }));
   const out: T[] = [];
+  const share = Math.ceil(limit / state.length) + 2;
   const fill = async (i: number) => {
     const s = state[i];
     while (s.buffer.length === 0 && !s.done) {
-      const page = await query(i, limit - out.length, s.next);
+      const page = await query(i, Math.max(1, Math.min(share, limit - out.length)), s.next);
       s.buffer = page.items;
       s.next = page.lastKey;
       s.done = page.lastKey === undefined;

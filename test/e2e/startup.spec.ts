@@ -1,7 +1,8 @@
 /**
  * Start-up and restart pieces of the offline runtime, without starting it: the one-line errors
- * (local/cli.ts), the --data-dir claim (local/dataDir.ts), and the index repair after a torn
- * write (local/dynamo.ts repairIndexes), against a model of dynalite's index maintenance.
+ * (local/cli.ts), the --data-dir claim (local/dataDir.ts), the index repair after a torn
+ * write (local/dynamo.ts repairIndexes), against a model of dynalite's index maintenance, and
+ * the start-up sweep's rounds (local/recovery.ts) over a scripted sweeper.
  */
 import { expect } from "chai";
 import { spawn } from "node:child_process";
@@ -14,7 +15,11 @@ import { checkPortFree, inFlightMessage, parseCli, startupErrorLine, USAGE } fro
 import { claimDataDir } from "../../local/dataDir";
 import { repairIndexes } from "../../local/dynamo";
 import { startWebServer } from "../../local/web";
-import type { LocalTable } from "../../local/topology";
+import type { LocalFunctions } from "../../local/lambda";
+import { createLogger } from "../../local/log";
+import { reconcileAtStart, STARTUP_SWEEP, STARTUP_SWEEP_ROUNDS } from "../../local/recovery";
+import type { LocalTable, LocalTopology } from "../../local/topology";
+import type { SweepEntry, SweepReport } from "../../functions/sweepOrders";
 
 const ROOT = path.join(__dirname, "..", "..");
 
@@ -321,5 +326,52 @@ describe("repairIndexes: index entries torn from their item by a kill", () => {
     const db = dynaliteModel();
     db.put(order("5", "FAILED"));
     expect(await repairIndexes(db.client, TABLE)).to.deep.equal([]);
+  });
+});
+
+describe("reconcileAtStart: the start-up sweep runs again while a run is truncated", () => {
+  /** A sweeper that answers the given reports in turn, recording the events it was sent. */
+  function scripted(reports: Partial<SweepReport>[]) {
+    const events: unknown[] = [];
+    const functions = {
+      async invoke(name: string, event: unknown) {
+        expect(name).to.equal("sweeper");
+        events.push(event);
+        const r = reports[Math.min(events.length - 1, reports.length - 1)];
+        return { olderThanSeconds: 0, inFlight: 0, entries: [], truncated: false, ...r };
+      },
+    } as unknown as LocalFunctions;
+    const topology = { functions: [{ name: "sweeper", handler: "sweepOrders" }] } as unknown as LocalTopology;
+    const lines: string[] = [];
+    const log = createLogger("debug", (l) => lines.push(l));
+    return { run: () => reconcileAtStart({ topology, functions, repaired: [], log }), events, lines };
+  }
+  const e = (orderId: string, action: SweepEntry["action"]): SweepEntry => ({
+    orderId,
+    status: "NEW",
+    action,
+  });
+
+  it("until a run finishes; an order met in several rounds counts once, with its last action", async () => {
+    const s = scripted([
+      { entries: [e("a", "started"), e("b", "retry"), e("x", "needsAttention")], truncated: true },
+      { entries: [e("b", "compensated"), e("c", "committed"), e("x", "needsAttention")], truncated: true },
+      { entries: [e("x", "needsAttention")], truncated: false },
+    ]);
+    const r = await s.run();
+    expect(s.events).to.deep.equal([STARTUP_SWEEP, STARTUP_SWEEP, STARTUP_SWEEP]);
+    expect(r.actions).to.deep.equal({ started: 1, compensated: 1, committed: 1, needsAttention: 1 });
+    expect(r.needsAttention).to.deep.equal(["x"]);
+  });
+
+  it("stops when a truncated run acted on nothing (another would repeat it), or after the round limit", async () => {
+    const idle = scripted([{ entries: [e("a", "running")], truncated: true }]);
+    await idle.run();
+    expect(idle.events).to.have.length(1);
+    expect(idle.lines.some((l) => l.includes("left orders for the scheduled runs"))).to.equal(true);
+
+    const busy = scripted([{ entries: [e("a", "started")], truncated: true }]);
+    await busy.run();
+    expect(busy.events).to.have.length(STARTUP_SWEEP_ROUNDS);
   });
 });

@@ -2,7 +2,8 @@
  * The sharded listing equals a model (one sorted array) under generated data: same orders, same
  * order, no duplicates or gaps across pages, for any page size and shard count. First the merge
  * alone over in-memory shards that page like DynamoDB (Limit, a LastEvaluatedKey even when
- * nothing is left, short pages as under the 1 MB cap), then the real store against dynalite.
+ * nothing is left, short pages as under the 1 MB cap), then the real store against dynalite
+ * (listings, and the sweeper's createdBefore / createdAfter).
  */
 import { expect } from "chai";
 import { randomUUID } from "node:crypto";
@@ -61,13 +62,14 @@ function memoryShards(
   const perShard = Array.from({ length: shards }, (_, i) =>
     rows.filter((r) => shardOf(r.orderId, shards) === i && beyond(r)).sort(byKey(descending)),
   );
-  const calls = { count: 0 };
+  const calls = { count: 0, read: 0 };
   const query: ShardQuery<Row> = async (shard, limit, startKey) => {
     calls.count += 1;
     expect(limit).to.be.greaterThan(0);
     const list = perShard[shard];
     const from = startKey ? list.findIndex((r) => r.orderId === startKey.orderId.S) + 1 : 0;
     const items = list.slice(from, from + Math.min(limit, cap));
+    calls.read += items.length;
     const stoppedEarly = items.length > 0 && (items.length === limit || from + items.length < list.length);
     const last = items[items.length - 1];
     const lastKey: Record<string, AttributeValue> | undefined = stoppedEarly
@@ -78,13 +80,26 @@ function memoryShards(
   return { query, calls };
 }
 
-/** Pages through the merge until it says nothing is left; the cursor is the last sort key alone. */
+/**
+ * What one page may read: the page, plus at most one read's worth left unused in each shard
+ * (a read asks a shard for its share, ceil(limit / shards) + 2). Asking every shard for the whole
+ * page reads up to shards x limit.
+ */
+const readBound = (limit: number, shards: number) => limit + shards * (Math.ceil(limit / shards) + 2);
+
+/**
+ * Pages through the merge until it says nothing is left; the cursor is the last sort key alone.
+ * Checks on every page that the merge read no more items than readBound.
+ */
 async function pageThrough(rows: Row[], shards: number, limit: number, descending: boolean, cap: number) {
   const pages: Row[][] = [];
   let after: string | undefined;
   for (let guard = 0; guard < 1000; guard++) {
-    const { query } = memoryShards(rows, shards, descending, after, cap);
+    const { query, calls } = memoryShards(rows, shards, descending, after, cap);
     const page = await mergeShards({ shards, limit, descending, sortKey: listSortKey, query });
+    expect(calls.read, `items read for a page of ${limit} over ${shards} shards`).to.be.at.most(
+      readBound(limit, shards),
+    );
     pages.push(page.items);
     if (!page.more) return pages;
     after = listSortKey(page.items[page.items.length - 1]);
@@ -119,6 +134,34 @@ describe("sharded listing (model-based)", () => {
     );
   });
 
+  it("no page reads more than the page plus one share per shard, whatever the spread over shards", async () => {
+    // Larger than rowsArb: an over-read only shows once shards hold more than their share.
+    const manyRows = fc.uniqueArray(
+      fc.record({
+        orderId: fc.uuid({ version: 4 }),
+        createdAt: fc
+          .integer({ min: 0, max: 600 })
+          .map((s) => new Date(Date.UTC(2026, 0, 1, 0, 0, s)).toISOString()),
+      }),
+      { minLength: 50, maxLength: 400, selector: (r) => r.orderId },
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        manyRows,
+        fc.integer({ min: 1, max: 16 }),
+        fc.integer({ min: 1, max: 60 }),
+        fc.boolean(),
+        async (rows, shards, limit, descending) => {
+          const { query, calls } = memoryShards(rows, shards, descending, undefined, 1000);
+          const page = await mergeShards({ shards, limit, descending, sortKey: listSortKey, query });
+          expect(page.items).to.have.length(Math.min(limit, rows.length));
+          expect(calls.read).to.be.at.most(readBound(limit, shards));
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+
   it("reads each shard once per page when no shard pages short", async () => {
     const rows = Array.from({ length: 40 }, (_, i) => ({
       orderId: `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`,
@@ -134,6 +177,25 @@ describe("sharded listing (model-based)", () => {
     );
     expect(page.more).to.equal(true);
     expect(calls.count).to.equal(8);
+  });
+
+  it("a page of the deployed size reads about the page, not every shard's page (GET /orders, the sweeper)", async () => {
+    const rows = Array.from({ length: 3000 }, (_, i) => ({
+      orderId: randomUUID(),
+      createdAt: new Date(Date.UTC(2026, 0, 1, 0, 0, 0, i)).toISOString(),
+    }));
+    for (const limit of [1, 20, 50, 100]) {
+      const { query, calls } = memoryShards(rows, ORDER_LIST_SHARDS, true, undefined, 1000);
+      const page = await mergeShards({
+        shards: ORDER_LIST_SHARDS,
+        limit,
+        descending: true,
+        sortKey: listSortKey,
+        query,
+      });
+      expect(page.items).to.have.length(limit);
+      expect(calls.read, `limit ${limit}`).to.be.at.most(readBound(limit, ORDER_LIST_SHARDS));
+    }
   });
 
   it("spreads order ids over the shards (no hot shard), at the default count and others", () => {
@@ -235,6 +297,22 @@ describe("sharded listing against dynalite (the real store)", function () {
             .sort(byKey(false))
             .filter((r) => r.status === listed && r.createdAt < before);
           expect(oldest.map((o) => o.orderId)).to.deep.equal(model.map((r) => r.orderId));
+          // The FAILED pass's query: an ISO time is an inclusive lower bound (an order created at
+          // that very second is in), oldest first, no gap or repeat across pages.
+          const after = new Date(Date.UTC(2026, 10, 28, 12, 0, 2)).toISOString();
+          const newer: Row[] = [];
+          startKey = undefined;
+          do {
+            const page = await source.createdAfter(listed, after, startKey);
+            newer.push(...page.items);
+            startKey = page.lastKey;
+          } while (startKey);
+          expect(newer.map((o) => o.orderId)).to.deep.equal(
+            [...rows]
+              .sort(byKey(false))
+              .filter((r) => r.status === listed && r.createdAt >= after)
+              .map((r) => r.orderId),
+          );
           expect(await source.count(listed)).to.equal(rows.filter((r) => r.status === listed).length);
         },
       ),

@@ -6,6 +6,7 @@ import { createLedger } from "../../functions/shared/ledger";
 import { simulatedChargeId } from "../../functions/shared/payments";
 import {
   executionArnOf,
+  LOOKBACK_EXTRA_SECONDS,
   sweepOrdersFromEnv,
   sweepOrdersHandler,
   type ExecutionStatus,
@@ -14,6 +15,7 @@ import {
   type SweepOrderSource,
 } from "../../functions/sweepOrders";
 import { toWorkflowOrder } from "../../functions/shared/order";
+import { ORDER_LIST_ATTRIBUTES, type ListedOrder } from "../../functions/shared/orderStore";
 import type { NotifyInput, Order, OrderStatus, PaymentResult } from "../../functions/shared/types";
 import { clock, makeOrder, ORDER_ID, OTHER_ORDER_ID, T0 } from "./support";
 import { awsError, buildWorld, sqsEvent, sqsRecord, type World } from "./world";
@@ -28,7 +30,18 @@ const old = (o: Partial<Order> = {}) =>
 const young = (o: Partial<Order> = {}) =>
   makeOrder({ createdAt: new Date(NOW.getTime() - 10_000).toISOString(), ...o });
 
-/** The byStatus index over the fake orders table: createdBefore/After honour the cutoff, oldest first. */
+/** What the byStatus index holds of an order: ORDER_LIST_ATTRIBUTES and the id, nothing else. */
+function projected(o: Order): ListedOrder {
+  const listed: Record<string, unknown> = { orderId: o.orderId };
+  for (const a of ORDER_LIST_ATTRIBUTES) if (o[a] !== undefined) listed[a] = o[a];
+  return listed as ListedOrder;
+}
+
+/**
+ * The byStatus index over the fake orders table, like dynamoOrderStatusSource: createdBefore is
+ * strict, createdAfter inclusive, oldest first, items projected (a sweeper reading a field the
+ * index does not hold sees it missing, as on AWS).
+ */
 function source(w: World, pageSize = 1): SweepOrderSource & { calls: string[] } {
   const calls: string[] = [];
   const page = (match: (o: Order) => boolean, startKey?: Record<string, unknown>) => {
@@ -36,7 +49,7 @@ function source(w: World, pageSize = 1): SweepOrderSource & { calls: string[] } 
       .filter(match)
       .sort((a, b) => a.createdAt.localeCompare(b.createdAt));
     const from = startKey ? Number(startKey.i) : 0;
-    const items = all.slice(from, from + pageSize);
+    const items = all.slice(from, from + pageSize).map(projected);
     return { items, lastKey: from + pageSize < all.length ? { i: from + pageSize } : undefined };
   };
   return {
@@ -47,7 +60,7 @@ function source(w: World, pageSize = 1): SweepOrderSource & { calls: string[] } 
     },
     async createdAfter(status, after, startKey) {
       calls.push(`${status}>${after}`);
-      return page((o) => o.status === status && o.createdAt > after, startKey);
+      return page((o) => o.status === status && o.createdAt >= after, startKey);
     },
     get: (orderId) => w.orders.get(orderId, { consistent: true }),
     async count(status: OrderStatus) {
@@ -385,6 +398,15 @@ describe("sweep_orders", () => {
       expectSettled(s.w);
     });
 
+    it("the lookback's lower bound is inclusive: a FAILED order created exactly at it is refunded", async () => {
+      const failure = { reason: "Timeout" as const, refunded: false, restocked: false };
+      const edge = new Date(NOW.getTime() - (STUCK_AFTER + LOOKBACK_EXTRA_SECONDS) * 1000).toISOString();
+      const s = sweepWorld([makeOrder({ status: "FAILED", failure, createdAt: edge })]);
+      await charge(s.w);
+      expect(actions(await s.run({}))).to.deep.equal([[ORDER_ID, "compensated"]]);
+      expectSettled(s.w);
+    });
+
     it("a marker held by an order that does not exist: needsAttention, stock untouched", async () => {
       const s = sweepWorld([old({ status: "COMPLETED" })]);
       await reserve(s.w, OTHER_ORDER_ID);
@@ -484,6 +506,104 @@ describe("sweep_orders", () => {
       expectConserved(s);
     });
 
+    // One order's port keeps throwing: that order is a retry, every other one is settled in the
+    // same run, the run ends normally (its metric line), and the next run settles the rest.
+    const failing = () => awsError("ServiceUnavailable", "simulated outage");
+    const portFaults: {
+      port: string;
+      victim: number;
+      override: (s: SweepWorld, victim: string) => Partial<SweepOrdersDeps>;
+    }[] = [
+      {
+        port: "DescribeExecution",
+        victim: 1,
+        override: (s, victim) => ({
+          executions: {
+            describe: async (id) =>
+              id === victim ? Promise.reject(failing()) : s.deps.executions.describe(id),
+          },
+        }),
+      },
+      {
+        port: "a ledger read",
+        victim: 0,
+        override: (s, victim) => ({
+          ledger: {
+            get: async (id, kind) =>
+              id === victim ? Promise.reject(failing()) : s.w.ledgerStore.get(id, kind),
+          },
+        }),
+      },
+      {
+        port: "the marker commit",
+        victim: 2,
+        override: (s, victim) => ({
+          inventory: {
+            invoke: ((request) =>
+              request.orderId === victim
+                ? Promise.reject(failing())
+                : s.w.inventory.invoke(request)) as SweepOrdersDeps["inventory"]["invoke"],
+          },
+        }),
+      },
+      {
+        port: "reading the order",
+        victim: 3,
+        override: (s, victim) => ({
+          orders: {
+            ...s.deps.orders,
+            get: async (id) => (id === victim ? Promise.reject(failing()) : s.deps.orders.get(id)),
+          },
+        }),
+      },
+    ];
+    for (const f of portFaults) {
+      it(`${f.port} throwing for one order: that order is a retry, the others are settled, the run goes on`, async () => {
+        const { s, ids } = await crashed();
+        const victim = ids[f.victim];
+        const report = await sweepOrdersHandler({ ...s.deps, ...f.override(s, victim) })({});
+        // The victim may be met twice (its markers, then its charge): a retry each time.
+        const retries = report.entries.filter((e) => e.action === "retry");
+        expect(retries).to.not.have.length(0);
+        for (const e of retries) {
+          expect(e.orderId).to.equal(victim);
+          expect(e.why).to.match(/ failed: ServiceUnavailable$/);
+        }
+        const settled = {
+          0: "completed",
+          1: "compensated",
+          2: "committed",
+          3: "compensated",
+          4: "compensated",
+        };
+        expect(
+          report.entries.filter((e) => e.orderId !== victim).map((e) => [e.orderId, e.action]),
+        ).to.have.deep.members(
+          ids.map((id, i) => [id, settled[i as keyof typeof settled]]).filter(([id]) => id !== victim),
+        );
+        for (const id of ids.filter((x) => x !== victim))
+          expect(s.w.orders.items.get(id)!.status, id).to.be.oneOf(["COMPLETED", "FAILED"]);
+        expect(s.w.log.lines.find((l) => l.msg === "sweep finished")!.OrdersNeedingAttention).to.equal(0);
+        await s.run({});
+        expectConserved(s);
+      });
+    }
+
+    it("StartExecution throwing for one order: a retry naming the error, the next order is still started", async () => {
+      const ids = ["1", "2"].map((x) => `00000000-0000-4000-8000-00000000000${x}`);
+      const s = sweepWorld([
+        old({ orderId: ids[0], status: "NEW", createdAt: "2020-01-01T00:00:00.000Z" }),
+        old({ orderId: ids[1], status: "NEW", createdAt: "2020-01-02T00:00:00.000Z" }),
+      ]);
+      s.deps.workflow.start.onFirstCall().rejects(awsError("ExecutionLimitExceeded"));
+      const report = await s.run({});
+      expect(report.entries.map((e) => [e.orderId, e.action, e.why])).to.deep.equal([
+        [ids[0], "retry", "settling the order failed: ExecutionLimitExceeded"],
+        [ids[1], "started", undefined],
+      ]);
+      expect(s.w.log.lines.find((l) => l.msg === "sweep finished")).to.include({ OrdersNeedingAttention: 0 });
+    });
+
     // A crash (a thrown call) at each effect the sweeper causes; the next run finishes the job.
     const boom = () => awsError("ServiceUnavailable", "simulated crash");
     const faults: { step: string; inject: (s: SweepWorld) => void }[] = [
@@ -552,6 +672,89 @@ describe("sweep_orders", () => {
       const report = await sweepOrdersHandler({ ...s.deps, maxOrdersPerRun: 3 })({});
       expect(report.entries.map((e) => e.orderId.slice(-1))).to.deep.equal(["0", "1", "2"]);
       expect(report.truncated).to.equal(true);
+    });
+
+    it("maxOrders counts actions only: 100 old running orders ahead do not stop a settleable one or the marker pass", async () => {
+      const running = Array.from({ length: 100 }, (_, i) =>
+        old({
+          orderId: `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`,
+          status: "NEW",
+          createdAt: new Date(Date.UTC(2020, 0, 1, 0, 0, i)).toISOString(),
+        }),
+      );
+      const stuck = old({ orderId: ORDER_ID, status: "NEW", createdAt: "2021-01-01T00:00:00.000Z" });
+      const done = old({
+        orderId: OTHER_ORDER_ID,
+        status: "COMPLETED",
+        chargeId: simulatedChargeId(OTHER_ORDER_ID),
+      });
+      const s = sweepWorld(
+        [stuck, ...running, done],
+        Object.fromEntries(running.map((o) => [o.orderId, { status: "RUNNING" as const }])),
+      );
+      await reserve(s.w, OTHER_ORDER_ID);
+      const report = await s.run({});
+      expect(report.entries.filter((e) => e.action === "running")).to.have.length(100);
+      expect(
+        report.entries.filter((e) => e.action !== "running").map((e) => [e.orderId, e.action]),
+      ).to.deep.equal([
+        [ORDER_ID, "started"],
+        [OTHER_ORDER_ID, "committed"],
+      ]);
+      expect(report.truncated).to.equal(false);
+      // The cap still holds for actions: one allowed, the marker waits for the next run.
+      const capped = await sweepOrdersHandler({ ...s.deps, maxOrdersPerRun: 1 })({});
+      expect(capped.entries.map((e) => e.action))
+        .to.include("running")
+        .and.not.include("committed");
+    });
+
+    it("stops starting orders when the Lambda's remaining time falls below the reserve, and says truncated", async () => {
+      const orders = Array.from({ length: 4 }, (_, i) =>
+        old({
+          orderId: `00000000-0000-4000-8000-00000000000${i}`,
+          status: "NEW",
+          createdAt: `2020-01-0${i + 1}T00:00:00.000Z`,
+        }),
+      );
+      const s = sweepWorld(orders);
+      // Each StartExecution takes 40 s of the run's 100 s: two fit before less than 30 s is left.
+      let remaining = 100_000;
+      const context = { getRemainingTimeInMillis: () => remaining };
+      s.deps.workflow.start.callsFake(async () => ((remaining -= 40_000), "started" as const));
+      const report = await s.run({}, context);
+      expect(report.entries.map((e) => [e.orderId.slice(-1), e.action])).to.deep.equal([
+        ["0", "started"],
+        ["1", "started"],
+      ]);
+      expect(report.truncated).to.equal(true);
+      expect(s.w.log.lines.find((l) => l.msg === "sweep finished")).to.include({ truncated: true });
+      // With time to spare the same run does them all.
+      remaining = 10_000_000;
+      const next = await s.run({}, context);
+      expect(next.truncated).to.equal(false);
+    });
+
+    it("the FAILED pass (no entry for orders it skips) stops on the time budget too", async () => {
+      const failure = { reason: "PaymentDeclined" as const, refunded: false, restocked: false };
+      const failed = Array.from({ length: 50 }, (_, i) =>
+        young({
+          orderId: `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`,
+          status: "FAILED",
+          failure,
+        }),
+      );
+      const s = sweepWorld(failed);
+      let remaining = 45_000;
+      const reads = sinon.stub(s.w.ledgerStore, "get").callThrough();
+      reads.callsFake(
+        async (id, kind) => ((remaining -= 1_000), reads.wrappedMethod.call(s.w.ledgerStore, id, kind)),
+      );
+      const report = await s.run({}, { getRemainingTimeInMillis: () => remaining });
+      expect(report.entries).to.deep.equal([]);
+      expect(report.truncated).to.equal(true);
+      // One CHARGE read (a second each) per order started while 45 s ... 30 s were left: 16 of 50.
+      expect(reads.callCount).to.equal(16);
     });
 
     it("emits OrdersInFlight and OrdersNeedingAttention as EMF on its log lines, the order id on each", async () => {
