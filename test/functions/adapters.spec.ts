@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import * as sinon from "sinon";
-import { DynamoDBClient, PutItemCommand } from "@aws-sdk/client-dynamodb";
+import { PutItemCommand } from "@aws-sdk/client-dynamodb";
 import { LambdaClient } from "@aws-sdk/client-lambda";
 import { SFNClient } from "@aws-sdk/client-sfn";
 import { SNSClient } from "@aws-sdk/client-sns";
@@ -16,46 +16,24 @@ import { dynamoOrderStore } from "../../functions/shared/orderStore";
 import { transitionOrder } from "../../functions/shared/status";
 import { sfnWorkflowClient } from "../../functions/shared/workflowClient";
 import { createTables } from "./dynamoTables";
-import {
-  captureLogger,
-  makeOrder,
-  ORDER_ID,
-  OTHER_ORDER_ID,
-  startDynalite,
-  TEST_CREDENTIALS,
-  type LocalDynamo,
-} from "./support";
+import { captureLogger, makeOrder, ORDER_ID, OTHER_ORDER_ID, useDynalite } from "./support";
 import { awsError } from "./world";
 
 const TABLES = { orders: "orders", inventory: "inventory", payments: "payments" };
 
 describe("DynamoDB adapters (against dynalite)", function () {
   this.timeout(10_000);
-  let local: LocalDynamo;
-  let client: DynamoDBClient;
+  const dynamo = useDynalite();
   let seq = 0;
   let names: typeof TABLES;
-
-  before(async () => {
-    local = await startDynalite();
-    client = new DynamoDBClient({
-      endpoint: local.endpoint,
-      region: "us-east-1",
-      credentials: TEST_CREDENTIALS,
-    });
-  });
-  after(async () => {
-    client.destroy();
-    await local.close();
-  });
   beforeEach(async () => {
     seq++;
     names = { orders: `orders${seq}`, inventory: `inventory${seq}`, payments: `payments${seq}` };
-    await createTables(client, names);
+    await createTables(dynamo.client, names);
   });
 
   const seedStock = (sku: string, stock: number, extra: Record<string, unknown> = { reservations: {} }) =>
-    client.send(
+    dynamo.client.send(
       new PutItemCommand({
         TableName: names.inventory,
         Item: marshall({ sku, price: 100, stock, ...extra }),
@@ -64,7 +42,7 @@ describe("DynamoDB adapters (against dynalite)", function () {
 
   describe("orders", () => {
     it("create is conditional; get reads it back", async () => {
-      const store = dynamoOrderStore(client, names.orders);
+      const store = dynamoOrderStore(dynamo.client, names.orders);
       expect(await store.create(makeOrder())).to.equal(true);
       expect(await store.create(makeOrder({ requestHash: "other" }))).to.equal(false);
       expect(await store.get(ORDER_ID, { consistent: true })).to.deep.equal(makeOrder());
@@ -72,7 +50,7 @@ describe("DynamoDB adapters (against dynalite)", function () {
     });
 
     it("status transitions are conditional, idempotent when repeated, rejected otherwise", async () => {
-      const store = dynamoOrderStore(client, names.orders);
+      const store = dynamoOrderStore(dynamo.client, names.orders);
       await store.create(makeOrder());
       expect((await transitionOrder(store, ORDER_ID, "PAID", { updatedAt: "t1" })).outcome).to.equal(
         "rejected",
@@ -100,7 +78,7 @@ describe("DynamoDB adapters (against dynalite)", function () {
     });
 
     it("failure flags only turn true, only on a FAILED order with a failure record; markNotified once", async () => {
-      const store = dynamoOrderStore(client, names.orders);
+      const store = dynamoOrderStore(dynamo.client, names.orders);
       await store.create(makeOrder({ status: "FAILED" }));
       expect(await store.setFailureFlags(ORDER_ID, { refunded: true }, "t")).to.equal(undefined);
       await store.create(makeOrder({ orderId: OTHER_ORDER_ID, status: "PAID" }));
@@ -129,7 +107,7 @@ describe("DynamoDB adapters (against dynalite)", function () {
     });
 
     it("lists newest first through byCreatedAt / byStatus with a resumable key", async () => {
-      const store = dynamoOrderStore(client, names.orders);
+      const store = dynamoOrderStore(dynamo.client, names.orders);
       const ids = [ORDER_ID, OTHER_ORDER_ID, "0b1e2d3c-4a5b-4c6d-8e7f-a0b1c2d3e4f5"];
       for (const [i, orderId] of ids.entries()) {
         await store.create(
@@ -159,7 +137,7 @@ describe("DynamoDB adapters (against dynalite)", function () {
       await seedStock("A", 5);
       await seedStock("B", 5, {});
       const run = updateInventoryHandler({
-        inventory: dynamoInventoryStore(client, names.inventory),
+        inventory: dynamoInventoryStore(dynamo.client, names.inventory),
         log: captureLogger(),
       });
       const items = [
@@ -174,7 +152,7 @@ describe("DynamoDB adapters (against dynalite)", function () {
         action: "reserve",
         ok: true,
       });
-      const store = dynamoInventoryStore(client, names.inventory);
+      const store = dynamoInventoryStore(dynamo.client, names.inventory);
       expect(await store.get("A")).to.deep.equal({ sku: "A", stock: 3, reservations: { [ORDER_ID]: 2 } });
       expect(await store.get("B")).to.deep.equal({ sku: "B", stock: 4, reservations: { [ORDER_ID]: 1 } });
       expect(await run({ action: "release", orderId: ORDER_ID, items })).to.deep.equal({
@@ -197,7 +175,7 @@ describe("DynamoDB adapters (against dynalite)", function () {
     it("30 orders racing for 20 units: exactly 20 succeed, stock ends at 0, never below", async () => {
       await seedStock("HOT", 20);
       const run = updateInventoryHandler({
-        inventory: dynamoInventoryStore(client, names.inventory),
+        inventory: dynamoInventoryStore(dynamo.client, names.inventory),
         log: captureLogger(),
       });
       const ids = Array.from(
@@ -208,14 +186,14 @@ describe("DynamoDB adapters (against dynalite)", function () {
         ids.map((orderId) => run({ action: "reserve", orderId, items: [{ sku: "HOT", quantity: 1 }] })),
       );
       expect(results.filter((r) => r.action === "reserve" && r.ok)).to.have.length(20);
-      expect((await dynamoInventoryStore(client, names.inventory).get("HOT"))!.stock).to.equal(0);
+      expect((await dynamoInventoryStore(dynamo.client, names.inventory).get("HOT"))!.stock).to.equal(0);
     });
 
     it("a short SKU gives back what the order took", async () => {
       await seedStock("A", 5);
       await seedStock("B", 0);
       const run = updateInventoryHandler({
-        inventory: dynamoInventoryStore(client, names.inventory),
+        inventory: dynamoInventoryStore(dynamo.client, names.inventory),
         log: captureLogger(),
       });
       const res = await run({
@@ -227,7 +205,7 @@ describe("DynamoDB adapters (against dynalite)", function () {
         ],
       });
       expect(res).to.deep.equal({ action: "reserve", ok: false, reason: "OutOfStock", skus: ["B"] });
-      expect(await dynamoInventoryStore(client, names.inventory).get("A")).to.deep.equal({
+      expect(await dynamoInventoryStore(dynamo.client, names.inventory).get("A")).to.deep.equal({
         sku: "A",
         stock: 5,
         reservations: {},
@@ -237,7 +215,7 @@ describe("DynamoDB adapters (against dynalite)", function () {
 
   describe("ledger and catalogue", () => {
     it("ledger puts are conditional per (orderId, entry)", async () => {
-      const store = dynamoLedgerStore(client, names.payments);
+      const store = dynamoLedgerStore(dynamo.client, names.payments);
       const charge = {
         orderId: ORDER_ID,
         entry: "CHARGE" as const,
@@ -254,7 +232,7 @@ describe("DynamoDB adapters (against dynalite)", function () {
 
     it("the catalogue reads prices with BatchGetItem; unknown SKUs are absent", async () => {
       await seedStock("A", 1);
-      const prices = await lookupPrices(dynamoCatalogue(client, names.inventory), ["A", "NOPE"]);
+      const prices = await lookupPrices(dynamoCatalogue(dynamo.client, names.inventory), ["A", "NOPE"]);
       expect([...prices]).to.deep.equal([["A", 100]]);
     });
   });

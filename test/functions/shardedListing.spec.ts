@@ -8,7 +8,6 @@
 import { expect } from "chai";
 import { randomUUID } from "node:crypto";
 import fc from "fast-check";
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { AttributeValue } from "@aws-sdk/client-dynamodb";
 import {
   dynamoOrderStatusSource,
@@ -23,7 +22,7 @@ import {
 import { transitionOrder } from "../../functions/shared/status";
 import { ORDER_STATUSES, type OrderStatus } from "../../functions/shared/types";
 import { createTables } from "./dynamoTables";
-import { makeOrder, startDynalite, TEST_CREDENTIALS, type LocalDynamo } from "./support";
+import { makeOrder, useDynalite } from "./support";
 
 interface Row {
   orderId: string;
@@ -213,22 +212,8 @@ describe("sharded listing (model-based)", () => {
 
 describe("sharded listing against dynalite (the real store)", function () {
   this.timeout(60_000);
-  let local: LocalDynamo;
-  let client: DynamoDBClient;
+  const dynamo = useDynalite();
   let seq = 0;
-
-  before(async () => {
-    local = await startDynalite();
-    client = new DynamoDBClient({
-      endpoint: local.endpoint,
-      region: "us-east-1",
-      credentials: TEST_CREDENTIALS,
-    });
-  });
-  after(async () => {
-    client.destroy();
-    await local.close();
-  });
 
   const statusArb = fc.constantFrom<OrderStatus>(...ORDER_STATUSES);
 
@@ -245,8 +230,8 @@ describe("sharded listing against dynalite (the real store)", function () {
         async (rows, shards, limit, listed) => {
           seq += 1;
           const names = { orders: `orders${seq}`, inventory: `inventory${seq}`, payments: `payments${seq}` };
-          await createTables(client, names);
-          const store = dynamoOrderStore(client, names.orders, shards);
+          await createTables(dynamo.client, names);
+          const store = dynamoOrderStore(dynamo.client, names.orders, shards);
           for (const r of rows) {
             await store.create(makeOrder({ orderId: r.orderId, createdAt: r.createdAt, status: "NEW" }));
             // Through the real transition rules: the status index's hash key must follow.
@@ -284,7 +269,7 @@ describe("sharded listing against dynalite (the real store)", function () {
           for (const o of byStatus.flat())
             expect(o).to.include({ status: listed }).and.not.have.property("customer");
 
-          const source = dynamoOrderStatusSource(client, names.orders, { shards, pageSize: limit });
+          const source = dynamoOrderStatusSource(dynamo.client, names.orders, { shards, pageSize: limit });
           const before = new Date(Date.UTC(2026, 10, 28, 12, 0, 3)).toISOString();
           const oldest: Row[] = [];
           let startKey: Record<string, unknown> | undefined;

@@ -3,6 +3,7 @@
  * semantics as the DynamoDB adapters (the adapters themselves are tested against dynalite in
  * adapters.spec.ts), fixtures, a capturing logger and a dynalite server.
  */
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { createLogger, type Logger } from "../../functions/shared/log";
 import type { LedgerEntry, LedgerStore } from "../../functions/shared/ledger";
 import type { InventoryStore, StockRecord } from "../../functions/shared/inventoryStore";
@@ -217,3 +218,34 @@ export async function startDynalite(): Promise<LocalDynamo> {
 }
 
 export const TEST_CREDENTIALS = { accessKeyId: "test", secretAccessKey: "test" };
+
+/**
+ * A dynalite for the enclosing `describe` and a DynamoDB client on it: started in `before`,
+ * closed in `after`. Read `.client` inside hooks and tests (it is set by `before`).
+ */
+export function useDynalite(): { readonly client: DynamoDBClient; readonly endpoint: string } {
+  let local: LocalDynamo | undefined;
+  let client: DynamoDBClient | undefined;
+  before(async () => {
+    local = await startDynalite();
+    client = new DynamoDBClient({
+      endpoint: local.endpoint,
+      region: "us-east-1",
+      credentials: TEST_CREDENTIALS,
+    });
+  });
+  after(async () => {
+    client?.destroy();
+    await local?.close();
+  });
+  return {
+    get client() {
+      if (!client) throw new Error("useDynalite: the client exists only once `before` has run");
+      return client;
+    },
+    get endpoint() {
+      if (!local) throw new Error("useDynalite: dynalite runs only once `before` has run");
+      return local.endpoint;
+    },
+  };
+}
