@@ -249,7 +249,7 @@ export async function startOfflineSystem(options: OfflineOptions = {}): Promise<
           account: accountId,
           time: new Date().toISOString(),
           region,
-          resources: [`arn:${partitionOf(topology)}:events:${region}:${accountId}:rule/${sch.rule}`],
+          resources: [`arn:${registeredPartition(topology)}:events:${region}:${accountId}:rule/${sch.rule}`],
           detail: {},
         };
         functions
@@ -365,6 +365,6 @@ async function seed(
 }
 
 /** The partition the program registered its resources in (aws-us-gov, aws-cn ...), from a queue's ARN. */
-function partitionOf(topology: LocalTopology): string {
+function registeredPartition(topology: LocalTopology): string {
   return topology.queues[0]?.arn.split(":")[1] ?? "aws";
 }

@@ -423,6 +423,7 @@ export function dynamoOrderStatusSource(
 ): OrderStatusSource {
   const pageSize = options.pageSize ?? 50;
   const shards = options.shards ?? ORDER_LIST_SHARDS;
+  const orders = dynamoOrderStore(client, tableName, shards);
   const oldestFirst = async (
     status: OrderStatus,
     range: { after?: string; before?: string },
@@ -443,12 +444,7 @@ export function dynamoOrderStatusSource(
     createdBefore: (status, before, startKey) => oldestFirst(status, { after: cursor(startKey), before }),
     // `<createdAt>#<id>` sorts after `<createdAt>`: an ISO time as the lower bound keeps createdAt >= it.
     createdAfter: (status, after, startKey) => oldestFirst(status, { after: cursor(startKey) ?? after }),
-    async get(orderId) {
-      const out = await client.send(
-        new GetItemCommand({ TableName: tableName, Key: { orderId: { S: orderId } }, ConsistentRead: true }),
-      );
-      return out.Item ? toOrder(out.Item) : undefined;
-    },
+    get: (orderId) => orders.get(orderId, { consistent: true }),
     async count(status) {
       const index = listingIndex(status);
       const perShard = await Promise.all(

@@ -8,6 +8,7 @@
 import { expect } from "chai";
 import { randomUUID } from "node:crypto";
 import fc from "fast-check";
+import * as sinon from "sinon";
 import type { AttributeValue } from "@aws-sdk/client-dynamodb";
 import {
   dynamoOrderStatusSource,
@@ -303,6 +304,27 @@ describe("sharded listing against dynalite (the real store)", function () {
       ),
       { numRuns: 10 },
     );
+  });
+
+  it("the sweeper's get reads the whole order from the base table, consistently (the index holds a part)", async () => {
+    seq += 1;
+    const names = { orders: `orders${seq}`, inventory: `inventory${seq}`, payments: `payments${seq}` };
+    await createTables(dynamo.client, names);
+    const order = makeOrder({ orderId: randomUUID(), status: "NEW" });
+    await dynamoOrderStore(dynamo.client, names.orders).create(order);
+    const send = sinon.spy(dynamo.client, "send");
+    try {
+      const got = await dynamoOrderStatusSource(dynamo.client, names.orders).get(order.orderId);
+      expect(got).to.deep.equal(order);
+      const inputs = send
+        .getCalls()
+        .map((c) => (c.args[0] as unknown as { input: Record<string, unknown> }).input);
+      expect(inputs).to.have.length(1);
+      expect(inputs[0]).to.include({ TableName: names.orders, ConsistentRead: true });
+      expect(inputs[0]).not.to.have.property("IndexName");
+    } finally {
+      send.restore();
+    }
   });
 });
 
