@@ -27,6 +27,15 @@ const CHARGE_ID = simulatedChargeId(ORDER_ID);
 
 const old = (o: Partial<Order> = {}) =>
   makeOrder({ createdAt: new Date(NOW.getTime() - 2 * STUCK_AFTER * 1000).toISOString(), ...o });
+/** `n` old orders with ids ...000 to ...n-1, created a day (or, with `seconds`, a second) apart, oldest first. */
+const oldOrders = (n: number, o: Partial<Order> = {}, seconds = false) =>
+  Array.from({ length: n }, (_, i) =>
+    old({
+      orderId: `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`,
+      createdAt: new Date(Date.UTC(2020, 0, 1 + (seconds ? 0 : i), 0, 0, seconds ? i : 0)).toISOString(),
+      ...o,
+    }),
+  );
 const young = (o: Partial<Order> = {}) =>
   makeOrder({ createdAt: new Date(NOW.getTime() - 10_000).toISOString(), ...o });
 
@@ -661,13 +670,7 @@ describe("sweep_orders", () => {
     });
 
     it("pages through the index and stops at maxOrdersPerRun", async () => {
-      const orders = Array.from({ length: 5 }, (_, i) =>
-        old({
-          orderId: `00000000-0000-4000-8000-00000000000${i}`,
-          status: "NEW",
-          createdAt: `2020-01-0${i + 1}T00:00:00.000Z`,
-        }),
-      );
+      const orders = oldOrders(5, { status: "NEW" });
       const s = sweepWorld(orders);
       const report = await sweepOrdersHandler({ ...s.deps, maxOrdersPerRun: 3 })({});
       expect(report.entries.map((e) => e.orderId.slice(-1))).to.deep.equal(["0", "1", "2"]);
@@ -675,13 +678,7 @@ describe("sweep_orders", () => {
     });
 
     it("maxOrders counts actions only: 100 old running orders ahead do not stop a settleable one or the marker pass", async () => {
-      const running = Array.from({ length: 100 }, (_, i) =>
-        old({
-          orderId: `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`,
-          status: "NEW",
-          createdAt: new Date(Date.UTC(2020, 0, 1, 0, 0, i)).toISOString(),
-        }),
-      );
+      const running = oldOrders(100, { status: "NEW" }, true);
       const stuck = old({ orderId: ORDER_ID, status: "NEW", createdAt: "2021-01-01T00:00:00.000Z" });
       const done = old({
         orderId: OTHER_ORDER_ID,
@@ -710,13 +707,7 @@ describe("sweep_orders", () => {
     });
 
     it("stops starting orders when the Lambda's remaining time falls below the reserve, and says truncated", async () => {
-      const orders = Array.from({ length: 4 }, (_, i) =>
-        old({
-          orderId: `00000000-0000-4000-8000-00000000000${i}`,
-          status: "NEW",
-          createdAt: `2020-01-0${i + 1}T00:00:00.000Z`,
-        }),
-      );
+      const orders = oldOrders(4, { status: "NEW" });
       const s = sweepWorld(orders);
       // Each StartExecution takes 40 s of the run's 100 s: two fit before less than 30 s is left.
       let remaining = 100_000;
