@@ -370,6 +370,28 @@ export function buildPostmanCollection(raw: Json, options: CollectionOptions): J
       `pm.collectionVariables.set("listFirstCreatedAt", body.items && body.items[0] ? body.items[0].createdAt : "");`,
     ],
   );
+  /** Place a declined order, then poll it until its compensation is final. */
+  const declinedOrderSteps = (
+    placedWhat: string,
+    polled: string,
+    idVariable: string,
+    poll: typeof pollDeclined,
+  ): Step[] => [
+    {
+      name: `Place ${placedWhat}`,
+      method: "POST",
+      path: ["orders"],
+      body: declined,
+      test: [...expectResponse(placed), store(idVariable, "orderId")],
+    },
+    {
+      name: `Poll ${polled} until its compensation is final`,
+      method: "GET",
+      path: orderPath(idVariable),
+      pre: [...requireVariables(idVariable), ...poll.pre],
+      test: [...expectResponse(one), ...poll.test],
+    },
+  ];
   const pollCounters = [pollPlaced, pollDeclined, pollDeclined2, listPage1].map((p) => p.counter);
   const onlyFailed = [
     `pm.test(${js(`${pageSize} FAILED order on the page, none with another status`)}, () => {`,
@@ -431,34 +453,18 @@ export function buildPostmanCollection(raw: Json, options: CollectionOptions): J
       pre: requireVariables("flowKey"),
       test: expectResponse(conflict),
     },
-    {
-      name: "Place an order with a declined token",
-      method: "POST",
-      path: ["orders"],
-      body: declined,
-      test: [...expectResponse(placed), store("declinedOrderId", "orderId")],
-    },
-    {
-      name: "Poll the declined order until its compensation is final",
-      method: "GET",
-      path: orderPath("declinedOrderId"),
-      pre: [...requireVariables("declinedOrderId"), ...pollDeclined.pre],
-      test: [...expectResponse(one), ...pollDeclined.test],
-    },
-    {
-      name: "Place a second declined order (for the listing)",
-      method: "POST",
-      path: ["orders"],
-      body: declined,
-      test: [...expectResponse(placed), store("declinedOrderId2", "orderId")],
-    },
-    {
-      name: "Poll the second declined order until its compensation is final",
-      method: "GET",
-      path: orderPath("declinedOrderId2"),
-      pre: [...requireVariables("declinedOrderId2"), ...pollDeclined2.pre],
-      test: [...expectResponse(one), ...pollDeclined2.test],
-    },
+    ...declinedOrderSteps(
+      "an order with a declined token",
+      "the declined order",
+      "declinedOrderId",
+      pollDeclined,
+    ),
+    ...declinedOrderSteps(
+      "a second declined order (for the listing)",
+      "the second declined order",
+      "declinedOrderId2",
+      pollDeclined2,
+    ),
     {
       name: "A body the API model rejects: 400",
       method: "POST",
