@@ -1,5 +1,5 @@
 /**
- * Two cuts to what evaluating the program costs, with the registered resources and every
+ * Four cuts to what evaluating the program costs, with the registered resources and every
  * function's serialized code unchanged (test/components/previewCuts.spec.ts compares them with a
  * process that runs without the cuts). Installed by program/main.ts, the entry point `pulumi
  * preview` / `pulumi up` run, and by captureProgram (tests, `npm start`, the bench).
@@ -12,11 +12,17 @@
  *   Formatting a stack through ts-node's source-map support costs ~140 µs. The wrapper runs that
  *   one function with `Error.stackTraceLimit = 0`, so the recorded stack is just "Error"; every
  *   other Error in the process keeps its stack (no process-wide `Error.prepareStackTrace` hook).
+ * - Parse cache (./closureParseCache.ts): the serializer's TypeScript parse of each function text,
+ *   kept under a hash of the text and the Pulumi and TypeScript versions.
+ * - Lazy debugger (./lazyDebugger.ts): the serializer's inspector session without the Debugger
+ *   domain, which only names files in error texts; a failed serialization turns it on and runs again.
  *
- * `ORDERFLOW_PREVIEW_CUTS=off` installs neither (the baseline the spec and the bench compare with),
- * `=codePathCache` or `=promiseStacks` only that one; `PULUMI_DEBUG_PROMISE_LEAKS` keeps the stacks.
+ * `ORDERFLOW_PREVIEW_CUTS=off` installs none (the baseline the spec and the bench compare with), a
+ * cut's name only that one; `PULUMI_DEBUG_PROMISE_LEAKS` keeps the stacks.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { cacheClosureParses } from "./closureParseCache";
+import { installLazyDebugger } from "./lazyDebugger";
 
 type CodePaths = Map<string, pulumi.asset.Asset | pulumi.asset.Archive>;
 type ComputeCodePaths = (options?: pulumi.runtime.CodePathOptions) => Promise<CodePaths>;
@@ -30,6 +36,8 @@ interface DebuggableModule {
 export interface InstalledCuts {
   codePathCache: boolean;
   promiseStacks: boolean;
+  parseCache: boolean;
+  lazyDebugger: boolean;
 }
 
 let installed: InstalledCuts | undefined;
@@ -42,6 +50,8 @@ export function plannedCuts(env: NodeJS.ProcessEnv): InstalledCuts {
   return {
     codePathCache: wants("codePathCache"),
     promiseStacks: wants("promiseStacks") && !env.PULUMI_DEBUG_PROMISE_LEAKS,
+    parseCache: wants("parseCache"),
+    lazyDebugger: wants("lazyDebugger"),
   };
 }
 
@@ -52,6 +62,10 @@ export function installPreviewCuts(env: NodeJS.ProcessEnv = process.env): Instal
   installed = {
     codePathCache: plan.codePathCache && cacheCodePaths(),
     promiseStacks: plan.promiseStacks && skipPromiseStacks(),
+    parseCache: plan.parseCache && cacheClosureParses(),
+    // The language host (pulumi preview / up) sets PULUMI_NODEJS_MONITOR and opens its inspector
+    // session, with the Debugger, before it loads the program.
+    lazyDebugger: plan.lazyDebugger && installLazyDebugger(Boolean(env.PULUMI_NODEJS_MONITOR)) !== undefined,
   };
   return installed;
 }

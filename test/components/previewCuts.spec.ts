@@ -70,7 +70,12 @@ describe("preview cuts: faster, same resources and code", function () {
   after(() => fs.rmSync(coldCache, { recursive: true, force: true }));
 
   it("are installed in this process (so the comparison below compares something)", () => {
-    expect(installPreviewCuts()).to.deep.equal({ codePathCache: true, promiseStacks: true });
+    expect(installPreviewCuts()).to.deep.equal({
+      codePathCache: true,
+      promiseStacks: true,
+      parseCache: true,
+      lazyDebugger: true,
+    });
   });
 
   it("register the same resources and serialized code as a process without them", async () => {
@@ -142,25 +147,17 @@ describe("preview cuts: faster, same resources and code", function () {
   });
 
   it("keep every stack when leak debugging is on, and none when switched off", () => {
-    expect(plannedCuts({})).to.deep.equal({ codePathCache: true, promiseStacks: true });
-    expect(plannedCuts({ PULUMI_DEBUG_PROMISE_LEAKS: "1" })).to.deep.equal({
-      codePathCache: true,
-      promiseStacks: false,
-    });
-    expect(plannedCuts({ ORDERFLOW_PREVIEW_CUTS: "off" })).to.deep.equal({
-      codePathCache: false,
-      promiseStacks: false,
-    });
-    expect(plannedCuts({ ORDERFLOW_PREVIEW_CUTS: "promiseStacks" })).to.deep.equal({
-      codePathCache: false,
-      promiseStacks: true,
-    });
+    const none = { codePathCache: false, promiseStacks: false, parseCache: false, lazyDebugger: false };
+    const all = { codePathCache: true, promiseStacks: true, parseCache: true, lazyDebugger: true };
+    expect(plannedCuts({})).to.deep.equal(all);
+    expect(plannedCuts({ PULUMI_DEBUG_PROMISE_LEAKS: "1" })).to.deep.equal({ ...all, promiseStacks: false });
+    expect(plannedCuts({ ORDERFLOW_PREVIEW_CUTS: "off" })).to.deep.equal(none);
+    for (const cut of Object.keys(all)) {
+      expect(plannedCuts({ ORDERFLOW_PREVIEW_CUTS: cut }), cut).to.deep.equal({ ...none, [cut]: true });
+    }
     expect(
-      plannedCuts({ ORDERFLOW_PREVIEW_CUTS: "codePathCache", PULUMI_DEBUG_PROMISE_LEAKS: "1" }),
-    ).to.deep.equal({
-      codePathCache: true,
-      promiseStacks: false,
-    });
+      plannedCuts({ ORDERFLOW_PREVIEW_CUTS: "promiseStacks", PULUMI_DEBUG_PROMISE_LEAKS: "1" }),
+    ).to.deep.equal(none);
   });
 
   it("transpile cache: a changed file is transpiled again, never served stale", () => {

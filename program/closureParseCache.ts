@@ -1,0 +1,149 @@
+/**
+ * A content-keyed cache for the TypeScript parse inside Pulumi's closure serializer.
+ *
+ * For every function it serializes, Pulumi's `parseFunction(text)` parses the function's source text
+ * with TypeScript to find its free variables. The same helpers are reached from all 8 handlers, so
+ * the same texts are parsed again and again: 293 parses of 97 distinct texts per program run here,
+ * about 0.3 s. The result depends on nothing but the text, Pulumi's version and TypeScript's
+ * version, so it is kept under a hash of exactly those: in memory, and on disk in
+ * node_modules/.cache/orderflow-closure (like the transpile cache, ./tsCache.js). A changed function
+ * is a new text, hence a new key: a stale parse can't be served. Each hit returns fresh objects, and
+ * logs what Pulumi's own parse logs.
+ */
+import * as crypto from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+
+/** Pulumi's result: an error message ("" if none) and what it found (absent on some errors). */
+export type ParseResult = [string, unknown];
+type ParseFunction = (functionText: string) => ParseResult;
+
+interface ParseFunctionModule {
+  parseFunction: ParseFunction;
+}
+
+export interface LogModule {
+  debug(message: string): Promise<void>;
+}
+
+const FORMAT = "orderflow-closure-parse-1";
+const MAP_TAG = "$orderflowMap";
+
+export const CLOSURE_CACHE_DIR =
+  process.env.ORDERFLOW_CLOSURE_CACHE_DIR ||
+  path.join(__dirname, "..", "node_modules", ".cache", "orderflow-closure");
+
+/** Maps become tagged entry lists; nothing else in a parse result needs care (strings, booleans). */
+export function encodeParse(result: ParseResult): string {
+  return JSON.stringify(result, (_key, value: unknown) =>
+    value instanceof Map ? { [MAP_TAG]: [...value.entries()] } : value,
+  );
+}
+
+export function decodeParse(text: string): ParseResult | undefined {
+  let decoded: unknown;
+  try {
+    decoded = JSON.parse(text, (_key, value: unknown) =>
+      value !== null && typeof value === "object" && MAP_TAG in value
+        ? new Map((value as Record<string, [unknown, unknown][]>)[MAP_TAG])
+        : value,
+    );
+  } catch {
+    return undefined;
+  }
+  // Anything else (a damaged or foreign file) is treated as a miss and parsed again.
+  if (!Array.isArray(decoded) || decoded.length !== 2 || typeof decoded[0] !== "string") return undefined;
+  return decoded as ParseResult;
+}
+
+/** What the parse depends on besides the text: a new Pulumi or TypeScript is a new key. */
+function baseKey(): string {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const pulumiVersion = (require("@pulumi/pulumi/package.json") as { version: string }).version;
+  // The TypeScript Pulumi's parse uses: its shim loads the project's, else its vendored copy.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const typescriptVersion = (require("@pulumi/pulumi/typescript-shim") as { version: string }).version;
+  return [FORMAT, pulumiVersion, typescriptVersion].join("\0");
+}
+
+let stock: ParseFunction | undefined;
+
+/** Pulumi's own parseFunction, whether or not the cache replaced it (the spec compares with it). */
+export function stockParseFunction(): ParseFunction {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (
+    stock ?? (require("@pulumi/pulumi/runtime/closure/parseFunction") as ParseFunctionModule).parseFunction
+  );
+}
+
+/**
+ * Replaces `parseFunction` in Pulumi's closure serializer with the cached one. Returns false if
+ * Pulumi no longer exposes it (nothing is changed then).
+ */
+export function cacheClosureParses(cacheDir: string = CLOSURE_CACHE_DIR): boolean {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const parser = require("@pulumi/pulumi/runtime/closure/parseFunction") as ParseFunctionModule;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const log = require("@pulumi/pulumi/log") as LogModule;
+  const original = parser.parseFunction;
+  if (typeof original !== "function") return false;
+  stock = original;
+  parser.parseFunction = cachedParser(original, log, cacheDir);
+  return true;
+}
+
+/** The cached parser around `original` (exported for the spec). */
+export function cachedParser(original: ParseFunction, log: LogModule, cacheDir: string): ParseFunction {
+  const base = baseKey();
+  const inMemory = new Map<string, string>();
+
+  function fromDisk(file: string): string | undefined {
+    try {
+      return fs.readFileSync(file, "utf8");
+    } catch {
+      return undefined;
+    }
+  }
+
+  function store(file: string, encoded: string): void {
+    try {
+      fs.mkdirSync(cacheDir, { recursive: true });
+      // Written aside and renamed, so a concurrent preview never reads half an entry.
+      const partial = `${file}.${process.pid}.tmp`;
+      fs.writeFileSync(partial, encoded);
+      fs.renameSync(partial, file);
+    } catch {
+      // a read-only tree still works, from memory
+    }
+  }
+
+  return function cachedParseFunction(functionText: string): ParseResult {
+    const remembered = inMemory.get(functionText);
+    const hit = remembered === undefined ? undefined : decodeParse(remembered);
+    if (hit) return logged(hit);
+
+    const key = crypto.createHash("sha256").update(base).update("\0").update(functionText).digest("hex");
+    const file = path.join(cacheDir, `${key}.json`);
+    const stored = fromDisk(file);
+    const fromFile = stored === undefined ? undefined : decodeParse(stored);
+    if (fromFile && stored !== undefined) {
+      inMemory.set(functionText, stored);
+      return logged(fromFile);
+    }
+
+    const parsed = original(functionText); // logs by itself
+    const encoded = encodeParse(parsed);
+    inMemory.set(functionText, encoded);
+    store(file, encoded);
+    return parsed;
+  };
+
+  // Pulumi's parse logs its free variables at debug level whenever it gets that far; so does a hit.
+  function logged(result: ParseResult): ParseResult {
+    const found = result[1] as { capturedVariables?: unknown } | undefined;
+    if (found?.capturedVariables !== undefined) {
+      void log.debug(`Found free variables: ${JSON.stringify(found.capturedVariables)}`);
+    }
+    return result;
+  }
+}

@@ -1,0 +1,143 @@
+/**
+ * Pulumi's closure serializer reads each function's closure through a V8 inspector session, and
+ * creates that session with the Debugger domain enabled. The Debugger is there for one thing: its
+ * `scriptParsed` events map script ids to file names, which appear only in the text of a
+ * serialization error. Enabling it costs about 0.4 s here (V8 reports every script loaded so far),
+ * and everything after runs with a debugger attached. Stock Pulumi attaches its listener only after
+ * the domain is enabled, so scripts loaded before the first serialization (in a program that
+ * imports at the top: all of them) have no file name anyway.
+ *
+ * This cut:
+ * - gives the serializer a session with only the Runtime domain, which is all the closure lookups
+ *   use;
+ * - looks each function's location up once (a function's source position never changes);
+ * - when a serialization fails, enables the Debugger with the listener attached first (so every
+ *   script is named), and serializes that function again: the error then names the file and line
+ *   of every function in the chain, where stock Pulumi names none of the early-loaded ones;
+ * - under `pulumi preview` / `up`, where Pulumi's language host opened its session with the
+ *   Debugger before the program started, turns that session's Debugger off for the same saving.
+ */
+import { Session } from "node:inspector";
+import * as pulumi from "@pulumi/pulumi";
+
+interface FunctionLocation {
+  file: string;
+  line: number;
+  column: number;
+}
+
+interface V8Module {
+  getFunctionLocationAsync(func: Function): Promise<FunctionLocation>;
+}
+
+interface V8HooksModule {
+  getSessionAsync(): Promise<Session>;
+  getScriptUrl(id: string): string | undefined;
+}
+
+type SerializeFunction = (func: Function, args?: pulumi.runtime.SerializeFunctionArgs) => Promise<unknown>;
+
+export interface LazyDebugger {
+  /** Our session (Runtime only until an error asks for file names). */
+  session(): Promise<Session>;
+  /** True once a failed serialization turned the Debugger on. */
+  namesFiles(): boolean;
+}
+
+/**
+ * Installs the cut. `hostSession`: the language host opened a session before the program ran
+ * (`pulumi preview` / `up` set PULUMI_NODEJS_MONITOR); its Debugger is turned off.
+ * Returns undefined if Pulumi no longer exposes the functions this replaces (nothing is changed).
+ */
+export function installLazyDebugger(hostSession: boolean): LazyDebugger | undefined {
+  installed ??= install(hostSession);
+  return installed;
+}
+
+let installed: LazyDebugger | undefined;
+
+/** The installed cut, if any (the spec reads its state). */
+export function lazyDebuggerState(): { installed: boolean; namesFiles: boolean } {
+  return { installed: installed !== undefined, namesFiles: installed?.namesFiles() ?? false };
+}
+
+function install(hostSession: boolean): LazyDebugger | undefined {
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  const hooks = require("@pulumi/pulumi/runtime/closure/v8Hooks") as V8HooksModule;
+  const v8 = require("@pulumi/pulumi/runtime/closure/v8") as V8Module;
+  /* eslint-enable @typescript-eslint/no-require-imports */
+  const runtime = pulumi.runtime as unknown as { serializeFunction: SerializeFunction };
+  const originals = {
+    getSessionAsync: hooks.getSessionAsync,
+    getScriptUrl: hooks.getScriptUrl,
+    getFunctionLocationAsync: v8.getFunctionLocationAsync,
+    serializeFunction: runtime.serializeFunction,
+  };
+  if (Object.values(originals).some((f) => typeof f !== "function")) return undefined;
+
+  if (hostSession) {
+    // Already open (the host awaited it before loading the program), so this creates nothing.
+    void originals.getSessionAsync().then(
+      (s) => s.post("Debugger.disable"),
+      () => undefined,
+    );
+  }
+
+  let session: Session | undefined;
+  const scriptUrls = new Map<string, string>();
+  let namingFiles: Promise<void> | undefined;
+  let filesNamed = false;
+  let locations = new WeakMap<Function, Promise<FunctionLocation>>();
+
+  async function ourSession(): Promise<Session> {
+    if (!session) {
+      session = new Session();
+      session.connect();
+    }
+    return session;
+  }
+
+  function nameFiles(): Promise<void> {
+    namingFiles ??= ourSession()
+      .then(
+        (s) =>
+          new Promise<void>((resolve, reject) => {
+            // Listening first: enabling replays every script already loaded.
+            s.on("Debugger.scriptParsed", ({ params }) => scriptUrls.set(params.scriptId, params.url));
+            s.post("Debugger.enable", (err) => (err ? reject(err) : resolve()));
+          }),
+      )
+      .then(() => {
+        locations = new WeakMap(); // looked up again, now with file names
+        filesNamed = true;
+      });
+    return namingFiles;
+  }
+
+  hooks.getSessionAsync = ourSession;
+  hooks.getScriptUrl = (id) => scriptUrls.get(id) ?? originals.getScriptUrl(id);
+  v8.getFunctionLocationAsync = (func) => {
+    let found = locations.get(func);
+    if (!found) {
+      found = originals.getFunctionLocationAsync(func);
+      locations.set(func, found);
+      found.catch(() => locations.delete(func)); // a failed lookup is retried, not remembered
+    }
+    return found.then((location) => ({ ...location }));
+  };
+  runtime.serializeFunction = async function serializeFunctionNamingFilesOnError(func, args) {
+    const named = filesNamed;
+    try {
+      return await originals.serializeFunction(func, args);
+    } catch (firstError) {
+      if (named) throw firstError; // its text already names the files
+      // The failure is the answer either way; the second run only adds file names to its text.
+      await nameFiles().catch(() => {
+        throw firstError;
+      });
+      return originals.serializeFunction(func, args);
+    }
+  };
+
+  return { session: ourSession, namesFiles: () => filesNamed };
+}
