@@ -1,5 +1,5 @@
 /**
- * Four cuts to what evaluating the program costs, with the registered resources and every
+ * Five cuts to what evaluating the program costs, with the registered resources and every
  * function's serialized code unchanged (test/components/previewCuts.spec.ts compares them with a
  * process that runs without the cuts). Installed by program/main.ts, the entry point `pulumi
  * preview` / `pulumi up` run, and by captureProgram (tests, `npm start`, the bench).
@@ -12,6 +12,8 @@
  *   Formatting a stack through ts-node's source-map support costs ~140 µs. The wrapper runs that
  *   one function with `Error.stackTraceLimit = 0`, so the recorded stack is just "Error"; every
  *   other Error in the process keeps its stack (no process-wide `Error.prepareStackTrace` hook).
+ * - Walk-free code paths (./walkFreeCodePaths.ts): when every package the walk would start from is
+ *   excluded or Pulumi's own, the walk can only find nothing; the answer is built without it.
  * - Parse cache (./closureParseCache.ts): the serializer's TypeScript parse of each function text,
  *   kept under a hash of the text and the Pulumi and TypeScript versions.
  * - Lazy debugger (./lazyDebugger.ts): the serializer's inspector session without the Debugger
@@ -23,6 +25,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { cacheClosureParses } from "./closureParseCache";
 import { installLazyDebugger } from "./lazyDebugger";
+import { walkFreeCodePaths } from "./walkFreeCodePaths";
 
 type CodePaths = Map<string, pulumi.asset.Asset | pulumi.asset.Archive>;
 type ComputeCodePaths = (options?: pulumi.runtime.CodePathOptions) => Promise<CodePaths>;
@@ -34,6 +37,7 @@ interface DebuggableModule {
 }
 
 export interface InstalledCuts {
+  walkFreeCodePaths: boolean;
   codePathCache: boolean;
   promiseStacks: boolean;
   parseCache: boolean;
@@ -48,6 +52,7 @@ export function plannedCuts(env: NodeJS.ProcessEnv): InstalledCuts {
   const only = env.ORDERFLOW_PREVIEW_CUTS;
   const wants = (cut: keyof InstalledCuts) => only === undefined || only === "" || only === cut;
   return {
+    walkFreeCodePaths: wants("walkFreeCodePaths"),
     codePathCache: wants("codePathCache"),
     promiseStacks: wants("promiseStacks") && !env.PULUMI_DEBUG_PROMISE_LEAKS,
     parseCache: wants("parseCache"),
@@ -60,6 +65,8 @@ export function installPreviewCuts(env: NodeJS.ProcessEnv = process.env): Instal
   if (installed) return installed;
   const plan = plannedCuts(env);
   installed = {
+    // First, so the cache below keeps whichever answer it gives.
+    walkFreeCodePaths: plan.walkFreeCodePaths && skipNeedlessWalks(),
     codePathCache: plan.codePathCache && cacheCodePaths(),
     promiseStacks: plan.promiseStacks && skipPromiseStacks(),
     parseCache: plan.parseCache && cacheClosureParses(),
@@ -68,6 +75,20 @@ export function installPreviewCuts(env: NodeJS.ProcessEnv = process.env): Instal
     lazyDebugger: plan.lazyDebugger && installLazyDebugger(Boolean(env.PULUMI_NODEJS_MONITOR)) !== undefined,
   };
   return installed;
+}
+
+function skipNeedlessWalks(): boolean {
+  const runtime = pulumi.runtime as unknown as { computeCodePaths: ComputeCodePaths };
+  const original = runtime.computeCodePaths;
+  runtime.computeCodePaths = function walkOnlyWhenNeeded(this: unknown, ...args: unknown[]) {
+    const options = args[0] as pulumi.runtime.CodePathOptions | undefined;
+    const answer =
+      args.length === 1 && options && !Array.isArray(options) ? walkFreeCodePaths(options) : undefined;
+    return answer
+      ? Promise.resolve(answer)
+      : (original as (...a: unknown[]) => Promise<CodePaths>).apply(this, args);
+  } as ComputeCodePaths;
+  return true;
 }
 
 function cacheCodePaths(): boolean {

@@ -13,6 +13,7 @@ import { parse } from "yaml";
 import { EXCLUDED_PACKAGES, RUNTIME_FILES } from "../../components/orderFunction";
 import { fingerprint, type ProgramFingerprint } from "../../program/fingerprint";
 import { installPreviewCuts, plannedCuts } from "../../program/previewCuts";
+import { walkFreeCodePaths } from "../../program/walkFreeCodePaths";
 import { capturedOutputNames } from "../../program/capture";
 import { captureProgram, HANDLER_IDS, RegisteredResource } from "../support/program";
 
@@ -71,6 +72,7 @@ describe("preview cuts: faster, same resources and code", function () {
 
   it("are installed in this process (so the comparison below compares something)", () => {
     expect(installPreviewCuts()).to.deep.equal({
+      walkFreeCodePaths: true,
       codePathCache: true,
       promiseStacks: true,
       parseCache: true,
@@ -127,6 +129,47 @@ describe("preview cuts: faster, same resources and code", function () {
     expect([...a.keys()]).not.to.include("node_modules/valibot");
   });
 
+  it("build the code-path walk's own answer without it, and only when the walk can find nothing", async () => {
+    // Pulumi's walk itself: pulumi.runtime.computeCodePaths is the cut's wrapper in this process.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { computeCodePaths: walk } = require("@pulumi/pulumi/runtime/closure/codePaths") as {
+      computeCodePaths: (o: pulumi.runtime.CodePathOptions) => Promise<Map<string, object>>;
+    };
+    const described = async (paths: Map<string, object>) => {
+      const out: string[] = [];
+      for (const [key, value] of paths) {
+        const kind = pulumi.asset.Archive.isInstance(value) ? "archive" : "asset";
+        out.push(`${key} ${kind} ${await (value as { path: Promise<string> }).path}`);
+      }
+      return out;
+    };
+    // As each function asks (CallbackFunction adds "aws-sdk"), then variations the shortcut must
+    // either answer exactly as the walk does or leave to it.
+    const program = {
+      extraExcludePackages: [...EXCLUDED_PACKAGES, "aws-sdk"],
+      extraIncludePaths: [...RUNTIME_FILES],
+    };
+    const answered = [
+      program,
+      { ...program, extraIncludePaths: ["node_modules/valibot", ...RUNTIME_FILES, "./components"] },
+      { ...program, extraIncludePackages: ["@pulumi/aws"] },
+    ];
+    for (const options of answered) {
+      const shortcut = walkFreeCodePaths(options);
+      expect(shortcut, JSON.stringify(options)).not.to.equal(undefined);
+      expect(await described(shortcut!)).to.deep.equal(await described(await walk(options)));
+    }
+    expect(await described(walkFreeCodePaths(program)!)).to.have.length(RUNTIME_FILES.length);
+    const walked = [
+      { ...program, extraExcludePackages: program.extraExcludePackages.filter((p) => p !== "valibot") },
+      { ...program, extraIncludePackages: ["yaml"] },
+      { ...program, extraIncludePackages: ["no-such-package"] },
+      { ...program, extraIncludePaths: ["node_modules/no-such-file.js"] },
+    ];
+    for (const options of walked)
+      expect(walkFreeCodePaths(options), JSON.stringify(options)).to.equal(undefined);
+  });
+
   it("drop the stack of Pulumi's promise records only", async () => {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const debuggable = require("@pulumi/pulumi/runtime/debuggable") as {
@@ -147,8 +190,20 @@ describe("preview cuts: faster, same resources and code", function () {
   });
 
   it("keep every stack when leak debugging is on, and none when switched off", () => {
-    const none = { codePathCache: false, promiseStacks: false, parseCache: false, lazyDebugger: false };
-    const all = { codePathCache: true, promiseStacks: true, parseCache: true, lazyDebugger: true };
+    const none = {
+      walkFreeCodePaths: false,
+      codePathCache: false,
+      promiseStacks: false,
+      parseCache: false,
+      lazyDebugger: false,
+    };
+    const all = {
+      walkFreeCodePaths: true,
+      codePathCache: true,
+      promiseStacks: true,
+      parseCache: true,
+      lazyDebugger: true,
+    };
     expect(plannedCuts({})).to.deep.equal(all);
     expect(plannedCuts({ PULUMI_DEBUG_PROMISE_LEAKS: "1" })).to.deep.equal({ ...all, promiseStacks: false });
     expect(plannedCuts({ ORDERFLOW_PREVIEW_CUTS: "off" })).to.deep.equal(none);
