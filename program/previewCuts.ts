@@ -20,7 +20,7 @@
  *   domain, which only names files in error texts; a failed serialization turns it on and runs again.
  *
  * `ORDERFLOW_PREVIEW_CUTS=off` installs none (the baseline the spec and the bench compare with), a
- * cut's name only that one; `PULUMI_DEBUG_PROMISE_LEAKS` keeps the stacks.
+ * cut's name only that one, `-name` all but that one; `PULUMI_DEBUG_PROMISE_LEAKS` keeps the stacks.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { cacheClosureParses } from "./closureParseCache";
@@ -48,9 +48,11 @@ let installed: InstalledCuts | undefined;
 
 /** Which cuts an environment asks for. */
 export function plannedCuts(env: NodeJS.ProcessEnv): InstalledCuts {
-  // Unset: both. "off": none. One cut's name: that cut alone (the bench measures each).
-  const only = env.ORDERFLOW_PREVIEW_CUTS;
-  const wants = (cut: keyof InstalledCuts) => only === undefined || only === "" || only === cut;
+  // Unset: all. "off": none. A cut's name: that cut alone; "-name": all but that one (the bench
+  // measures what each cut saves).
+  const only = env.ORDERFLOW_PREVIEW_CUTS ?? "";
+  const wants = (cut: keyof InstalledCuts) =>
+    only === "" || only === cut || (only.startsWith("-") && only !== `-${cut}`);
   return {
     walkFreeCodePaths: wants("walkFreeCodePaths"),
     codePathCache: wants("codePathCache"),
