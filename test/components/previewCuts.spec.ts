@@ -209,7 +209,10 @@ describe("preview cuts: faster, same resources and code", function () {
     expect(plannedCuts({ ORDERFLOW_PREVIEW_CUTS: "off" })).to.deep.equal(none);
     for (const cut of Object.keys(all)) {
       expect(plannedCuts({ ORDERFLOW_PREVIEW_CUTS: cut }), cut).to.deep.equal({ ...none, [cut]: true });
-      expect(plannedCuts({ ORDERFLOW_PREVIEW_CUTS: `-${cut}` }), `-${cut}`).to.deep.equal({ ...all, [cut]: false });
+      expect(plannedCuts({ ORDERFLOW_PREVIEW_CUTS: `-${cut}` }), `-${cut}`).to.deep.equal({
+        ...all,
+        [cut]: false,
+      });
     }
     expect(
       plannedCuts({ ORDERFLOW_PREVIEW_CUTS: "promiseStacks", PULUMI_DEBUG_PROMISE_LEAKS: "1" }),
