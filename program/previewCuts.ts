@@ -25,7 +25,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { cacheClosureParses } from "./closureParseCache";
 import { installLazyDebugger } from "./lazyDebugger";
-import { walkFreeCodePaths } from "./walkFreeCodePaths";
+import { pulumiHelpers, walkFreeCodePaths } from "./walkFreeCodePaths";
 
 type CodePaths = Map<string, pulumi.asset.Asset | pulumi.asset.Archive>;
 type ComputeCodePaths = (options?: pulumi.runtime.CodePathOptions) => Promise<CodePaths>;
@@ -80,6 +80,7 @@ export function installPreviewCuts(env: NodeJS.ProcessEnv = process.env): Instal
 }
 
 function skipNeedlessWalks(): boolean {
+  if (!pulumiHelpers()) return false; // a Pulumi without them: nothing to mirror, the walk stays
   const runtime = pulumi.runtime as unknown as { computeCodePaths: ComputeCodePaths };
   const original = runtime.computeCodePaths;
   runtime.computeCodePaths = function walkOnlyWhenNeeded(this: unknown, ...args: unknown[]) {

@@ -24,14 +24,35 @@ interface PackageJson {
   pulumi?: { runtimeDependencies?: Record<string, string> };
 }
 
-// Pulumi's own helpers, resolved from where Pulumi resolves them, so paths normalize identically.
-const PULUMI_DIR = path.dirname(require.resolve("@pulumi/pulumi/package.json"));
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const upath = require(require.resolve("upath", { paths: [PULUMI_DIR] })) as { normalize(p: string): string };
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const normalizePackageData = require(require.resolve("normalize-package-data", { paths: [PULUMI_DIR] })) as (
-  data: object,
-) => void;
+interface PulumiHelpers {
+  upath: { normalize(p: string): string };
+  normalizePackageData: (data: object) => void;
+}
+
+let helpers: PulumiHelpers | null | undefined;
+
+/**
+ * Pulumi's own helpers, resolved from where Pulumi resolves them, so paths and package data
+ * normalize identically; null if a Pulumi release no longer depends on them (then the walk runs).
+ */
+export function pulumiHelpers(): PulumiHelpers | null {
+  if (helpers === undefined) {
+    try {
+      const from = { paths: [path.dirname(require.resolve("@pulumi/pulumi/package.json"))] };
+      helpers = {
+        /* eslint-disable @typescript-eslint/no-require-imports */
+        upath: require(require.resolve("upath", from)) as PulumiHelpers["upath"],
+        normalizePackageData: require(
+          require.resolve("normalize-package-data", from),
+        ) as PulumiHelpers["normalizePackageData"],
+        /* eslint-enable @typescript-eslint/no-require-imports */
+      };
+    } catch {
+      helpers = null;
+    }
+  }
+  return helpers;
+}
 
 function readPackageJson(file: string): PackageJson | undefined {
   try {
@@ -47,7 +68,11 @@ function declaresWorkspaces(pkg: PackageJson): boolean {
 }
 
 /** The packages the walk would start from: `dependencies` as Pulumi normalizes them, plus the included. */
-function startingPackages(projectDir: string, include: readonly string[]): string[] | undefined {
+function startingPackages(
+  projectDir: string,
+  include: readonly string[],
+  normalizePackageData: PulumiHelpers["normalizePackageData"],
+): string[] | undefined {
   const pkg = readPackageJson(path.join(projectDir, "package.json"));
   if (!pkg) return undefined;
   const data: PackageJson & { name?: string; version?: string } = {
@@ -73,6 +98,9 @@ function addsNothing(projectDir: string, name: string): boolean {
 
 /** The walk's answer without the walk, or undefined when only the walk can tell. */
 export function walkFreeCodePaths(options: pulumi.runtime.CodePathOptions): CodePaths | undefined {
+  const found = pulumiHelpers();
+  if (!found) return undefined;
+  const { upath, normalizePackageData } = found;
   // Pulumi searches upward for package.json and for a workspace root: only the simple case here.
   // Paths are relative to the working directory, as Pulumi's are.
   const projectDir = process.cwd();
@@ -86,7 +114,7 @@ export function walkFreeCodePaths(options: pulumi.runtime.CodePathOptions): Code
   }
 
   const excluded = new Set(options.extraExcludePackages ?? []);
-  const starting = startingPackages(projectDir, options.extraIncludePackages ?? []);
+  const starting = startingPackages(projectDir, options.extraIncludePackages ?? [], normalizePackageData);
   if (!starting) return undefined;
   if (!starting.every((name) => excluded.has(name) || addsNothing(projectDir, name))) return undefined;
 
