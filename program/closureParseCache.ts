@@ -11,8 +11,13 @@
  * logs what Pulumi's own parse logs.
  */
 import * as crypto from "node:crypto";
-import * as fs from "node:fs";
 import * as path from "node:path";
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { readEntry, writeEntry } = require("./cacheEntries.js") as {
+  readEntry(file: string): string | undefined;
+  writeEntry(file: string, text: string): void;
+};
 
 /** Pulumi's result: an error message ("" if none) and what it found (absent on some errors). */
 export type ParseResult = [string, unknown];
@@ -97,26 +102,6 @@ export function cachedParser(original: ParseFunction, log: LogModule, cacheDir: 
   const base = baseKey();
   const inMemory = new Map<string, string>();
 
-  function fromDisk(file: string): string | undefined {
-    try {
-      return fs.readFileSync(file, "utf8");
-    } catch {
-      return undefined;
-    }
-  }
-
-  function store(file: string, encoded: string): void {
-    try {
-      fs.mkdirSync(cacheDir, { recursive: true });
-      // Written aside and renamed, so a concurrent preview never reads half an entry.
-      const partial = `${file}.${process.pid}.tmp`;
-      fs.writeFileSync(partial, encoded);
-      fs.renameSync(partial, file);
-    } catch {
-      // a read-only tree still works, from memory
-    }
-  }
-
   return function cachedParseFunction(functionText: string): ParseResult {
     const remembered = inMemory.get(functionText);
     const hit = remembered === undefined ? undefined : decodeParse(remembered);
@@ -124,7 +109,7 @@ export function cachedParser(original: ParseFunction, log: LogModule, cacheDir: 
 
     const key = crypto.createHash("sha256").update(base).update("\0").update(functionText).digest("hex");
     const file = path.join(cacheDir, `${key}.json`);
-    const stored = fromDisk(file);
+    const stored = readEntry(file);
     const fromFile = stored === undefined ? undefined : decodeParse(stored);
     if (fromFile && stored !== undefined) {
       inMemory.set(functionText, stored);
@@ -134,7 +119,7 @@ export function cachedParser(original: ParseFunction, log: LogModule, cacheDir: 
     const parsed = original(functionText); // logs by itself
     const encoded = encodeParse(parsed);
     inMemory.set(functionText, encoded);
-    store(file, encoded);
+    writeEntry(file, encoded);
     return parsed;
   };
 

@@ -16,6 +16,7 @@
 const crypto = require("node:crypto");
 const fs = require("node:fs");
 const path = require("node:path");
+const { readEntry, writeEntry } = require("./cacheEntries");
 
 const ROOT = path.join(__dirname, "..");
 const TSCONFIG = path.join(ROOT, "tsconfig.json");
@@ -62,21 +63,10 @@ function compiled(filename, cacheDir = CACHE_DIR) {
     .update(source)
     .digest("hex");
   const cached = path.join(cacheDir, `${key}.js`);
-  try {
-    return fs.readFileSync(cached, "utf8");
-  } catch {
-    // a miss: transpile and store below
-  }
+  const hit = readEntry(cached);
+  if (hit !== undefined) return hit;
   const code = transpile(source, filename);
-  try {
-    fs.mkdirSync(cacheDir, { recursive: true });
-    // Written aside and renamed, so a concurrent run never reads half a file.
-    const partial = `${cached}.${process.pid}.tmp`;
-    fs.writeFileSync(partial, code);
-    fs.renameSync(partial, cached);
-  } catch {
-    // a read-only tree still runs, uncached
-  }
+  writeEntry(cached, code);
   return code;
 }
 
