@@ -4,11 +4,13 @@
  * For every function it serializes, Pulumi's `parseFunction(text)` parses the function's source text
  * with TypeScript to find its free variables. The same helpers are reached from all 8 handlers, so
  * the same texts are parsed again and again: 293 parses of 97 distinct texts per program run here,
- * about 0.3 s. The result depends on nothing but the text, Pulumi's version and TypeScript's
- * version, so it is kept under a hash of exactly those: in memory, and on disk in
+ * about 0.3 s. The result depends on the text, Pulumi's and TypeScript's versions, and the names on
+ * the global object at that moment (Pulumi drops a free variable the global object has: Node 24 has
+ * `WebSocket` and `navigator`, Node 20 doesn't; tslib adds `__extends` while a program loads). It is
+ * kept under a hash of exactly those, recomputed on every call: in memory, and on disk in
  * node_modules/.cache/orderflow-closure (like the transpile cache, ./tsCache.js). A changed function
- * is a new text, hence a new key: a stale parse can't be served. Each hit returns fresh objects, and
- * logs what Pulumi's own parse logs.
+ * or a changed global object is a new key: a stale parse can't be served. Each hit returns fresh
+ * objects, and logs what Pulumi's own parse logs.
  */
 import * as crypto from "node:crypto";
 import * as path from "node:path";
@@ -58,7 +60,27 @@ export function decodeParse(text: string): ParseResult | undefined {
   }
   // Anything else (a damaged or foreign file) is treated as a miss and parsed again.
   if (!Array.isArray(decoded) || decoded.length !== 2 || typeof decoded[0] !== "string") return undefined;
-  return decoded as ParseResult;
+  const [error, found] = decoded as [string, unknown];
+  if (found === null) return [error, undefined]; // JSON's spelling of Pulumi's undefined
+  const parsed = found as { funcExprWithoutName?: unknown; capturedVariables?: Record<string, unknown> };
+  const complete =
+    typeof parsed.funcExprWithoutName === "string" &&
+    parsed.capturedVariables?.required instanceof Map &&
+    parsed.capturedVariables.optional instanceof Map;
+  return complete ? [error, found] : undefined;
+}
+
+let lastGlobals = "";
+let lastGlobalsKey = "";
+
+/** The global object's own names, hashed (what Pulumi's parse treats as built-in). */
+function globalsKey(): string {
+  const names = Object.getOwnPropertyNames(globalThis).sort().join("\0");
+  if (names !== lastGlobals) {
+    lastGlobals = names;
+    lastGlobalsKey = crypto.createHash("sha256").update(names).digest("hex");
+  }
+  return lastGlobalsKey;
 }
 
 /** What the parse depends on besides the text: a new Pulumi or TypeScript is a new key. */
@@ -68,7 +90,7 @@ function baseKey(): string {
   // The TypeScript Pulumi's parse uses: its shim loads the project's, else its vendored copy.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const typescriptVersion = (require("@pulumi/pulumi/typescript-shim") as { version: string }).version;
-  return [FORMAT, pulumiVersion, typescriptVersion].join("\0");
+  return [FORMAT, pulumiVersion, typescriptVersion, process.version].join("\0");
 }
 
 let stock: ParseFunction | undefined;
@@ -103,22 +125,31 @@ export function cachedParser(original: ParseFunction, log: LogModule, cacheDir: 
   const inMemory = new Map<string, string>();
 
   return function cachedParseFunction(functionText: string): ParseResult {
-    const remembered = inMemory.get(functionText);
+    const globals = globalsKey();
+    const memoryKey = `${globals}\0${functionText}`;
+    const remembered = inMemory.get(memoryKey);
     const hit = remembered === undefined ? undefined : decodeParse(remembered);
     if (hit) return logged(hit);
 
-    const key = crypto.createHash("sha256").update(base).update("\0").update(functionText).digest("hex");
+    const key = crypto
+      .createHash("sha256")
+      .update(base)
+      .update("\0")
+      .update(globals)
+      .update("\0")
+      .update(functionText)
+      .digest("hex");
     const file = path.join(cacheDir, `${key}.json`);
     const stored = readEntry(file);
     const fromFile = stored === undefined ? undefined : decodeParse(stored);
     if (fromFile && stored !== undefined) {
-      inMemory.set(functionText, stored);
+      inMemory.set(memoryKey, stored);
       return logged(fromFile);
     }
 
     const parsed = original(functionText); // logs by itself
     const encoded = encodeParse(parsed);
-    inMemory.set(functionText, encoded);
+    inMemory.set(memoryKey, encoded);
     writeEntry(file, encoded);
     return parsed;
   };

@@ -42,6 +42,8 @@ export interface LazyDebugger {
   session(): Promise<Session>;
   /** True once a failed serialization turned the Debugger on. */
   namesFiles(): boolean;
+  /** Settles once the language host's session has its Debugger off (at once if there is none). */
+  hostDebuggerOff: Promise<void>;
 }
 
 /**
@@ -61,6 +63,11 @@ export function lazyDebuggerState(): { installed: boolean; namesFiles: boolean }
   return { installed: installed !== undefined, namesFiles: installed?.namesFiles() ?? false };
 }
 
+/** Settles once the installed cut has turned the language host's Debugger off. */
+export function hostDebuggerOff(): Promise<void> {
+  return installed?.hostDebuggerOff ?? Promise.resolve();
+}
+
 function install(hostSession: boolean): LazyDebugger | undefined {
   /* eslint-disable @typescript-eslint/no-require-imports */
   const hooks = require("@pulumi/pulumi/runtime/closure/v8Hooks") as V8HooksModule;
@@ -75,13 +82,14 @@ function install(hostSession: boolean): LazyDebugger | undefined {
   };
   if (Object.values(originals).some((f) => typeof f !== "function")) return undefined;
 
-  if (hostSession) {
-    // Already open (the host awaited it before loading the program), so this creates nothing.
-    void originals.getSessionAsync().then(
-      (s) => s.post("Debugger.disable"),
-      () => undefined,
-    );
-  }
+  // Already open when the host sets PULUMI_NODEJS_MONITOR (it awaits the session before loading
+  // the program), so this creates nothing; its Debugger is turned off.
+  const hostDebuggerOff: Promise<void> = hostSession
+    ? originals.getSessionAsync().then(
+        (s) => new Promise<void>((resolve) => s.post("Debugger.disable", () => resolve())),
+        () => undefined,
+      )
+    : Promise.resolve();
 
   let session: Session | undefined;
   const scriptUrls = new Map<string, string>();
@@ -130,14 +138,21 @@ function install(hostSession: boolean): LazyDebugger | undefined {
     try {
       return await originals.serializeFunction(func, args);
     } catch (firstError) {
-      if (named) throw firstError; // its text already names the files
-      // The failure is the answer either way; the second run only adds file names to its text.
-      await nameFiles().catch(() => {
-        throw firstError;
-      });
-      return originals.serializeFunction(func, args);
+      // Only the serializer's own errors carry function locations; others are reported as they are.
+      if (named || !String((firstError as Error)?.message).startsWith("Error serializing")) throw firstError;
+      // The failure stands whatever the second run does (state may have changed since): the second
+      // run only lends its text, which names the files.
+      const renamed = await nameFiles().then(
+        () =>
+          originals.serializeFunction(func, args).then(
+            () => firstError,
+            (second: unknown) => second,
+          ),
+        () => firstError,
+      );
+      throw renamed;
     }
   };
 
-  return { session: ourSession, namesFiles: () => filesNamed };
+  return { session: ourSession, namesFiles: () => filesNamed, hostDebuggerOff };
 }

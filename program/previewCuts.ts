@@ -46,11 +46,25 @@ export interface InstalledCuts {
 
 let installed: InstalledCuts | undefined;
 
-/** Which cuts an environment asks for. */
+const CUT_NAMES: readonly (keyof InstalledCuts)[] = [
+  "walkFreeCodePaths",
+  "codePathCache",
+  "promiseStacks",
+  "parseCache",
+  "lazyDebugger",
+];
+
+/** Which cuts an environment asks for; an ORDERFLOW_PREVIEW_CUTS it doesn't know is an error. */
 export function plannedCuts(env: NodeJS.ProcessEnv): InstalledCuts {
   // Unset: all. "off": none. A cut's name: that cut alone; "-name": all but that one (the bench
   // measures what each cut saves).
   const only = env.ORDERFLOW_PREVIEW_CUTS ?? "";
+  const known = ["", "off", ...CUT_NAMES, ...CUT_NAMES.map((c) => `-${c}`)];
+  if (!known.includes(only)) {
+    throw new Error(
+      `ORDERFLOW_PREVIEW_CUTS=${only}: expected off, a cut's name or -name (cuts: ${CUT_NAMES.join(", ")})`,
+    );
+  }
   const wants = (cut: keyof InstalledCuts) =>
     only === "" || only === cut || (only.startsWith("-") && only !== `-${cut}`);
   return {
@@ -68,15 +82,30 @@ export function installPreviewCuts(env: NodeJS.ProcessEnv = process.env): Instal
   const plan = plannedCuts(env);
   installed = {
     // First, so the cache below keeps whichever answer it gives.
-    walkFreeCodePaths: plan.walkFreeCodePaths && skipNeedlessWalks(),
-    codePathCache: plan.codePathCache && cacheCodePaths(),
-    promiseStacks: plan.promiseStacks && skipPromiseStacks(),
-    parseCache: plan.parseCache && cacheClosureParses(),
+    walkFreeCodePaths: plan.walkFreeCodePaths && attempt(skipNeedlessWalks),
+    codePathCache: plan.codePathCache && attempt(cacheCodePaths),
+    promiseStacks: plan.promiseStacks && attempt(skipPromiseStacks),
+    parseCache: plan.parseCache && attempt(cacheClosureParses),
     // The language host (pulumi preview / up) sets PULUMI_NODEJS_MONITOR and opens its inspector
     // session, with the Debugger, before it loads the program.
-    lazyDebugger: plan.lazyDebugger && installLazyDebugger(Boolean(env.PULUMI_NODEJS_MONITOR)) !== undefined,
+    lazyDebugger:
+      plan.lazyDebugger &&
+      attempt(() => installLazyDebugger(Boolean(env.PULUMI_NODEJS_MONITOR)) !== undefined),
   };
   return installed;
+}
+
+/**
+ * A cut that can't install (a Pulumi release moved a module it reaches into) is left out: the
+ * program runs as stock Pulumi would, only slower. Each cut reads everything before it replaces
+ * anything, so a failure leaves nothing half-installed.
+ */
+function attempt(install: () => boolean): boolean {
+  try {
+    return install();
+  } catch {
+    return false;
+  }
 }
 
 function skipNeedlessWalks(): boolean {

@@ -10,8 +10,11 @@
  * alone. {@link walkFreeCodePaths} proves that from the package.json files the walk would start
  * from, and builds the same answer the same way; whenever it can't prove it (a package to include,
  * a workspace, a package missing, anything unreadable) it returns undefined and the walk runs.
- * Mirrors @pulumi/pulumi 3.248's runtime/closure/codePaths.js; the spec compares the two answers.
+ * It mirrors one file, @pulumi/pulumi 3.248's runtime/closure/codePaths.js, pinned by its hash: a
+ * Pulumi whose walk reads differently gets the walk (and the spec's "installed" test fails until
+ * someone compares the two again and moves the pin).
  */
+import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
@@ -24,6 +27,9 @@ interface PackageJson {
   pulumi?: { runtimeDependencies?: Record<string, string> };
 }
 
+/** sha256 of the codePaths.js this file mirrors. */
+export const MIRRORED_CODE_PATHS_SHA256 = "3cf7e85bb909599e49da4df9b9d9c5d3efde82750c204911fb4d6bbe36298097";
+
 interface PulumiHelpers {
   upath: { normalize(p: string): string };
   normalizePackageData: (data: object) => void;
@@ -33,11 +39,16 @@ let helpers: PulumiHelpers | null | undefined;
 
 /**
  * Pulumi's own helpers, resolved from where Pulumi resolves them, so paths and package data
- * normalize identically; null if a Pulumi release no longer depends on them (then the walk runs).
+ * normalize identically; null if the walk is not the one mirrored here or a Pulumi release no
+ * longer depends on them (then the walk runs).
  */
 export function pulumiHelpers(): PulumiHelpers | null {
   if (helpers === undefined) {
     try {
+      const mirrored = fs.readFileSync(require.resolve("@pulumi/pulumi/runtime/closure/codePaths.js"));
+      if (crypto.createHash("sha256").update(mirrored).digest("hex") !== MIRRORED_CODE_PATHS_SHA256) {
+        throw new Error("a codePaths.js this file does not mirror");
+      }
       const from = { paths: [path.dirname(require.resolve("@pulumi/pulumi/package.json"))] };
       helpers = {
         /* eslint-disable @typescript-eslint/no-require-imports */

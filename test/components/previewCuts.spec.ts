@@ -217,6 +217,9 @@ describe("preview cuts: faster, same resources and code", function () {
     expect(
       plannedCuts({ ORDERFLOW_PREVIEW_CUTS: "promiseStacks", PULUMI_DEBUG_PROMISE_LEAKS: "1" }),
     ).to.deep.equal(none);
+    for (const typo of ["parsecache", "-nothing", "all"]) {
+      expect(() => plannedCuts({ ORDERFLOW_PREVIEW_CUTS: typo }), typo).to.throw(/ORDERFLOW_PREVIEW_CUTS/);
+    }
   });
 
   it("transpile cache: a changed file is transpiled again, never served stale", () => {

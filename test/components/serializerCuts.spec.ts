@@ -14,9 +14,9 @@ import * as sinon from "sinon";
 import {
   cachedParser,
   decodeParse,
-  encodeParse,
   stockParseFunction,
   type LogModule,
+  type ParseResult,
 } from "../../program/closureParseCache";
 import { lazyDebuggerState } from "../../program/lazyDebugger";
 import { captureProgram } from "../support/program";
@@ -34,6 +34,23 @@ const FUNCTION_TEXTS = [
   "() => this.value", // an arrow capturing `this`: Pulumi's error text, with what it found
   "function max() { [native code] }", // native: an error and nothing found
 ];
+
+/**
+ * A parse result as the serializer reads it: a key whose value is undefined reads the same as an
+ * absent one (JSON keeps neither), so both sides drop those before a deep comparison.
+ */
+function asRead(value: unknown): unknown {
+  if (value instanceof Map) return new Map([...value].map(([k, v]) => [k, asRead(v)]));
+  if (Array.isArray(value)) return value.map(asRead);
+  if (value !== null && typeof value === "object") {
+    return Object.fromEntries(
+      Object.entries(value)
+        .filter(([, v]) => v !== undefined)
+        .map(([k, v]) => [k, asRead(v)]),
+    );
+  }
+  return value;
+}
 
 function freshDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), "orderflow-closure-spec-"));
@@ -63,11 +80,11 @@ describe("serializer cuts: the parse cache and the lazy debugger", function () {
       const cache = dir();
       const cold = cachedParser(stock, quietLog(), cache);
       for (const text of FUNCTION_TEXTS) {
-        const expected = encodeParse(stock(text));
-        expect(encodeParse(cold(text)), `parsed: ${text}`).to.equal(expected);
-        expect(encodeParse(cold(text)), `memory: ${text}`).to.equal(expected);
+        const expected = asRead(stock(text));
+        expect(asRead(cold(text)), `parsed: ${text}`).to.deep.equal(expected);
+        expect(asRead(cold(text)), `memory: ${text}`).to.deep.equal(expected);
         const warm = cachedParser(stock, quietLog(), cache); // a later preview: disk only
-        expect(encodeParse(warm(text)), `disk: ${text}`).to.equal(expected);
+        expect(asRead(warm(text)), `disk: ${text}`).to.deep.equal(expected);
       }
       expect(fs.readdirSync(cache)).to.have.length(FUNCTION_TEXTS.length);
     });
@@ -95,18 +112,42 @@ describe("serializer cuts: the parse cache and the lazy debugger", function () {
       const cache = dir();
       const before = "(a) => a + one";
       const after = "(a) => a + two"; // same length: only the content tells them apart
-      expect(encodeParse(cachedParser(stock, quietLog(), cache)(before))).to.equal(
-        encodeParse(stock(before)),
-      );
+      expect(asRead(cachedParser(stock, quietLog(), cache)(before))).to.deep.equal(asRead(stock(before)));
       const changed = cachedParser(stock, quietLog(), cache)(after);
-      expect(encodeParse(changed)).to.equal(encodeParse(stock(after)));
+      expect(asRead(changed)).to.deep.equal(asRead(stock(after)));
       expect(fs.readdirSync(cache)).to.have.length(2);
       for (const f of fs.readdirSync(cache)) fs.writeFileSync(path.join(cache, f), '["", {"truncated":');
       expect(decodeParse('["", {"truncated":')).to.equal(undefined);
-      expect(encodeParse(cachedParser(stock, quietLog(), cache)(after))).to.equal(encodeParse(stock(after)));
+      expect(decodeParse('["", {}]')).to.equal(undefined); // valid JSON, not a parse
+      expect(decodeParse('["native", null]')).to.deep.equal(["native", undefined]);
+      expect(asRead(cachedParser(stock, quietLog(), cache)(after))).to.deep.equal(asRead(stock(after)));
       expect(decodeParse(fs.readFileSync(path.join(cache, fs.readdirSync(cache)[0]), "utf8"))).not.to.equal(
         undefined,
       );
+    });
+
+    it("keys on the global object too: a name that becomes global is no longer captured", () => {
+      // Pulumi leaves out a free variable the global object has (Node 24's WebSocket, tslib's
+      // __extends): the same text parses differently once the global exists.
+      const stock = stockParseFunction();
+      const parse = cachedParser(stock, quietLog(), dir());
+      const text = "() => orderflowProbeGlobal.value + local";
+      const captured = (r: ParseResult) => [
+        ...(
+          r[1] as { capturedVariables: { required: Map<string, unknown> } }
+        ).capturedVariables.required.keys(),
+      ];
+      expect(captured(parse(text))).to.include("orderflowProbeGlobal");
+      const g = globalThis as Record<string, unknown>;
+      g.orderflowProbeGlobal = { value: 1 };
+      try {
+        expect(captured(stock(text))).not.to.include("orderflowProbeGlobal");
+        expect(asRead(parse(text))).to.deep.equal(asRead(stock(text)));
+        expect(asRead(cachedParser(stock, quietLog(), dir())(text))).to.deep.equal(asRead(stock(text)));
+      } finally {
+        delete g.orderflowProbeGlobal;
+      }
+      expect(captured(parse(text))).to.include("orderflowProbeGlobal");
     });
 
     it("logs on a hit what Pulumi's parse logs", () => {
@@ -138,6 +179,30 @@ describe("serializer cuts: the parse cache and the lazy debugger", function () {
       expect(lazyDebuggerState()).to.deep.equal({ installed: true, namesFiles: false });
     });
 
+    it("never turns a failure into a success: the second run only lends its text", async () => {
+      // A value that can't be serialized on the first look only: the predicate replaces it.
+      function makesArrow(this: unknown) {
+        return () => this;
+      }
+      const bad = makesArrow.call({});
+      let current: () => unknown = bad;
+      const entry = () => current();
+      const error = await pulumi.runtime
+        .serializeFunction(entry, {
+          serialize: (o) => {
+            if (o === bad) current = () => 1;
+            return true;
+          },
+        })
+        .then(
+          () => undefined,
+          (e: Error) => e,
+        );
+      expect(error?.message).to.include("arrow function captured 'this'");
+      expect(lazyDebuggerState().namesFiles).to.equal(true); // the second run happened, and passed
+      expect(await pulumi.runtime.serializeFunction(entry).then((r) => typeof r.text)).to.equal("string");
+    });
+
     it("names every function's file and line when a serialization fails (stock Pulumi names none loaded before it)", async () => {
       function makesArrow(this: unknown) {
         return () => this;
@@ -165,7 +230,7 @@ describe("serializer cuts: the parse cache and the lazy debugger", function () {
           const before = await probe(host);
           const { installPreviewCuts } = require("./program/previewCuts");
           const cuts = installPreviewCuts({ ...process.env, PULUMI_NODEJS_MONITOR: "127.0.0.1:1" });
-          await new Promise((r) => setTimeout(r, 50));
+          await require("./program/lazyDebugger").hostDebuggerOff();
           process.stdout.write(JSON.stringify({ before, after: await probe(host), lazyDebugger: cuts.lazyDebugger }));
         });`;
       const out = await new Promise<string>((resolve, reject) =>
