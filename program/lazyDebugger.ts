@@ -38,8 +38,6 @@ interface V8HooksModule {
 type SerializeFunction = (func: Function, args?: pulumi.runtime.SerializeFunctionArgs) => Promise<unknown>;
 
 export interface LazyDebugger {
-  /** Our session (Runtime only until an error asks for file names). */
-  session(): Promise<Session>;
   /** True once a failed serialization turned the Debugger on. */
   namesFiles(): boolean;
   /** Settles once the language host's session has its Debugger off (at once if there is none). */
@@ -139,14 +137,14 @@ function install(hostSession: boolean): LazyDebugger | undefined {
       return await originals.serializeFunction(func, args);
     } catch (firstError) {
       // Only the serializer's own errors carry function locations; others are reported as they are.
-      if (named || !String((firstError as Error)?.message).startsWith("Error serializing")) throw firstError;
+      if (named || !isSerializationError(firstError)) throw firstError;
       // The failure stands whatever the second run does (state may have changed since): the second
       // run only lends its text, which names the files.
       const renamed = await nameFiles().then(
         () =>
           originals.serializeFunction(func, args).then(
             () => firstError,
-            (second: unknown) => second,
+            (second: unknown) => (isSerializationError(second) ? second : firstError),
           ),
         () => firstError,
       );
@@ -154,5 +152,10 @@ function install(hostSession: boolean): LazyDebugger | undefined {
     }
   };
 
-  return { session: ourSession, namesFiles: () => filesNamed, hostDebuggerOff };
+  return { namesFiles: () => filesNamed, hostDebuggerOff };
+}
+
+/** The serializer's own errors (they name the functions in the chain) begin so. */
+function isSerializationError(error: unknown): boolean {
+  return error instanceof Error && error.message.startsWith("Error serializing");
 }

@@ -109,7 +109,7 @@ function attempt(install: () => boolean): boolean {
 }
 
 function skipNeedlessWalks(): boolean {
-  if (!pulumiHelpers()) return false; // a Pulumi without them: nothing to mirror, the walk stays
+  if (!pulumiHelpers()) return false; // not the walk mirrored there: the walk stays
   const runtime = pulumi.runtime as unknown as { computeCodePaths: ComputeCodePaths };
   const original = runtime.computeCodePaths;
   runtime.computeCodePaths = function walkOnlyWhenNeeded(this: unknown, ...args: unknown[]) {
