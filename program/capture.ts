@@ -46,8 +46,13 @@ export function captureProgram(options: CaptureOptions = {}): Promise<Registered
 }
 
 async function run(options: CaptureOptions): Promise<RegisteredResource[]> {
-  installPreviewCuts(); // as `pulumi preview` runs it (program/main.ts)
-  if (options.packageCode === false) skipCodePackaging();
+  if (options.packageCode === false) {
+    // No code is packaged, so the serializer's cuts would only be set up to be replaced.
+    installPreviewCuts({ ...process.env, ORDERFLOW_PREVIEW_CUTS: "promiseStacks" });
+    skipCodePackaging();
+  } else {
+    installPreviewCuts(); // as `pulumi preview` runs it (program/entry.ts)
+  }
   installPulumiMocks({
     ...readStackConfig(options.stack ?? "dev"),
     ...toRuntimeConfig(options.overrides ?? {}),
@@ -81,7 +86,8 @@ export function byType(resources: RegisteredResource[], type: string): Registere
   return resources.filter((r) => r.type === type);
 }
 
-function skipCodePackaging(): void {
+/** Replaces Pulumi's closure serializer and code-path walk with no-ops for the whole process. */
+export function skipCodePackaging(): void {
   const runtime = pulumi.runtime as unknown as Record<string, unknown>;
   runtime.serializeFunction = async () => ({
     text: "// code packaging skipped (captureProgram packageCode: false)\n",

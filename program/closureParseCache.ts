@@ -83,7 +83,7 @@ function globalsKey(): string {
   return lastGlobalsKey;
 }
 
-/** What the parse depends on besides the text: a new Pulumi or TypeScript is a new key. */
+/** What the parse depends on besides the text and the globals: Pulumi, TypeScript and Node. */
 function baseKey(): string {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const pulumiVersion = (require("@pulumi/pulumi/package.json") as { version: string }).version;
@@ -97,9 +97,10 @@ let stock: ParseFunction | undefined;
 
 /** Pulumi's own parseFunction, whether or not the cache replaced it (the spec compares with it). */
 export function stockParseFunction(): ParseFunction {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   return (
-    stock ?? (require("@pulumi/pulumi/runtime/closure/parseFunction") as ParseFunctionModule).parseFunction
+    stock ??
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    (require("@pulumi/pulumi/runtime/closure/parseFunction") as ParseFunctionModule).parseFunction
   );
 }
 
@@ -125,31 +126,24 @@ export function cachedParser(original: ParseFunction, log: LogModule, cacheDir: 
   const inMemory = new Map<string, string>();
 
   return function cachedParseFunction(functionText: string): ParseResult {
-    const globals = globalsKey();
-    const memoryKey = `${globals}\0${functionText}`;
-    const remembered = inMemory.get(memoryKey);
-    const hit = remembered === undefined ? undefined : decodeParse(remembered);
-    if (hit) return logged(hit);
-
     const key = crypto
       .createHash("sha256")
       .update(base)
       .update("\0")
-      .update(globals)
+      .update(globalsKey())
       .update("\0")
       .update(functionText)
       .digest("hex");
     const file = path.join(cacheDir, `${key}.json`);
-    const stored = readEntry(file);
-    const fromFile = stored === undefined ? undefined : decodeParse(stored);
-    if (fromFile && stored !== undefined) {
-      inMemory.set(memoryKey, stored);
-      return logged(fromFile);
+    const stored = inMemory.get(key) ?? readEntry(file);
+    const hit = stored === undefined ? undefined : decodeParse(stored);
+    if (hit) {
+      inMemory.set(key, stored!);
+      return logged(hit);
     }
-
     const parsed = original(functionText); // logs by itself
     const encoded = encodeParse(parsed);
-    inMemory.set(memoryKey, encoded);
+    inMemory.set(key, encoded);
     writeEntry(file, encoded);
     return parsed;
   };

@@ -1,8 +1,8 @@
 /**
  * Five cuts to what evaluating the program costs, with the registered resources and every
  * function's serialized code unchanged (test/components/previewCuts.spec.ts compares them with a
- * process that runs without the cuts). Installed by program/main.ts, the entry point `pulumi
- * preview` / `pulumi up` run, and by captureProgram (tests, `npm start`, the bench).
+ * process that runs without the cuts). Installed by program/entry.ts (through main.js), what
+ * `pulumi preview` / `pulumi up` run, and by captureProgram (tests, `npm start`, the bench).
  *
  * - Code-path cache: each CallbackFunction calls `pulumi.runtime.computeCodePaths`, which walks
  *   the whole node_modules tree with arborist (about 0.1 s a call here) and gets the same answer
@@ -15,7 +15,7 @@
  * - Walk-free code paths (./walkFreeCodePaths.ts): when every package the walk would start from is
  *   excluded or Pulumi's own, the walk can only find nothing; the answer is built without it.
  * - Parse cache (./closureParseCache.ts): the serializer's TypeScript parse of each function text,
- *   kept under a hash of the text and the Pulumi and TypeScript versions.
+ *   kept under a hash of the text, the Pulumi, TypeScript and Node versions and the global names.
  * - Lazy debugger (./lazyDebugger.ts): the serializer's inspector session without the Debugger
  *   domain, which only names files in error texts; a failed serialization turns it on and runs again.
  *
@@ -67,13 +67,9 @@ export function plannedCuts(env: NodeJS.ProcessEnv): InstalledCuts {
   }
   const wants = (cut: keyof InstalledCuts) =>
     only === "" || only === cut || (only.startsWith("-") && only !== `-${cut}`);
-  return {
-    walkFreeCodePaths: wants("walkFreeCodePaths"),
-    codePathCache: wants("codePathCache"),
-    promiseStacks: wants("promiseStacks") && !env.PULUMI_DEBUG_PROMISE_LEAKS,
-    parseCache: wants("parseCache"),
-    lazyDebugger: wants("lazyDebugger"),
-  };
+  const plan = Object.fromEntries(CUT_NAMES.map((cut) => [cut, wants(cut)])) as unknown as InstalledCuts;
+  if (env.PULUMI_DEBUG_PROMISE_LEAKS) plan.promiseStacks = false; // leak reports need the stacks
+  return plan;
 }
 
 /** Installs the cuts once per process; later calls return what the first one did. */
@@ -108,47 +104,52 @@ function attempt(install: () => boolean): boolean {
   }
 }
 
+/**
+ * Replaces `pulumi.runtime.computeCodePaths` (what CallbackFunction calls) with `answer`, which
+ * gets the options and the function it replaced. The deprecated array form goes straight through.
+ */
+function wrapComputeCodePaths(
+  answer: (options: pulumi.runtime.CodePathOptions, replaced: ComputeCodePaths) => Promise<CodePaths>,
+): void {
+  const runtime = pulumi.runtime as unknown as { computeCodePaths: ComputeCodePaths };
+  const replaced = runtime.computeCodePaths;
+  runtime.computeCodePaths = function wrappedComputeCodePaths(this: unknown, ...args: unknown[]) {
+    const options = args[0] as pulumi.runtime.CodePathOptions | undefined;
+    return args.length === 1 && options && !Array.isArray(options)
+      ? answer(options, (o) => replaced.call(this, o))
+      : (replaced as (...a: unknown[]) => Promise<CodePaths>).apply(this, args);
+  } as ComputeCodePaths;
+}
+
 function skipNeedlessWalks(): boolean {
   if (!pulumiHelpers()) return false; // not the walk mirrored there: the walk stays
-  const runtime = pulumi.runtime as unknown as { computeCodePaths: ComputeCodePaths };
-  const original = runtime.computeCodePaths;
-  runtime.computeCodePaths = function walkOnlyWhenNeeded(this: unknown, ...args: unknown[]) {
-    const options = args[0] as pulumi.runtime.CodePathOptions | undefined;
-    const answer =
-      args.length === 1 && options && !Array.isArray(options) ? walkFreeCodePaths(options) : undefined;
-    return answer
-      ? Promise.resolve(answer)
-      : (original as (...a: unknown[]) => Promise<CodePaths>).apply(this, args);
-  } as ComputeCodePaths;
+  wrapComputeCodePaths((options, walk) => {
+    const answer = walkFreeCodePaths(options);
+    return answer ? Promise.resolve(answer) : walk(options);
+  });
   return true;
 }
 
 function cacheCodePaths(): boolean {
-  const runtime = pulumi.runtime as unknown as { computeCodePaths: ComputeCodePaths };
-  const original = runtime.computeCodePaths;
   const cache = new Map<string, Promise<CodePaths>>();
-  runtime.computeCodePaths = function cachedComputeCodePaths(this: unknown, ...args: unknown[]) {
-    const options = args[0] as pulumi.runtime.CodePathOptions | undefined;
-    // The deprecated array form and a logResource (an object, not a key) go straight through.
-    if (args.length !== 1 || Array.isArray(options) || options?.logResource) {
-      return (original as (...a: unknown[]) => Promise<CodePaths>).apply(this, args);
-    }
+  wrapComputeCodePaths((options, walk) => {
+    if (options.logResource) return walk(options); // an object, not a key
     // Option order is kept in the key: it decides the order of the archive's entries.
     const key = JSON.stringify([
       process.cwd(),
-      options?.extraIncludePaths ?? [],
-      options?.extraIncludePackages ?? [],
-      options?.extraExcludePackages ?? [],
+      options.extraIncludePaths ?? [],
+      options.extraIncludePackages ?? [],
+      options.extraExcludePackages ?? [],
     ]);
     let paths = cache.get(key);
     if (!paths) {
-      paths = original.call(this, options);
+      paths = walk(options);
       cache.set(key, paths);
       paths.catch(() => cache.delete(key)); // a failed walk is retried, not remembered
     }
     // Each caller gets its own Map (callers may add to it); the assets are immutable and shared.
     return paths.then((found) => new Map(found));
-  } as ComputeCodePaths;
+  });
   return true;
 }
 

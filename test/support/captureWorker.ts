@@ -10,7 +10,7 @@
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { installPulumiMocks, registered, RegisteredResource } from "../../program/mocks";
-import { settled } from "../../program/capture";
+import { settled, skipCodePackaging } from "../../program/capture";
 
 export interface WorkerScenario {
   id: string;
@@ -70,13 +70,7 @@ async function runOnce(scenario: WorkerScenario): Promise<CapturedResource[]> {
 async function main(): Promise<void> {
   const { scenarios } = JSON.parse(process.argv[2]) as { scenarios: WorkerScenario[] };
   // Code packaging is not what these scenarios look at (and most of a capture's time).
-  const runtime = pulumi.runtime as unknown as Record<string, unknown>;
-  runtime.serializeFunction = async () => ({
-    text: "// skipped\n",
-    exportName: "handler",
-    containsSecrets: false,
-  });
-  runtime.computeCodePaths = async () => new Map();
+  skipCodePackaging();
 
   const before = new Set(Object.keys(require.cache));
   const runs: WorkerResult["runs"] = [];
