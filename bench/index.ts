@@ -11,16 +11,14 @@
  * BENCH_PACKAGE_RUNS (default 10) and BENCH_PROGRAM_RUNS (default 5) change the repetitions.
  */
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
-import { execSync } from "node:child_process";
 import { captureProgram } from "../program/capture";
 import { benchCapacity, capacityMarkdown, type CapacityFigure } from "./capacity";
 import { benchCost, type CostFigure } from "./cost";
 import { benchPackages, type PackageFigure } from "./package";
 import { benchPipeline, errorCount, type PipelineFigure } from "./pipeline";
 import { benchProgram, type ProgramFigure } from "./program";
-import { kb, round, table } from "./stats";
+import { kb, machine, round, table } from "./stats";
 
 const TARGETS = {
   packageSize: 2,
@@ -32,30 +30,6 @@ const TARGETS = {
 };
 
 const log = (s: string) => process.stdout.write(`${s}\n`);
-
-function machine() {
-  let commit = "unknown";
-  try {
-    commit = execSync("git rev-parse --short HEAD", {
-      cwd: path.join(__dirname, ".."),
-      stdio: ["ignore", "pipe", "ignore"],
-    })
-      .toString()
-      .trim();
-  } catch {
-    // not a git checkout
-  }
-  return {
-    cpu: os.cpus()[0]?.model ?? "unknown",
-    cores: os.cpus().length,
-    memoryGb: round(os.totalmem() / 1024 ** 3, 1),
-    os: `${os.type()} ${os.release()} ${os.arch()}`,
-    node: process.version,
-    loadAverageAtStart: os.loadavg().map((l) => round(l, 2)),
-    commit,
-    date: new Date().toISOString(),
-  };
-}
 
 function markdown(r: {
   machine: ReturnType<typeof machine>;

@@ -116,7 +116,7 @@ async function untilDone(server: Server, target: number, timeoutMs: number): Pro
 }
 
 async function onePath(server: Server, url: string, apiKey: string, token: string): Promise<PathCounts> {
-  await server.ask("reset");
+  await server.ask("resetAndAccount"); // per-table DynamoDB use is counted for this one order
   const res = await fetch(`${url}/orders`, {
     method: "POST",
     headers: { "x-api-key": apiKey, "content-type": "application/json" },

@@ -25,7 +25,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { plannedCuts } from "../program/previewCuts";
-import { lastJson, median, ratio, round, run } from "./stats";
+import { lastJson, machine, median, ratio, round, run } from "./stats";
 
 const REPO = path.join(__dirname, "..");
 const TS_NODE = ["-r", "ts-node/register/transpile-only"];
@@ -245,7 +245,7 @@ export function eachCutMarkdown(f: EachCutFigure, when: string): string {
     "|---|---:|---:|---:|---:|",
     `| all cuts | ${f.wallMs.all} ms (${ratio(f.wallMs.all, f.floorWallMs)}x the ts-node floor) | | ${f.cpuMs.all} ms | |`,
     ...rows.map((r) => r.replace(/^\| /, "| all but ")),
-    `| none (ORDERFLOW_PREVIEW_CUTS=off) | ${f.wallMs.none} ms (${ratio(f.wallMs.none, f.floorWallMs)}x) | ${f.wallMs.none - f.wallMs.all} ms (all five) | ${f.cpuMs.none} ms | ${f.cpuMs.none - f.cpuMs.all} ms |`,
+    `| none (ORDERFLOW_PREVIEW_CUTS=off) | ${f.wallMs.none} ms (${ratio(f.wallMs.none, f.floorWallMs)}x) | ${f.wallMs.none - f.wallMs.all} ms (all ${Object.keys(f.savedWallMs).length}) | ${f.cpuMs.none} ms | ${f.cpuMs.none - f.cpuMs.all} ms |`,
     `| floor: ts-node, empty program | ${f.floorWallMs} ms | | ${f.cpuMs.floor} ms | |`,
     "",
   ].join("\n");
@@ -259,14 +259,12 @@ if (require.main === module) {
   const args = process.argv.slice(2).filter((a) => a !== "--each-cut");
   const runs = Number(args[0] ?? process.env.BENCH_PROGRAM_RUNS ?? (eachCut ? 5 : 3));
   const log = (s: string) => process.stdout.write(`${s}\n`);
+  const m = machine();
   const work = eachCut
     ? benchEachCut(runs, log).then((f) => {
-        const when = `${new Date().toISOString().slice(0, 10)}, Node ${process.version}, load ${os
-          .loadavg()
-          .map((l) => round(l, 2))
-          .join(" ")} at the end`;
+        const when = `${m.date.slice(0, 10)}, commit ${m.commit}, Node ${m.node}, load average ${m.loadAverageAtStart[0]} at start`;
         const dir = path.join(REPO, "bench", "results");
-        fs.writeFileSync(path.join(dir, "cuts.json"), JSON.stringify({ when, ...f }, null, 2) + "\n");
+        fs.writeFileSync(path.join(dir, "cuts.json"), JSON.stringify({ machine: m, ...f }, null, 2) + "\n");
         fs.writeFileSync(path.join(dir, "cuts.md"), eachCutMarkdown(f, when));
         log(eachCutMarkdown(f, when));
       })

@@ -1,5 +1,7 @@
 /** Small helpers shared by the benchmark parts: order statistics, child processes, formatting. */
-import { spawn } from "node:child_process";
+import { execSync, spawn } from "node:child_process";
+import * as os from "node:os";
+import * as path from "node:path";
 
 /** The catalogue item every bench order buys (stock large enough never to run out). */
 export const BENCH_SKU = "BENCH-1";
@@ -69,3 +71,28 @@ export function table(header: string[], rows: (string | number)[][]): string {
 }
 
 export const kb = (bytes: number): string => `${(bytes / 1024).toFixed(1)} KB`;
+
+/** The machine, Node, load and commit a run was measured on (written with every result). */
+export function machine() {
+  let commit = "unknown";
+  try {
+    commit = execSync("git rev-parse --short HEAD", {
+      cwd: path.join(__dirname, ".."),
+      stdio: ["ignore", "pipe", "ignore"],
+    })
+      .toString()
+      .trim();
+  } catch {
+    // not a git checkout
+  }
+  return {
+    cpu: os.cpus()[0]?.model ?? "unknown",
+    cores: os.cpus().length,
+    memoryGb: round(os.totalmem() / 1024 ** 3, 1),
+    os: `${os.type()} ${os.release()} ${os.arch()}`,
+    node: process.version,
+    loadAverageAtStart: os.loadavg().map((l) => round(l, 2)),
+    commit,
+    date: new Date().toISOString(),
+  };
+}

@@ -1,11 +1,11 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { createHash } from "crypto";
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from "aws-lambda";
 import { createOrderFromEnv } from "../functions/createOrder";
 import { getOrderFromEnv } from "../functions/getOrder";
 import { listOrdersFromEnv } from "../functions/listOrders";
 import { ENV } from "../functions/shared/settings";
+import { canonicalJson, sha256Hex } from "../functions/shared/ids";
 import { createOrderModelSchema, GATEWAY_RESPONSE_TEMPLATES } from "./apiModel";
 import {
   keyUseStatement,
@@ -486,19 +486,8 @@ export interface ServedPart {
  * sorted, so it moves exactly when one of them does. Tests recompute it from what the mocks saw.
  */
 export function deploymentTrigger(parts: { name: string; inputs: unknown }[]): string {
-  const sorted = [...parts].sort((a, b) => a.name.localeCompare(b.name));
-  return createHash("sha256").update(canonicalJson(sorted)).digest("hex");
-}
-
-/** JSON with object keys sorted (and undefined members left out, as the engine does). */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) =>
-    v && typeof v === "object" && !Array.isArray(v)
-      ? Object.fromEntries(
-          Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)),
-        )
-      : v,
-  );
+  const sorted = [...parts].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return sha256Hex(canonicalJson(sorted));
 }
 
 /** The group API Gateway writes execution logs to ([docs](https://docs.aws.amazon.com/apigateway/latest/developerguide/set-up-logging.html)). */
