@@ -10,8 +10,9 @@
  * - Promise stacks: Pulumi's `debuggablePromise` records `new Error().stack` on each of its
  *   ~10,800 internal promises, read only to explain leaks when `PULUMI_DEBUG_PROMISE_LEAKS` is set.
  *   Formatting a stack through ts-node's source-map support costs ~140 µs (issue 15's profile).
- *   The wrapper runs that one function with `Error.stackTraceLimit = 0`, so the recorded stack is just "Error"; every
- *   other Error in the process keeps its stack (no process-wide `Error.prepareStackTrace` hook).
+ *   The wrapper runs that one function with `Error.stackTraceLimit = 0`, so the recorded stack is
+ *   just "Error"; every other Error in the process keeps its stack (no process-wide
+ *   `Error.prepareStackTrace` hook).
  * - Walk-free code paths (./walkFreeCodePaths.ts): when every package the walk would start from is
  *   excluded or Pulumi's own, the walk can only find nothing; the answer is built without it.
  * - Parse cache (./closureParseCache.ts): the serializer's TypeScript parse of each function text,
