@@ -56,6 +56,12 @@ export const isAllow = (s: Statement) => s.Effect === "Allow";
 export const stringsOf = (v: unknown): string[] =>
   asArray(v as string | string[] | undefined).filter((x): x is string => typeof x === "string");
 export const actionsOf = (s: Statement) => stringsOf(s.Action);
+
+/**
+ * `*`, `service:*`, or a service wildcard with every action (`*:*`, `s*:*`): what
+ * iam-no-wildcard-actions reports, and what the rules that judge patterns leave to it.
+ */
+export const isWildcardAction = (action: string) => action === "*" || /^[a-z0-9*?-]+:\*$/i.test(action);
 export const resourcesOf = (s: Statement) => stringsOf(s.Resource);
 
 /** A principal entry: `*` (anyone), or a kind (AWS, Service, Federated, CanonicalUser) and a value. */

@@ -8,7 +8,15 @@
 import * as aws from "@pulumi/aws";
 import { ResourceValidationPolicy, StackValidationPolicy, validateResourceOfType } from "@pulumi/policy";
 import { actionInfo } from "./iamActions";
-import { actionsOf, identityStatementRule, isAllow, label, resourcesOf, statementsOf } from "./documents";
+import {
+  actionsOf,
+  identityStatementRule,
+  isAllow,
+  isWildcardAction,
+  label,
+  resourcesOf,
+  statementsOf,
+} from "./documents";
 import {
   asArray,
   configWithDefaults,
@@ -20,9 +28,6 @@ import {
   parseJsonDocument,
   referencedResources,
 } from "./util";
-
-/** `*`, `service:*`, or any service wildcard with `*` actions (`*:*`, `s*:*`). */
-const isWildcardAction = (action: string) => action === "*" || /^[a-z0-9*?-]+:\*$/i.test(action);
 
 export const iamNoWildcardActions = identityStatementRule(
   "iam-no-wildcard-actions",
@@ -90,7 +95,7 @@ export const iamNoPassRoleOnWildcard = identityStatementRule(
     if (broad.length === 0) return;
     for (const action of actionsOf(s)) {
       const info = await actionInfo(action);
-      if (action === "*" || info.matches.some((m) => m.toLowerCase() === "iam:passrole")) {
+      if (info.matches.some((m) => m === "*" || m.toLowerCase() === "iam:passrole")) {
         report(`${where} allows ${action} (iam:PassRole) on ${broad.join(", ")}.`);
       }
     }

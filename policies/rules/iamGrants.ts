@@ -13,6 +13,7 @@ import {
   FoundDocument,
   identityStatementRule,
   isAllow,
+  isWildcardAction,
   label,
   resourcesOf,
   splitArn,
@@ -70,7 +71,7 @@ export const iamNoBroadActionPatterns = identityStatementRule(
     if (!isAllow(s)) return;
     for (const action of actionsOf(s)) {
       // `*` and `service:*` are iam-no-wildcard-actions'; misspelt ones iam-known-actions'.
-      if (!/[*?]/.test(action) || action === "*" || /^[a-z0-9-]+:\*$/i.test(action)) continue;
+      if (!/[*?]/.test(action) || isWildcardAction(action)) continue;
       if (config.allowedActionPatterns.includes(action)) continue;
       const info = await actionInfo(action);
       const broad = info.matches.filter(
@@ -357,7 +358,8 @@ export const lambdaRoleWritesOwnResources: StackValidationPolicy = {
             const writes: string[] = [];
             for (const action of actionsOf(s)) {
               const info = await actionInfo(action);
-              writes.push(...info.scopable.filter((a) => isWrite(info.accessLevels[a] ?? "")));
+              // "*" (also `*:*`, see actionInfo) includes every write.
+              writes.push(...info.scopable.filter((a) => a === "*" || isWrite(info.accessLevels[a] ?? "")));
             }
             if (writes.length === 0) continue;
             for (const arn of resourcesOf(s)) {

@@ -17,6 +17,7 @@ import {
   actionsOf,
   isAllow,
   isPublicPrincipal,
+  isWildcardAction,
   label,
   Principal,
   principalsOf,
@@ -222,10 +223,9 @@ export const resourcePolicyLeastPrivilegeActions = resourceStatementRule(
     if (principals.length > 0 && principals.every(ownRoot)) return; // the account delegates to its IAM policies
     const actions = actionsOf(s);
     for (const action of actions) {
-      if (action === "*" || /^[a-z0-9*?-]+:\*$/i.test(action)) report(`${where} allows ${action}.`);
+      if (isWildcardAction(action)) report(`${where} allows ${action}.`);
     }
-    // Whole-service wildcards are reported above; expanding `*:*` would list every action there is.
-    const granted = await expandActions(actions.filter((a) => a !== "*" && !/^[a-z0-9*?-]+:\*$/i.test(a)));
+    const granted = await expandActions(actions);
     const management = [...granted]
       .filter(([, level]) => level.includes("Permissions management"))
       .map(([a]) => a);

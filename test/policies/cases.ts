@@ -248,6 +248,11 @@ export const BAD_CASES: BadCase[] = [
     Action: "iam:Pass*",
     Resource: `arn:aws:iam::123456789012:role/*`,
   }),
+  policyWith("iam-no-passrole-on-wildcard", "*:* (every action, so PassRole) on *", {
+    Effect: "Allow",
+    Action: "*:*",
+    Resource: "*",
+  }),
   {
     rule: "iam-no-broad-managed-policies",
     title: "AmazonDynamoDBFullAccess attached",
@@ -1030,6 +1035,16 @@ function PARITY_CASES(): BadCase[] {
         Effect: "Allow",
         Action: "dynamodb:PutItem",
         Resource: mockArn("dynamodb", "table/payments"),
+      },
+      "process-payment",
+    ),
+    policyWith(
+      "lambda-role-writes-own-resources",
+      "*:* (every action, so writes) on another table",
+      {
+        Effect: "Allow",
+        Action: "*:*",
+        Resource: mockArn("dynamodb", "table/customers"),
       },
       "process-payment",
     ),
