@@ -22,6 +22,7 @@ import {
   isNonEmptyString,
   parseJsonDocument,
 } from "./util";
+import { arnPrefixes } from "./iamActions";
 
 export interface Statement {
   Sid?: string;
@@ -295,7 +296,7 @@ export interface ArnParts {
   rest: string;
 }
 
-export function splitArn(arn: string, prefixes: string[]): ArnParts | undefined {
+function splitArn(arn: string, prefixes: string[]): ArnParts | undefined {
   const m = /^arn:([^:]*):([^:]*):([^:]*):([^:]*):(.*)$/s.exec(arn);
   if (!m) return undefined;
   const [, partition, service, region, account, resource] = m;
@@ -313,6 +314,28 @@ export function splitArn(arn: string, prefixes: string[]): ArnParts | undefined 
   const name = end < 0 ? after : after.slice(0, end);
   const rest = end < 0 ? "" : after.slice(end);
   return { partition, service, region, account, prefix, name, rest };
+}
+
+/** `arn` split with its service's resource-type prefixes (see splitArn), or undefined if not an ARN. */
+export async function parseArn(arn: string): Promise<ArnParts | undefined> {
+  const service = /^arn:[^:]*:([^:]*):/.exec(arn)?.[1];
+  return service === undefined ? undefined : splitArn(arn, await arnPrefixes(service));
+}
+
+/**
+ * Why `arn` reaches more than one named resource (a wildcard in its partition, service, region,
+ * account or resource name), or undefined. Sub-resources (`table/orders/index/*`) are fine, and
+ * so are the empty region and account of S3 ARNs, which are their form, not a wildcard.
+ */
+export async function arnWildcardProblem(arn: string): Promise<string | undefined> {
+  const parts = await parseArn(arn);
+  if (!parts) return "it is not an ARN";
+  for (const key of ["partition", "service", "region", "account"] as const) {
+    if (/[*?]/.test(parts[key])) return `its ${key} is a wildcard`;
+  }
+  if (/[*?]/.test(parts.prefix) || /[*?]/.test(parts.name) || parts.name === "")
+    return `its resource name (${parts.prefix}${parts.name || "<empty>"}) is a wildcard`;
+  return undefined;
 }
 
 type StatementCheck<C> = (

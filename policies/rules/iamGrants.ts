@@ -10,17 +10,18 @@ import * as aws from "@pulumi/aws";
 import { PolicyResource, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import {
   actionsOf,
+  arnWildcardProblem,
   FoundDocument,
   identityStatementRule,
   isAllow,
   isWildcardAction,
   label,
+  parseArn,
   resourcesOf,
-  splitArn,
   Statement,
   statementsOf,
 } from "./documents";
-import { actionInfo, arnPrefixes, expandActions } from "./iamActions";
+import { actionInfo, expandActions } from "./iamActions";
 import {
   asArray,
   DEFAULT_ENFORCEMENT,
@@ -98,20 +99,6 @@ export const iamNoBroadActionPatterns = identityStatementRule(
 /** iam-resource-no-wildcard-names' config defaults. */
 const ARN_DEFAULTS = { allowedResourcePatterns: [] as string[] };
 
-/** Why `arn` reaches more than one named resource, or undefined. */
-async function wildcardArnProblem(arn: string): Promise<string | undefined> {
-  if (arn === "*" || !/[*?]/.test(arn)) return undefined;
-  const service = /^arn:[^:]*:([^:]*):/.exec(arn)?.[1] ?? "";
-  const parts = splitArn(arn, await arnPrefixes(service));
-  if (!parts) return `"${arn}" is not an ARN`;
-  for (const key of ["partition", "service", "region", "account"] as const) {
-    if (/[*?]/.test(parts[key])) return `its ${key} is a wildcard`;
-  }
-  if (/[*?]/.test(parts.prefix) || /[*?]/.test(parts.name) || parts.name === "")
-    return `its resource name (${parts.prefix}${parts.name || "<empty>"}) is a wildcard`;
-  return undefined;
-}
-
 export const iamResourceNoWildcardNames = identityStatementRule(
   "iam-resource-no-wildcard-names",
   "IAM policies must name each resource: no wildcard in an ARN's partition, service, region, account or resource name (table/*, function:*, arn:aws:sqs:*:*:orders); put the exact ARN (sub-resources such as <table ARN>/index/* or <log group ARN>:* are fine).",
@@ -124,7 +111,8 @@ export const iamResourceNoWildcardNames = identityStatementRule(
     if (granted.size > 0 && [...granted.values()].every((l) => l === "List")) return;
     for (const arn of resourcesOf(s)) {
       if (allowed.includes(arn)) continue;
-      const problem = await wildcardArnProblem(arn);
+      if (arn === "*" || !/[*?]/.test(arn)) continue; // "*": iam-wildcard-resource-only-unscopable
+      const problem = await arnWildcardProblem(arn);
       if (problem) report(`${where} grants ${short(actionsOf(s))} on ${arn}: ${problem}.`);
     }
   },
@@ -282,10 +270,9 @@ async function ownNames(fn: PolicyResource, mappings: PolicyResource[]): Promise
   const names = new Set<string>();
   const addValue = async (v: unknown) => {
     if (!isNonEmptyString(v)) return;
-    const service = /^arn:[^:]*:([^:]*):/.exec(v)?.[1];
-    if (service !== undefined) {
-      const parts = splitArn(v, await arnPrefixes(service));
-      if (parts) names.add(`${service}:${parts.name}`);
+    if (v.startsWith("arn:")) {
+      const parts = await parseArn(v);
+      if (parts) names.add(`${parts.service}:${parts.name}`);
       return;
     }
     const url = /^https:\/\/[^/]+\/(?:\d{12}\/)?([^/?]+)/.exec(v);
@@ -364,8 +351,7 @@ export const lambdaRoleWritesOwnResources: StackValidationPolicy = {
             if (writes.length === 0) continue;
             for (const arn of resourcesOf(s)) {
               if (arn === "*") continue; // iam-wildcard-resource-only-unscopable
-              const service = /^arn:[^:]*:([^:]*):/.exec(arn)?.[1] ?? "";
-              const parts = splitArn(arn, await arnPrefixes(service));
+              const parts = await parseArn(arn);
               if (parts && (names.has(`${parts.service}:${parts.name}`) || names.has(`*:${parts.name}`)))
                 continue;
               reportViolation(

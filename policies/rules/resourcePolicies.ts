@@ -15,6 +15,7 @@ import {
 import {
   accountOf,
   actionsOf,
+  arnWildcardProblem,
   isAllow,
   isPublicPrincipal,
   isWildcardAction,
@@ -24,11 +25,10 @@ import {
   ResourcePolicy,
   resourcePolicies,
   restrictingConditions,
-  splitArn,
   Statement,
   stringsOf,
 } from "./documents";
-import { arnPrefixes, expandActions } from "./iamActions";
+import { expandActions } from "./iamActions";
 import { configWithDefaults, DEFAULT_ENFORCEMENT, isNonEmptyString } from "./util";
 
 type StatementCheck<C> = (
@@ -258,20 +258,8 @@ export const lambdaPermissionSourceArnScoped: ResourceValidationPolicy = {
     if (!permission) return args.notApplicable("only Lambda permissions have a sourceArn");
     const sourceArn = permission.sourceArn;
     if (!isNonEmptyString(sourceArn)) return; // lambda-permission-source-arn
-    const service = /^arn:[^:]*:([^:]*):/.exec(sourceArn)?.[1] ?? "";
-    const parts = splitArn(sourceArn, await arnPrefixes(service));
-    if (!parts) {
-      reportViolation(`sourceArn ${sourceArn} is not an ARN.`);
-      return;
-    }
-    for (const key of ["partition", "service", "region", "account"] as const) {
-      // S3 bucket ARNs have no region or account: empty is their form, not a wildcard.
-      if (/[*?]/.test(parts[key])) reportViolation(`sourceArn ${sourceArn}: its ${key} is a wildcard.`);
-    }
-    if (/[*?]/.test(parts.prefix + parts.name) || parts.name === "")
-      reportViolation(
-        `sourceArn ${sourceArn}: its resource name (${parts.prefix}${parts.name}) is a wildcard.`,
-      );
+    const problem = await arnWildcardProblem(sourceArn);
+    if (problem) reportViolation(`sourceArn ${sourceArn}: ${problem}.`);
   },
 };
 
