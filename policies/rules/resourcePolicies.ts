@@ -257,7 +257,7 @@ export const lambdaPermissionSourceArnScoped: ResourceValidationPolicy = {
     const permission = args.asType(aws.lambda.Permission);
     if (!permission) return args.notApplicable("only Lambda permissions have a sourceArn");
     const sourceArn = permission.sourceArn;
-    if (!isNonEmptyString(sourceArn)) return; // lambda-permission-source-arn
+    if (!isNonEmptyString(sourceArn)) return; // resource-policy-service-source-condition
     const problem = await arnWildcardProblem(sourceArn);
     if (problem) reportViolation(`sourceArn ${sourceArn}: ${problem}.`);
   },

@@ -364,12 +364,32 @@ export const BAD_CASES: BadCase[] = [
   field("lambda-explicit-role", "a function without a role", "process-payment", "role", undefined),
   field(
     "lambda-permission-source-arn",
-    "service principal without sourceArn",
+    "public permission, although its sourceArn names the API",
     "process-payment-invoke",
-    "sourceArn",
-    undefined,
+    "principal",
+    "*",
   ),
-  field("lambda-permission-source-arn", "public permission", "process-payment-invoke", "principal", "*"),
+  {
+    rule: "lambda-permission-source-arn",
+    title: "public permission without sourceArn",
+    bad: (stack) =>
+      changed(stack, "process-payment-invoke", (p) => {
+        p.principal = "*";
+        delete p.sourceArn;
+      }),
+    urn: urnOfFixture("process-payment-invoke"),
+  },
+  {
+    rule: "lambda-permission-source-arn",
+    title: "public permission limited to an organization and an account",
+    bad: (stack) =>
+      changed(stack, "process-payment-invoke", (p) => {
+        p.principal = "*";
+        p.principalOrgId = "o-abc123";
+        p.sourceAccount = ACCOUNT;
+      }),
+    urn: urnOfFixture("process-payment-invoke"),
+  },
   // api
   field(
     "apigateway-method-requires-api-key",
@@ -608,7 +628,12 @@ function MORE_CASES(): BadCase[] {
       ["arn:aws:iam::aws:policy/AmazonSQSFullAccess"],
       "process-payment",
     ),
-    field("lambda-permission-source-arn", "an empty sourceArn", "process-payment-invoke", "sourceArn", ""),
+    permission(
+      "resource-policy-service-source-condition",
+      "Lambda permission with an empty sourceArn",
+      "sourceArn",
+      "",
+    ),
     field(
       "apigateway-method-requires-api-key",
       "apiKeyRequired left unset",

@@ -143,4 +143,14 @@ describe("policy rules on fixtures", () => {
       expect((await actionInfo("zz*:*")).invalid).to.match(/matches no action/);
     });
   });
+
+  it("a service's Lambda permission without sourceArn is blocked by one rule, not two", async () => {
+    for (const sourceArn of [undefined, ""]) {
+      const stack = changed(goodStack(), "process-payment-invoke", (p) => (p.sourceArn = sourceArn));
+      const permission = stack.filter((r) => r.name === "process-payment-invoke");
+      const rules = allPolicies.filter((p) => !isStackPolicy(p));
+      const names = blocking(await runPack(rules, permission)).map((d) => d.policyName);
+      expect(names, String(sourceArn)).to.deep.equal(["resource-policy-service-source-condition"]);
+    }
+  });
 });
