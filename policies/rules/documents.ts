@@ -48,6 +48,12 @@ export function statementsOf(doc: Record<string, unknown>): Statement[] {
   );
 }
 
+/** The statements of a policy document (a JSON string or an object), or why it cannot be read. */
+export function documentStatements(value: unknown): Statement[] | { error: string } {
+  const parsed = parseJsonDocument(value);
+  return "error" in parsed ? parsed : statementsOf(parsed.doc);
+}
+
 /** `policy statement 'Sid'` or `policy statement #2`, for messages. */
 export function label(statement: Statement, index: number, where: string): string {
   return `${where} statement ${isNonEmptyString(statement.Sid) ? `'${statement.Sid}'` : `#${index}`}`;
@@ -178,10 +184,7 @@ function fromDocument(where: string, value: unknown, ownReferences: () => unknow
       where,
       value,
       ownReferences,
-      statements: () => {
-        const parsed = parseJsonDocument(value);
-        return "error" in parsed ? parsed : statementsOf(parsed.doc);
-      },
+      statements: () => documentStatements(value),
     },
   ];
 }

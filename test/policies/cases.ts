@@ -573,6 +573,11 @@ function MORE_CASES(): BadCase[] {
       "accessLogSettings.destinationArn",
       "",
     ),
+    keyPolicyWith("kms-key-policy-no-wildcard-principal", "every account's root (arn:aws:iam::*:root)", {
+      Effect: "Allow",
+      Principal: { AWS: "arn:aws:iam::*:root" },
+      Action: "kms:Decrypt",
+    }),
     keyPolicyWith("kms-key-policy-no-wildcard-principal", '"*" hidden in a list of principals', {
       Effect: "Allow",
       Principal: { AWS: [`arn:aws:iam::${ACCOUNT}:root`, "*"] },
