@@ -171,6 +171,8 @@ function restrictiveValue(value: string): boolean {
 
 /** A resource-based policy found on a resource. */
 export interface ResourcePolicy extends FoundDocument {
+  /** A policy document, or the one statement a Lambda / EventBridge permission stands for. */
+  kind: "document" | "lambda-permission" | "event-permission";
   /** The statements, or why the document cannot be read. */
   statements(): Statement[] | { error: string };
   /** ARNs or ids that name the resource itself (to learn its account); read lazily. */
@@ -181,6 +183,7 @@ function fromDocument(where: string, value: unknown, ownReferences: () => unknow
   if (value === undefined || value === null || value === "") return [];
   return [
     {
+      kind: "document",
       where,
       value,
       ownReferences,
@@ -239,7 +242,8 @@ export function resourcePolicies(args: ResourceValidationArgs): ResourcePolicy[]
     };
     return [
       {
-        where: "permission",
+        kind: "lambda-permission",
+        where: "the permission",
         value: statement,
         statements: () => [statement],
         ownReferences: lazy("function"),
@@ -256,7 +260,13 @@ export function resourcePolicies(args: ResourceValidationArgs): ResourcePolicy[]
       Condition: c ? { [c.type === "StringEquals" ? "StringEquals" : c.type]: { [c.key]: c.value } } : {},
     };
     return [
-      { where: "permission", value: statement, statements: () => [statement], ownReferences: () => [] },
+      {
+        kind: "event-permission",
+        where: "the permission",
+        value: statement,
+        statements: () => [statement],
+        ownReferences: () => [],
+      },
     ];
   }
   return args.notApplicable("only resources with a resource-based policy (or a permission) are judged");

@@ -35,7 +35,7 @@ type StatementCheck<C> = (
   s: Statement,
   where: string,
   report: (message: string) => void,
-  context: { config: C; ownAccounts: () => Set<string> },
+  context: { config: C; ownAccounts: () => Set<string>; kind: ResourcePolicy["kind"] },
 ) => void | Promise<void>;
 
 /** The accounts a policy's own resource lives in: from its ARNs (read lazily), plus `trustedAccountIds`. */
@@ -92,9 +92,12 @@ function resourceStatementRule<C extends { trustedAccountIds: string[] }>(
         let own: Set<string> | undefined;
         const ownAccounts = () => (own ??= ownAccountsOf(policy, statements, config.trustedAccountIds));
         for (let i = 0; i < statements.length; i++) {
-          const where =
-            policy.where === "permission" ? "the permission" : label(statements[i], i, policy.where);
-          await check(statements[i], where, (m) => reportViolation(m), { config, ownAccounts });
+          const where = policy.kind === "document" ? label(statements[i], i, policy.where) : policy.where;
+          await check(statements[i], where, (m) => reportViolation(m), {
+            config,
+            ownAccounts,
+            kind: policy.kind,
+          });
         }
       }
     },
@@ -211,7 +214,7 @@ export const resourcePolicyLeastPrivilegeActions = resourceStatementRule(
   "resource-policy-least-privilege-actions",
   'Resource policies must grant named actions: no "*" or "service:*" (except to the own account root, as a key policy\'s default statement does), no NotAction/NotResource with Allow, no permissions-management actions (sqs:AddPermission, kms:PutKeyPolicy, ...) to others, and a Lambda permission only lambda:InvokeFunction: list the actions the principal needs.',
   "high",
-  async (s, where, report, { ownAccounts }) => {
+  async (s, where, report, { ownAccounts, kind }) => {
     if (!isAllow(s)) return;
     if (s.NotAction !== undefined) report(`${where} is an Allow with NotAction.`);
     if (s.NotResource !== undefined) report(`${where} is an Allow with NotResource.`);
@@ -231,10 +234,8 @@ export const resourcePolicyLeastPrivilegeActions = resourceStatementRule(
       .map(([a]) => a);
     if (management.length > 0)
       report(`${where} grants permissions management (${management.slice(0, 4).join(", ")}).`);
-    if (where === "the permission") {
-      const other = actions.filter(
-        (a) => !LAMBDA_PERMISSION_ACTIONS.includes(a.toLowerCase()) && !/^events:/i.test(a),
-      );
+    if (kind === "lambda-permission") {
+      const other = actions.filter((a) => !LAMBDA_PERMISSION_ACTIONS.includes(a.toLowerCase()));
       if (other.length > 0) report(`${where} grants ${other.join(", ")}; use lambda:InvokeFunction.`);
     }
   },

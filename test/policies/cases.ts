@@ -888,6 +888,13 @@ function PARITY_CASES(): BadCase[] {
       "action",
       "lambda:*",
     ),
+    // An EventBridge action is right on an EventBridge permission only, not on a Lambda one.
+    permission(
+      "resource-policy-least-privilege-actions",
+      "Lambda permission for events:PutEvents",
+      "action",
+      "events:PutEvents",
+    ),
     // lambda-permission-source-arn-scoped
     permission(
       "lambda-permission-source-arn-scoped",
