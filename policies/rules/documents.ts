@@ -107,7 +107,7 @@ export interface ConditionEntry {
   values: string[];
 }
 
-export function conditionsOf(condition: unknown): ConditionEntry[] {
+function conditionsOf(condition: unknown): ConditionEntry[] {
   if (!condition || typeof condition !== "object") return [];
   return Object.entries(condition as Record<string, unknown>).flatMap(([operator, block]) =>
     block && typeof block === "object"
@@ -126,7 +126,7 @@ export function conditionsOf(condition: unknown): ConditionEntry[] {
  * not count (they pass when the key is absent), nor do values that are only wildcards, nor
  * negated operators (`StringNotEquals` lets everyone else in).
  */
-export const SOURCE_CONDITION_KEYS = [
+const SOURCE_CONDITION_KEYS = [
   "aws:sourcearn",
   "aws:sourceaccount",
   "aws:sourceowner",
@@ -257,7 +257,7 @@ export function resourcePolicies(args: ResourceValidationArgs): ResourcePolicy[]
       Effect: "Allow",
       Principal: permissionPrincipal(eventPermission.principal),
       Action: eventPermission.action ?? "events:PutEvents",
-      Condition: c ? { [c.type === "StringEquals" ? "StringEquals" : c.type]: { [c.key]: c.value } } : {},
+      Condition: c ? { [c.type]: { [c.key]: c.value } } : {},
     };
     return [
       {
@@ -273,7 +273,7 @@ export function resourcePolicies(args: ResourceValidationArgs): ResourcePolicy[]
 }
 
 /** The identity-policy documents a resource carries, or notApplicable. */
-export function identityDocuments(args: ResourceValidationArgs): FoundDocument[] {
+function identityDocuments(args: ResourceValidationArgs): FoundDocument[] {
   const single =
     args.asType(aws.iam.RolePolicy) ??
     args.asType(aws.iam.Policy) ??

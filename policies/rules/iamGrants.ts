@@ -38,7 +38,7 @@ const isWrite = (level: string) => /Write|Permissions management|Tagging/.test(l
  * Read actions that hand over data (cloudsplaining's data-exfiltration class, widened to the
  * services this program uses): a pattern that reaches one of them is as broad as a write.
  */
-export const DATA_READ_ACTIONS = [
+const DATA_READ_ACTIONS = [
   "s3:getobject",
   "s3:getobjectversion",
   "dynamodb:getitem",
@@ -132,7 +132,7 @@ export const iamResourceNoWildcardNames = identityStatementRule(
  * cloudsplaining's list that Checkov CKV_AWS_286 uses): each lets the holder grant itself more, or
  * run code under another role. iam:PassRole has its own rule (iam-no-passrole-on-wildcard).
  */
-export const PRIVILEGE_ESCALATION_ACTIONS = [
+const PRIVILEGE_ESCALATION_ACTIONS = [
   "iam:attachgrouppolicy",
   "iam:attachrolepolicy",
   "iam:attachuserpolicy",
@@ -169,7 +169,7 @@ export const PRIVILEGE_ESCALATION_ACTIONS = [
 ];
 
 /** Credentials exposure (cloudsplaining's list, Checkov CKV_AWS_287; ecr:GetAuthorizationToken excluded as Checkov does). */
-export const CREDENTIALS_EXPOSURE_ACTIONS = [
+const CREDENTIALS_EXPOSURE_ACTIONS = [
   "codepipeline:pollforjobs",
   "cognito-identity:getopenidtoken",
   "cognito-identity:getopenidtokenfordeveloperidentity",
@@ -251,7 +251,7 @@ export const iamNoCredentialsExposure = grantsRule(
  * Step Functions' vended-log delivery needs these on "*" (https://docs.aws.amazon.com/step-functions/latest/dg/cw-logs.html):
  * logs:PutResourcePolicy is a permissions-management action AWS itself requires there.
  */
-export const LOG_DELIVERY_ACTIONS = ["logs:putresourcepolicy"];
+const LOG_DELIVERY_ACTIONS = ["logs:putresourcepolicy"];
 
 export const iamNoPermissionsManagement = grantsRule(
   "iam-no-permissions-management",
