@@ -169,12 +169,16 @@ function restrictiveValue(value: string): boolean {
   return account === "" && resource.length > 0 && !/^[*?]/.test(resource);
 }
 
-/** A resource-based policy found on a resource. */
-export interface ResourcePolicy extends FoundDocument {
+/** A policy document found on a resource, as a statementRule reads it. */
+export interface PolicyDocument extends FoundDocument {
   /** A policy document, or the one statement a Lambda / EventBridge permission stands for. */
   kind: "document" | "lambda-permission" | "event-permission";
   /** The statements, or why the document cannot be read. */
   statements(): Statement[] | { error: string };
+}
+
+/** A resource-based policy found on a resource. */
+export interface ResourcePolicy extends PolicyDocument {
   /** ARNs or ids that name the resource itself (to learn its account); read lazily. */
   ownReferences(): unknown[];
 }
@@ -273,20 +277,22 @@ export function resourcePolicies(args: ResourceValidationArgs): ResourcePolicy[]
 }
 
 /** The identity-policy documents a resource carries, or notApplicable. */
-function identityDocuments(args: ResourceValidationArgs): FoundDocument[] {
+export function identityDocuments(args: ResourceValidationArgs): PolicyDocument[] {
+  const document = (where: string, value: unknown): PolicyDocument => ({
+    kind: "document",
+    where,
+    value,
+    statements: () => documentStatements(value),
+  });
   const single =
     args.asType(aws.iam.RolePolicy) ??
     args.asType(aws.iam.Policy) ??
     args.asType(aws.iam.UserPolicy) ??
     args.asType(aws.iam.GroupPolicy);
-  if (single) return [{ where: "policy", value: single.policy }];
+  if (single) return [document("policy", single.policy)];
   const role = args.asType(aws.iam.Role);
-  if (role) {
-    return asArray(role.inlinePolicies).map((p, i) => ({
-      where: `inlinePolicies[${i}].policy`,
-      value: p.policy,
-    }));
-  }
+  if (role)
+    return asArray(role.inlinePolicies).map((p, i) => document(`inlinePolicies[${i}].policy`, p.policy));
   return args.notApplicable("only IAM role, user, group and managed policies carry identity policies");
 }
 
@@ -351,25 +357,42 @@ export async function arnWildcardProblem(arn: string): Promise<string | undefine
   return undefined;
 }
 
-type StatementCheck<C> = (
+/** Judges one statement; `where` names it in messages (`policy statement 'Sid'`, `the permission`). */
+export type StatementCheck<C, X extends object = object> = (
   statement: Statement,
-  label: string,
+  where: string,
   report: (message: string) => void,
-  config: C,
+  context: { config: C } & X,
 ) => void | Promise<void>;
 
+export interface StatementRuleOptions<C extends object, D extends PolicyDocument, X extends object> {
+  /** The documents the rule reads on a resource (args.notApplicable where it has none). */
+  documents: (args: ResourceValidationArgs) => D[];
+  /** What else the check needs about the statement's document (resource policies: own accounts). */
+  context?: (document: D, statements: Statement[], config: C) => X;
+  /** Judge Allow statements only: most rules judge what is granted, and a Deny grants nothing. */
+  allowOnly?: boolean;
+  /** The rule's config: `defaults` overlaid with the stack's; `schema` describes it to the CLI. */
+  defaults?: C;
+  schema?: PolicyConfigSchema["properties"];
+}
+
 /**
- * A rule that runs `check` on every statement of every identity policy of a resource, with the
- * rule's config (`defaults` overlaid with the stack's; `schema` describes it to the CLI).
+ * A rule that runs `check` on every statement of every policy document of a resource; a document
+ * that cannot be read is a violation.
  */
-export function identityStatementRule<C extends object = Record<string, never>>(
+export function statementRule<
+  C extends object = Record<string, never>,
+  D extends PolicyDocument = PolicyDocument,
+  X extends object = object,
+>(
   name: string,
   description: string,
   severity: Severity,
-  check: StatementCheck<C>,
-  defaults?: C,
-  schema?: PolicyConfigSchema["properties"],
+  check: StatementCheck<C, X>,
+  options: StatementRuleOptions<C, D, X>,
 ): ResourceValidationPolicy {
+  const { documents, context, allowOnly, defaults, schema } = options;
   return {
     name,
     description,
@@ -377,17 +400,20 @@ export function identityStatementRule<C extends object = Record<string, never>>(
     severity,
     ...(schema ? { configSchema: { properties: schema } } : {}),
     validateResource: async (args: ResourceValidationArgs, reportViolation: ReportViolation) => {
-      const documents = identityDocuments(args);
+      const found = documents(args);
       const config = defaults ? configWithDefaults(args, defaults) : ({} as C);
-      for (const { where, value } of documents) {
-        const parsed = parseJsonDocument(value);
-        if ("error" in parsed) {
-          reportViolation(`${where}: ${parsed.error}.`);
+      for (const document of found) {
+        const statements = document.statements();
+        if ("error" in statements) {
+          reportViolation(`${document.where}: ${statements.error}.`);
           continue;
         }
-        const statements = statementsOf(parsed.doc);
+        const extra = context ? context(document, statements, config) : ({} as X);
         for (let i = 0; i < statements.length; i++) {
-          await check(statements[i], label(statements[i], i, where), (m) => reportViolation(m), config);
+          const s = statements[i];
+          if (allowOnly && !isAllow(s)) continue;
+          const where = document.kind === "document" ? label(s, i, document.where) : document.where;
+          await check(s, where, (m) => reportViolation(m), { ...extra, config });
         }
       }
     },

@@ -11,15 +11,15 @@ import { PolicyResource, ResourceValidationPolicy, StackValidationPolicy } from 
 import {
   actionsOf,
   arnWildcardProblem,
+  documentStatements,
   FoundDocument,
-  identityStatementRule,
+  identityDocuments,
   isAllow,
   isWildcardAction,
   label,
   parseArn,
   resourcesOf,
-  Statement,
-  statementsOf,
+  statementRule,
 } from "./documents";
 import { actionInfo, expandActions } from "./iamActions";
 import {
@@ -28,7 +28,6 @@ import {
   describe,
   isNonEmptyString,
   managedPolicyAttachment,
-  parseJsonDocument,
   referencedResources,
 } from "./util";
 
@@ -64,12 +63,11 @@ const short = (names: string[]) => names.slice(0, 4).join(", ") + (names.length 
 /** iam-no-broad-action-patterns' config defaults. */
 const PATTERN_DEFAULTS = { allowedActionPatterns: [] as string[] };
 
-export const iamNoBroadActionPatterns = identityStatementRule(
+export const iamNoBroadActionPatterns = statementRule(
   "iam-no-broad-action-patterns",
   "IAM policies must not use action patterns (dynamodb:*Item, s3:Get*, *:Get*) that reach writes, permission changes or data reads: list the exact actions the code calls.",
   "high",
-  async (s, where, report, config) => {
-    if (!isAllow(s)) return;
+  async (s, where, report, { config }) => {
     for (const action of actionsOf(s)) {
       // `*` and `service:*` are iam-no-wildcard-actions'; misspelt ones iam-known-actions'.
       if (!/[*?]/.test(action) || isWildcardAction(action)) continue;
@@ -85,13 +83,17 @@ export const iamNoBroadActionPatterns = identityStatementRule(
       }
     }
   },
-  PATTERN_DEFAULTS,
   {
-    allowedActionPatterns: {
-      type: "array",
-      items: { type: "string" },
-      default: PATTERN_DEFAULTS.allowedActionPatterns,
-      description: "Patterns (as written in the policy) that may stay, e.g. logs:Describe*.",
+    documents: identityDocuments,
+    allowOnly: true,
+    defaults: PATTERN_DEFAULTS,
+    schema: {
+      allowedActionPatterns: {
+        type: "array",
+        items: { type: "string" },
+        default: PATTERN_DEFAULTS.allowedActionPatterns,
+        description: "Patterns (as written in the policy) that may stay, e.g. logs:Describe*.",
+      },
     },
   },
 );
@@ -99,12 +101,11 @@ export const iamNoBroadActionPatterns = identityStatementRule(
 /** iam-resource-no-wildcard-names' config defaults. */
 const ARN_DEFAULTS = { allowedResourcePatterns: [] as string[] };
 
-export const iamResourceNoWildcardNames = identityStatementRule(
+export const iamResourceNoWildcardNames = statementRule(
   "iam-resource-no-wildcard-names",
   "IAM policies must name each resource: no wildcard in an ARN's partition, service, region, account or resource name (table/*, function:*, arn:aws:sqs:*:*:orders); put the exact ARN (sub-resources such as <table ARN>/index/* or <log group ARN>:* are fine).",
   "high",
-  async (s, where, report, config) => {
-    if (!isAllow(s)) return;
+  async (s, where, report, { config }) => {
     const allowed = config.allowedResourcePatterns;
     const granted = await expandActions(actionsOf(s));
     // List-only statements (Describe*, List*) reveal names, not data.
@@ -116,13 +117,17 @@ export const iamResourceNoWildcardNames = identityStatementRule(
       if (problem) report(`${where} grants ${short(actionsOf(s))} on ${arn}: ${problem}.`);
     }
   },
-  ARN_DEFAULTS,
   {
-    allowedResourcePatterns: {
-      type: "array",
-      items: { type: "string" },
-      default: ARN_DEFAULTS.allowedResourcePatterns,
-      description: "Resource ARNs (as written) that may keep their wildcard.",
+    documents: identityDocuments,
+    allowOnly: true,
+    defaults: ARN_DEFAULTS,
+    schema: {
+      allowedResourcePatterns: {
+        type: "array",
+        items: { type: "string" },
+        default: ARN_DEFAULTS.allowedResourcePatterns,
+        description: "Resource ARNs (as written) that may keep their wildcard.",
+      },
     },
   },
 );
@@ -205,25 +210,28 @@ function grantsRule(
   allowedDescription: string,
 ): ResourceValidationPolicy {
   const defaults = { allowedActions: defaultAllowed };
-  return identityStatementRule(
+  return statementRule(
     name,
     description,
     severity,
-    async (s, where, report, config) => {
-      if (!isAllow(s)) return;
+    async (s, where, report, { config }) => {
       const allowed = new Set(config.allowedActions.map((a) => a.toLowerCase()));
       const granted = await expandActions(actionsOf(s));
       const bad = [...granted].filter(([a, level]) => !allowed.has(a) && denied(a, level)).map(([a]) => a);
       if (bad.length > 0)
         report(`${where} grants ${short(bad)}${bad.length > 1 ? ` (${bad.length} in all)` : ""}.`);
     },
-    defaults,
     {
-      allowedActions: {
-        type: "array",
-        items: { type: "string" },
-        default: defaultAllowed,
-        description: allowedDescription,
+      documents: identityDocuments,
+      allowOnly: true,
+      defaults,
+      schema: {
+        allowedActions: {
+          type: "array",
+          items: { type: "string" },
+          default: defaultAllowed,
+          description: allowedDescription,
+        },
       },
     },
   );
@@ -336,9 +344,8 @@ export const lambdaRoleWritesOwnResources: StackValidationPolicy = {
       const names = await ownNames(fn, mine);
       for (const role of fnRoles) {
         for (const { where, value } of roleDocuments(role, args.resources)) {
-          const parsed = parseJsonDocument(value);
-          if ("error" in parsed) continue; // the identity rules report it
-          const statements: Statement[] = statementsOf(parsed.doc);
+          const statements = documentStatements(value);
+          if ("error" in statements) continue; // the identity rules report it
           for (let i = 0; i < statements.length; i++) {
             const s = statements[i];
             if (!isAllow(s)) continue;

@@ -6,37 +6,31 @@
  * Security Hub SQS.3, SNS.4, Lambda.1, KMS.5, cfn-nag F18/F20/F21 and their NotPrincipal variants.
  */
 import * as aws from "@pulumi/aws";
-import {
-  PolicyConfigSchema,
-  ReportViolation,
-  ResourceValidationArgs,
-  ResourceValidationPolicy,
-} from "@pulumi/policy";
+import { PolicyConfigSchema, ResourceValidationPolicy, Severity } from "@pulumi/policy";
 import {
   accountOf,
   actionsOf,
   arnWildcardProblem,
-  isAllow,
   isPublicPrincipal,
   isWildcardAction,
-  label,
   Principal,
   principalsOf,
   ResourcePolicy,
   resourcePolicies,
   restrictingConditions,
   Statement,
+  StatementCheck,
+  statementRule,
   stringsOf,
 } from "./documents";
 import { expandActions } from "./iamActions";
-import { configWithDefaults, DEFAULT_ENFORCEMENT, isNonEmptyString } from "./util";
+import { DEFAULT_ENFORCEMENT, isNonEmptyString } from "./util";
 
-type StatementCheck<C> = (
-  s: Statement,
-  where: string,
-  report: (message: string) => void,
-  context: { config: C; ownAccounts: () => Set<string>; kind: ResourcePolicy["kind"] },
-) => void | Promise<void>;
+/** What a resource-policy rule's check gets besides its config. */
+interface ResourceContext {
+  kind: ResourcePolicy["kind"];
+  ownAccounts: () => Set<string>;
+}
 
 /** The accounts a policy's own resource lives in: from its ARNs (read lazily), plus `trustedAccountIds`. */
 function ownAccountsOf(policy: ResourcePolicy, statements: Statement[], trusted: string[]): Set<string> {
@@ -66,42 +60,28 @@ const TRUSTED_SCHEMA: PolicyConfigSchema["properties"] = {
   },
 };
 
-/** A rule over every statement of every resource-based policy (and Lambda/EventBridge permission). */
+/** A rule over every Allow statement of every resource-based policy (and Lambda/EventBridge permission). */
 function resourceStatementRule<C extends { trustedAccountIds: string[] }>(
   name: string,
   description: string,
-  severity: "critical" | "high" | "medium",
-  check: StatementCheck<C>,
+  severity: Severity,
+  check: StatementCheck<C, ResourceContext>,
   defaults: C,
   schema: PolicyConfigSchema["properties"],
 ): ResourceValidationPolicy {
-  return {
-    name,
-    description,
-    enforcementLevel: DEFAULT_ENFORCEMENT,
-    severity,
-    configSchema: { properties: { ...TRUSTED_SCHEMA, ...schema } },
-    validateResource: async (args: ResourceValidationArgs, reportViolation: ReportViolation) => {
-      const config = configWithDefaults(args, defaults);
-      for (const policy of resourcePolicies(args)) {
-        const statements = policy.statements();
-        if ("error" in statements) {
-          reportViolation(`${policy.where}: ${statements.error}.`);
-          continue;
-        }
-        let own: Set<string> | undefined;
-        const ownAccounts = () => (own ??= ownAccountsOf(policy, statements, config.trustedAccountIds));
-        for (let i = 0; i < statements.length; i++) {
-          const where = policy.kind === "document" ? label(statements[i], i, policy.where) : policy.where;
-          await check(statements[i], where, (m) => reportViolation(m), {
-            config,
-            ownAccounts,
-            kind: policy.kind,
-          });
-        }
-      }
+  return statementRule(name, description, severity, check, {
+    documents: resourcePolicies,
+    allowOnly: true,
+    defaults,
+    schema: { ...TRUSTED_SCHEMA, ...schema },
+    context: (policy, statements, config) => {
+      let own: Set<string> | undefined;
+      return {
+        kind: policy.kind,
+        ownAccounts: () => (own ??= ownAccountsOf(policy, statements, config.trustedAccountIds)),
+      };
     },
-  };
+  });
 }
 
 const NO_CONFIG = { trustedAccountIds: [] as string[] };
@@ -113,7 +93,6 @@ export const resourcePolicyNoPublicAccess = resourceStatementRule(
   'Resource policies (queue, topic, key, API, event bus, bucket, Lambda permission) must not allow everyone: name the principals, or restrict a "*" principal with aws:SourceArn, aws:SourceAccount or aws:PrincipalOrgID (not ...IfExists, not a wildcard value).',
   "critical",
   (s, where, report) => {
-    if (!isAllow(s)) return;
     if (s.NotPrincipal !== undefined) {
       report(`${where} allows NotPrincipal: everyone but the listed principals.`);
       return;
@@ -134,7 +113,6 @@ export const resourcePolicyNoForeignAccounts = resourceStatementRule(
   "Resource policies must not grant to accounts other than the resource's own (or users outside IAM: Federated, CanonicalUser): list a partner account in trustedAccountIds on purpose.",
   "high",
   (s, where, report, { ownAccounts }) => {
-    if (!isAllow(s)) return;
     for (const p of principalsOf(s.Principal)) {
       if (p.kind === "*" || p.kind === "Service" || isPublicPrincipal(p)) continue; // other rules
       if (p.kind === "Federated" || p.kind === "CanonicalUser") {
@@ -173,7 +151,6 @@ export const resourcePolicyServiceSourceCondition = resourceStatementRule(
   "A resource policy (or Lambda permission) that lets an AWS service in must name the source: add aws:SourceArn (the one API, rule, topic or bucket) or aws:SourceAccount, so another account's resource cannot use the service against it (confused deputy).",
   "high",
   (s, where, report, { config }) => {
-    if (!isAllow(s)) return;
     const services = principalsOf(s.Principal).filter((p) => p.kind === "Service");
     const exempt = new Set(config.exemptServices);
     const unguarded = services.filter((p) => !exempt.has(p.value));
@@ -215,7 +192,6 @@ export const resourcePolicyLeastPrivilegeActions = resourceStatementRule(
   'Resource policies must grant named actions: no "*" or "service:*" (except to the own account root, as a key policy\'s default statement does), no NotAction/NotResource with Allow, no permissions-management actions (sqs:AddPermission, kms:PutKeyPolicy, ...) to others, and a Lambda permission only lambda:InvokeFunction: list the actions the principal needs.',
   "high",
   async (s, where, report, { ownAccounts, kind }) => {
-    if (!isAllow(s)) return;
     if (s.NotAction !== undefined) report(`${where} is an Allow with NotAction.`);
     if (s.NotResource !== undefined) report(`${where} is an Allow with NotResource.`);
     const principals = principalsOf(s.Principal);
