@@ -22,6 +22,7 @@ import {
   isNonEmptyString,
   parseJsonDocument,
 } from "./util";
+import { arnPrefixes } from "./iamActions";
 
 export interface Statement {
   Sid?: string;
@@ -47,6 +48,12 @@ export function statementsOf(doc: Record<string, unknown>): Statement[] {
   );
 }
 
+/** The statements of a policy document (a JSON string or an object), or why it cannot be read. */
+export function documentStatements(value: unknown): Statement[] | { error: string } {
+  const parsed = parseJsonDocument(value);
+  return "error" in parsed ? parsed : statementsOf(parsed.doc);
+}
+
 /** `policy statement 'Sid'` or `policy statement #2`, for messages. */
 export function label(statement: Statement, index: number, where: string): string {
   return `${where} statement ${isNonEmptyString(statement.Sid) ? `'${statement.Sid}'` : `#${index}`}`;
@@ -56,6 +63,12 @@ export const isAllow = (s: Statement) => s.Effect === "Allow";
 export const stringsOf = (v: unknown): string[] =>
   asArray(v as string | string[] | undefined).filter((x): x is string => typeof x === "string");
 export const actionsOf = (s: Statement) => stringsOf(s.Action);
+
+/**
+ * `*`, `service:*`, or a service wildcard with every action (`*:*`, `s*:*`): what
+ * iam-no-wildcard-actions reports, and what the rules that judge patterns leave to it.
+ */
+export const isWildcardAction = (action: string) => action === "*" || /^[a-z0-9*?-]+:\*$/i.test(action);
 export const resourcesOf = (s: Statement) => stringsOf(s.Resource);
 
 /** A principal entry: `*` (anyone), or a kind (AWS, Service, Federated, CanonicalUser) and a value. */
@@ -94,7 +107,7 @@ export interface ConditionEntry {
   values: string[];
 }
 
-export function conditionsOf(condition: unknown): ConditionEntry[] {
+function conditionsOf(condition: unknown): ConditionEntry[] {
   if (!condition || typeof condition !== "object") return [];
   return Object.entries(condition as Record<string, unknown>).flatMap(([operator, block]) =>
     block && typeof block === "object"
@@ -113,7 +126,7 @@ export function conditionsOf(condition: unknown): ConditionEntry[] {
  * not count (they pass when the key is absent), nor do values that are only wildcards, nor
  * negated operators (`StringNotEquals` lets everyone else in).
  */
-export const SOURCE_CONDITION_KEYS = [
+const SOURCE_CONDITION_KEYS = [
   "aws:sourcearn",
   "aws:sourceaccount",
   "aws:sourceowner",
@@ -156,10 +169,16 @@ function restrictiveValue(value: string): boolean {
   return account === "" && resource.length > 0 && !/^[*?]/.test(resource);
 }
 
-/** A resource-based policy found on a resource. */
-export interface ResourcePolicy extends FoundDocument {
+/** A policy document found on a resource, as a statementRule reads it. */
+export interface PolicyDocument extends FoundDocument {
+  /** A policy document, or the one statement a Lambda / EventBridge permission stands for. */
+  kind: "document" | "lambda-permission" | "event-permission";
   /** The statements, or why the document cannot be read. */
   statements(): Statement[] | { error: string };
+}
+
+/** A resource-based policy found on a resource. */
+export interface ResourcePolicy extends PolicyDocument {
   /** ARNs or ids that name the resource itself (to learn its account); read lazily. */
   ownReferences(): unknown[];
 }
@@ -168,13 +187,11 @@ function fromDocument(where: string, value: unknown, ownReferences: () => unknow
   if (value === undefined || value === null || value === "") return [];
   return [
     {
+      kind: "document",
       where,
       value,
       ownReferences,
-      statements: () => {
-        const parsed = parseJsonDocument(value);
-        return "error" in parsed ? parsed : statementsOf(parsed.doc);
-      },
+      statements: () => documentStatements(value),
     },
   ];
 }
@@ -229,7 +246,8 @@ export function resourcePolicies(args: ResourceValidationArgs): ResourcePolicy[]
     };
     return [
       {
-        where: "permission",
+        kind: "lambda-permission",
+        where: "the permission",
         value: statement,
         statements: () => [statement],
         ownReferences: lazy("function"),
@@ -243,30 +261,38 @@ export function resourcePolicies(args: ResourceValidationArgs): ResourcePolicy[]
       Effect: "Allow",
       Principal: permissionPrincipal(eventPermission.principal),
       Action: eventPermission.action ?? "events:PutEvents",
-      Condition: c ? { [c.type === "StringEquals" ? "StringEquals" : c.type]: { [c.key]: c.value } } : {},
+      Condition: c ? { [c.type]: { [c.key]: c.value } } : {},
     };
     return [
-      { where: "permission", value: statement, statements: () => [statement], ownReferences: () => [] },
+      {
+        kind: "event-permission",
+        where: "the permission",
+        value: statement,
+        statements: () => [statement],
+        ownReferences: () => [],
+      },
     ];
   }
   return args.notApplicable("only resources with a resource-based policy (or a permission) are judged");
 }
 
 /** The identity-policy documents a resource carries, or notApplicable. */
-export function identityDocuments(args: ResourceValidationArgs): FoundDocument[] {
+export function identityDocuments(args: ResourceValidationArgs): PolicyDocument[] {
+  const document = (where: string, value: unknown): PolicyDocument => ({
+    kind: "document",
+    where,
+    value,
+    statements: () => documentStatements(value),
+  });
   const single =
     args.asType(aws.iam.RolePolicy) ??
     args.asType(aws.iam.Policy) ??
     args.asType(aws.iam.UserPolicy) ??
     args.asType(aws.iam.GroupPolicy);
-  if (single) return [{ where: "policy", value: single.policy }];
+  if (single) return [document("policy", single.policy)];
   const role = args.asType(aws.iam.Role);
-  if (role) {
-    return asArray(role.inlinePolicies).map((p, i) => ({
-      where: `inlinePolicies[${i}].policy`,
-      value: p.policy,
-    }));
-  }
+  if (role)
+    return asArray(role.inlinePolicies).map((p, i) => document(`inlinePolicies[${i}].policy`, p.policy));
   return args.notApplicable("only IAM role, user, group and managed policies carry identity policies");
 }
 
@@ -289,7 +315,7 @@ export interface ArnParts {
   rest: string;
 }
 
-export function splitArn(arn: string, prefixes: string[]): ArnParts | undefined {
+function splitArn(arn: string, prefixes: string[]): ArnParts | undefined {
   const m = /^arn:([^:]*):([^:]*):([^:]*):([^:]*):(.*)$/s.exec(arn);
   if (!m) return undefined;
   const [, partition, service, region, account, resource] = m;
@@ -309,25 +335,64 @@ export function splitArn(arn: string, prefixes: string[]): ArnParts | undefined 
   return { partition, service, region, account, prefix, name, rest };
 }
 
-type StatementCheck<C> = (
-  statement: Statement,
-  label: string,
-  report: (message: string) => void,
-  config: C,
-) => void | Promise<void>;
+/** `arn` split with its service's resource-type prefixes (see splitArn), or undefined if not an ARN. */
+export async function parseArn(arn: string): Promise<ArnParts | undefined> {
+  const service = /^arn:[^:]*:([^:]*):/.exec(arn)?.[1];
+  return service === undefined ? undefined : splitArn(arn, await arnPrefixes(service));
+}
 
 /**
- * A rule that runs `check` on every statement of every identity policy of a resource, with the
- * rule's config (`defaults` overlaid with the stack's; `schema` describes it to the CLI).
+ * Why `arn` reaches more than one named resource (a wildcard in its partition, service, region,
+ * account or resource name), or undefined. Sub-resources (`table/orders/index/*`) are fine, and
+ * so are the empty region and account of S3 ARNs, which are their form, not a wildcard.
  */
-export function identityStatementRule<C extends object = Record<string, never>>(
+export async function arnWildcardProblem(arn: string): Promise<string | undefined> {
+  const parts = await parseArn(arn);
+  if (!parts) return "it is not an ARN";
+  for (const key of ["partition", "service", "region", "account"] as const) {
+    if (/[*?]/.test(parts[key])) return `its ${key} is a wildcard`;
+  }
+  if (/[*?]/.test(parts.prefix) || /[*?]/.test(parts.name) || parts.name === "")
+    return `its resource name (${parts.prefix}${parts.name || "<empty>"}) is a wildcard`;
+  return undefined;
+}
+
+/** Judges one statement; `where` names it in messages (`policy statement 'Sid'`, `the permission`). */
+export type StatementCheck<C, X extends object = object> = (
+  statement: Statement,
+  where: string,
+  report: (message: string) => void,
+  context: { config: C } & X,
+) => void | Promise<void>;
+
+export interface StatementRuleOptions<C extends object, D extends PolicyDocument, X extends object> {
+  /** The documents the rule reads on a resource (args.notApplicable where it has none). */
+  documents: (args: ResourceValidationArgs) => D[];
+  /** What else the check needs about the statement's document (resource policies: own accounts). */
+  context?: (document: D, statements: Statement[], config: C) => X;
+  /** Judge Allow statements only: most rules judge what is granted, and a Deny grants nothing. */
+  allowOnly?: boolean;
+  /** The rule's config: `defaults` overlaid with the stack's; `schema` describes it to the CLI. */
+  defaults?: C;
+  schema?: PolicyConfigSchema["properties"];
+}
+
+/**
+ * A rule that runs `check` on every statement of every policy document of a resource; a document
+ * that cannot be read is a violation.
+ */
+export function statementRule<
+  C extends object = Record<string, never>,
+  D extends PolicyDocument = PolicyDocument,
+  X extends object = object,
+>(
   name: string,
   description: string,
   severity: Severity,
-  check: StatementCheck<C>,
-  defaults?: C,
-  schema?: PolicyConfigSchema["properties"],
+  check: StatementCheck<C, X>,
+  options: StatementRuleOptions<C, D, X>,
 ): ResourceValidationPolicy {
+  const { documents, context, allowOnly, defaults, schema } = options;
   return {
     name,
     description,
@@ -335,17 +400,20 @@ export function identityStatementRule<C extends object = Record<string, never>>(
     severity,
     ...(schema ? { configSchema: { properties: schema } } : {}),
     validateResource: async (args: ResourceValidationArgs, reportViolation: ReportViolation) => {
-      const documents = identityDocuments(args);
+      const found = documents(args);
       const config = defaults ? configWithDefaults(args, defaults) : ({} as C);
-      for (const { where, value } of documents) {
-        const parsed = parseJsonDocument(value);
-        if ("error" in parsed) {
-          reportViolation(`${where}: ${parsed.error}.`);
+      for (const document of found) {
+        const statements = document.statements();
+        if ("error" in statements) {
+          reportViolation(`${document.where}: ${statements.error}.`);
           continue;
         }
-        const statements = statementsOf(parsed.doc);
+        const extra = context ? context(document, statements, config) : ({} as X);
         for (let i = 0; i < statements.length; i++) {
-          await check(statements[i], label(statements[i], i, where), (m) => reportViolation(m), config);
+          const s = statements[i];
+          if (allowOnly && !isAllow(s)) continue;
+          const where = document.kind === "document" ? label(s, i, document.where) : document.where;
+          await check(s, where, (m) => reportViolation(m), { ...extra, config });
         }
       }
     },

@@ -5,7 +5,8 @@
  */
 import * as aws from "@pulumi/aws";
 import { ResourceValidationPolicy, validateResourceOfType } from "@pulumi/policy";
-import { asArray, cmkProblem, DEFAULT_ENFORCEMENT, parseJsonDocument } from "./util";
+import { documentStatements, isAllow, isPublicPrincipal, label, principalsOf } from "./documents";
+import { cmkProblem, DEFAULT_ENFORCEMENT } from "./util";
 
 export const sqsQueueCmkEncrypted: ResourceValidationPolicy = {
   name: "sqs-queue-cmk-encrypted",
@@ -83,34 +84,23 @@ export const kmsKeyRotationEnabled: ResourceValidationPolicy = {
   }),
 };
 
-/** A principal that lets anyone in (`"*"`, `{ AWS: "*" }`, `{ AWS: ["*", ...] }`). */
-function hasWildcardPrincipal(principal: unknown): boolean {
-  if (principal === "*") return true;
-  if (principal && typeof principal === "object") {
-    return Object.values(principal as Record<string, unknown>).some((v) =>
-      asArray(v as string | string[]).some((p) => p === "*"),
-    );
-  }
-  return false;
-}
-
 function checkKeyPolicy(policy: unknown, reportViolation: (message: string) => void): void {
   if (policy === undefined || policy === null || policy === "") return; // AWS's default key policy: the account only.
-  const parsed = parseJsonDocument(policy);
-  if ("error" in parsed) {
-    reportViolation(`the key policy cannot be checked: ${parsed.error}.`);
+  const statements = documentStatements(policy);
+  if ("error" in statements) {
+    reportViolation(`the key policy cannot be checked: ${statements.error}.`);
     return;
   }
-  asArray(parsed.doc.Statement as Record<string, unknown>[]).forEach((statement, i) => {
-    const label = typeof statement.Sid === "string" ? `'${statement.Sid}'` : `#${i}`;
-    if (statement.Effect === "Allow" && hasWildcardPrincipal(statement.Principal)) {
-      reportViolation(
-        `statement ${label} allows a wildcard principal: name the account root or the roles instead.`,
-      );
+  statements.forEach((s, i) => {
+    if (!isAllow(s)) return;
+    const where = label(s, i, "key policy");
+    // Unlike resource-policy-no-public-access, no condition makes a wildcard principal acceptable here.
+    if (principalsOf(s.Principal).some(isPublicPrincipal)) {
+      reportViolation(`${where} allows a wildcard principal: name the account root or the roles instead.`);
     }
-    if (statement.Effect === "Allow" && statement.NotPrincipal !== undefined) {
+    if (s.NotPrincipal !== undefined) {
       reportViolation(
-        `statement ${label} allows NotPrincipal, which grants everyone else: name the principals instead.`,
+        `${where} allows NotPrincipal, which grants everyone else: name the principals instead.`,
       );
     }
   });
@@ -119,7 +109,7 @@ function checkKeyPolicy(policy: unknown, reportViolation: (message: string) => v
 export const kmsKeyPolicyNoWildcardPrincipal: ResourceValidationPolicy = {
   name: "kms-key-policy-no-wildcard-principal",
   description:
-    'KMS key policies must not allow a wildcard principal ("*" or { AWS: "*" }): name the account root, roles or service principals with conditions.',
+    'KMS key policies must not allow a wildcard principal ("*", { AWS: "*" }, arn:aws:iam::*:root): name the account root, roles or service principals with conditions.',
   enforcementLevel: DEFAULT_ENFORCEMENT,
   severity: "critical",
   validateResource: (args, reportViolation) => {

@@ -8,7 +8,16 @@
 import * as aws from "@pulumi/aws";
 import { ResourceValidationPolicy, StackValidationPolicy, validateResourceOfType } from "@pulumi/policy";
 import { actionInfo } from "./iamActions";
-import { actionsOf, identityStatementRule, isAllow, label, resourcesOf, statementsOf } from "./documents";
+import {
+  actionsOf,
+  documentStatements,
+  identityDocuments,
+  isAllow,
+  isWildcardAction,
+  label,
+  resourcesOf,
+  statementRule,
+} from "./documents";
 import {
   asArray,
   configWithDefaults,
@@ -17,26 +26,22 @@ import {
   isNonEmptyString,
   isBroadManagedPolicy,
   managedPolicyAttachment,
-  parseJsonDocument,
   referencedResources,
 } from "./util";
 
-/** `*`, `service:*`, or any service wildcard with `*` actions (`*:*`, `s*:*`). */
-const isWildcardAction = (action: string) => action === "*" || /^[a-z0-9*?-]+:\*$/i.test(action);
-
-export const iamNoWildcardActions = identityStatementRule(
+export const iamNoWildcardActions = statementRule(
   "iam-no-wildcard-actions",
   'IAM policies must not allow "*" or "service:*": list the actions the code calls (e.g. dynamodb:GetItem).',
   "critical",
   (s, where, report) => {
-    if (!isAllow(s)) return;
     for (const action of actionsOf(s)) {
       if (isWildcardAction(action)) report(`${where} allows ${action}.`);
     }
   },
+  { documents: identityDocuments, allowOnly: true },
 );
 
-export const iamKnownActions = identityStatementRule(
+export const iamKnownActions = statementRule(
   "iam-known-actions",
   "IAM policies must name real actions: fix the misspelt or unknown actions (checked against the AWS service authorization reference).",
   "medium",
@@ -46,14 +51,15 @@ export const iamKnownActions = identityStatementRule(
       if (info.invalid) report(`${where}: ${info.invalid}.`);
     }
   },
+  { documents: identityDocuments },
 );
 
-export const iamWildcardResourceOnlyUnscopable = identityStatementRule(
+export const iamWildcardResourceOnlyUnscopable = statementRule(
   "iam-wildcard-resource-only-unscopable",
   'IAM policies may use Resource "*" only for actions that cannot be scoped to a resource (e.g. states:SendTaskSuccess, xray:PutTraceSegments): put the table, queue, key, topic or function ARN in Resource for the others.',
   "high",
   async (s, where, report) => {
-    if (!isAllow(s) || !resourcesOf(s).includes("*")) return;
+    if (!resourcesOf(s).includes("*")) return;
     for (const action of actionsOf(s)) {
       if (isWildcardAction(action)) continue; // iam-no-wildcard-actions
       const info = await actionInfo(action);
@@ -64,37 +70,38 @@ export const iamWildcardResourceOnlyUnscopable = identityStatementRule(
       }
     }
   },
+  { documents: identityDocuments, allowOnly: true },
 );
 
-export const iamNoAllowNotActionNotResource = identityStatementRule(
+export const iamNoAllowNotActionNotResource = statementRule(
   "iam-no-allow-not-action",
   "IAM policies must not use NotAction or NotResource with Effect Allow (they grant everything not listed): list Action and Resource instead.",
   "high",
   (s, where, report) => {
-    if (!isAllow(s)) return;
     if (s.NotAction !== undefined) report(`${where} is an Allow with NotAction.`);
     if (s.NotResource !== undefined) report(`${where} is an Allow with NotResource.`);
   },
+  { documents: identityDocuments, allowOnly: true },
 );
 
 /** A role ARN that matches more than one role: a wildcard in its account, or anywhere in its path or name. */
 const MANY_ROLES = /^arn:[^:]*:iam::(?:[^:]*[*?][^:]*:|[^:]*:role\/.*[*?])/;
 
-export const iamNoPassRoleOnWildcard = identityStatementRule(
+export const iamNoPassRoleOnWildcard = statementRule(
   "iam-no-passrole-on-wildcard",
   'IAM policies must not allow iam:PassRole on "*" (or every role): name the role ARNs that may be passed, ideally with an iam:PassedToService condition.',
   "critical",
   async (s, where, report) => {
-    if (!isAllow(s)) return;
     const broad = resourcesOf(s).filter((r) => r === "*" || MANY_ROLES.test(r));
     if (broad.length === 0) return;
     for (const action of actionsOf(s)) {
       const info = await actionInfo(action);
-      if (action === "*" || info.matches.some((m) => m.toLowerCase() === "iam:passrole")) {
+      if (info.matches.some((m) => m === "*" || m.toLowerCase() === "iam:passrole")) {
         report(`${where} allows ${action} (iam:PassRole) on ${broad.join(", ")}.`);
       }
     }
   },
+  { documents: identityDocuments, allowOnly: true },
 );
 
 export const BROAD_MANAGED_POLICY_PATTERNS = ["FullAccess", "PowerUser", "AdministratorAccess"];
@@ -131,11 +138,11 @@ export const iamNoBroadManagedPolicies: ResourceValidationPolicy = {
 
 /** The service principals a trust policy names, and what else it allows. */
 function trustProblems(value: unknown): { services: string[]; problems: string[] } {
-  const parsed = parseJsonDocument(value);
-  if ("error" in parsed) return { services: [], problems: [`assumeRolePolicy: ${parsed.error}`] };
+  const statements = documentStatements(value);
+  if ("error" in statements) return { services: [], problems: [`assumeRolePolicy: ${statements.error}`] };
   const services = new Set<string>();
   const problems: string[] = [];
-  statementsOf(parsed.doc).forEach((s, i) => {
+  statements.forEach((s, i) => {
     if (!isAllow(s)) return;
     const where = label(s, i, "assumeRolePolicy");
     if (s.NotPrincipal !== undefined) problems.push(`${where} uses NotPrincipal`);

@@ -10,23 +10,24 @@ import * as aws from "@pulumi/aws";
 import { PolicyResource, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import {
   actionsOf,
+  arnWildcardProblem,
+  documentStatements,
   FoundDocument,
-  identityStatementRule,
+  identityDocuments,
   isAllow,
+  isWildcardAction,
   label,
+  parseArn,
   resourcesOf,
-  splitArn,
-  Statement,
-  statementsOf,
+  statementRule,
 } from "./documents";
-import { actionInfo, arnPrefixes, expandActions } from "./iamActions";
+import { actionInfo, expandActions } from "./iamActions";
 import {
   asArray,
   DEFAULT_ENFORCEMENT,
   describe,
   isNonEmptyString,
   managedPolicyAttachment,
-  parseJsonDocument,
   referencedResources,
 } from "./util";
 
@@ -36,7 +37,7 @@ const isWrite = (level: string) => /Write|Permissions management|Tagging/.test(l
  * Read actions that hand over data (cloudsplaining's data-exfiltration class, widened to the
  * services this program uses): a pattern that reaches one of them is as broad as a write.
  */
-export const DATA_READ_ACTIONS = [
+const DATA_READ_ACTIONS = [
   "s3:getobject",
   "s3:getobjectversion",
   "dynamodb:getitem",
@@ -62,15 +63,14 @@ const short = (names: string[]) => names.slice(0, 4).join(", ") + (names.length 
 /** iam-no-broad-action-patterns' config defaults. */
 const PATTERN_DEFAULTS = { allowedActionPatterns: [] as string[] };
 
-export const iamNoBroadActionPatterns = identityStatementRule(
+export const iamNoBroadActionPatterns = statementRule(
   "iam-no-broad-action-patterns",
   "IAM policies must not use action patterns (dynamodb:*Item, s3:Get*, *:Get*) that reach writes, permission changes or data reads: list the exact actions the code calls.",
   "high",
-  async (s, where, report, config) => {
-    if (!isAllow(s)) return;
+  async (s, where, report, { config }) => {
     for (const action of actionsOf(s)) {
       // `*` and `service:*` are iam-no-wildcard-actions'; misspelt ones iam-known-actions'.
-      if (!/[*?]/.test(action) || action === "*" || /^[a-z0-9-]+:\*$/i.test(action)) continue;
+      if (!/[*?]/.test(action) || isWildcardAction(action)) continue;
       if (config.allowedActionPatterns.includes(action)) continue;
       const info = await actionInfo(action);
       const broad = info.matches.filter(
@@ -83,13 +83,17 @@ export const iamNoBroadActionPatterns = identityStatementRule(
       }
     }
   },
-  PATTERN_DEFAULTS,
   {
-    allowedActionPatterns: {
-      type: "array",
-      items: { type: "string" },
-      default: PATTERN_DEFAULTS.allowedActionPatterns,
-      description: "Patterns (as written in the policy) that may stay, e.g. logs:Describe*.",
+    documents: identityDocuments,
+    allowOnly: true,
+    defaults: PATTERN_DEFAULTS,
+    schema: {
+      allowedActionPatterns: {
+        type: "array",
+        items: { type: "string" },
+        default: PATTERN_DEFAULTS.allowedActionPatterns,
+        description: "Patterns (as written in the policy) that may stay, e.g. logs:Describe*.",
+      },
     },
   },
 );
@@ -97,43 +101,33 @@ export const iamNoBroadActionPatterns = identityStatementRule(
 /** iam-resource-no-wildcard-names' config defaults. */
 const ARN_DEFAULTS = { allowedResourcePatterns: [] as string[] };
 
-/** Why `arn` reaches more than one named resource, or undefined. */
-async function wildcardArnProblem(arn: string): Promise<string | undefined> {
-  if (arn === "*" || !/[*?]/.test(arn)) return undefined;
-  const service = /^arn:[^:]*:([^:]*):/.exec(arn)?.[1] ?? "";
-  const parts = splitArn(arn, await arnPrefixes(service));
-  if (!parts) return `"${arn}" is not an ARN`;
-  for (const key of ["partition", "service", "region", "account"] as const) {
-    if (/[*?]/.test(parts[key])) return `its ${key} is a wildcard`;
-  }
-  if (/[*?]/.test(parts.prefix) || /[*?]/.test(parts.name) || parts.name === "")
-    return `its resource name (${parts.prefix}${parts.name || "<empty>"}) is a wildcard`;
-  return undefined;
-}
-
-export const iamResourceNoWildcardNames = identityStatementRule(
+export const iamResourceNoWildcardNames = statementRule(
   "iam-resource-no-wildcard-names",
   "IAM policies must name each resource: no wildcard in an ARN's partition, service, region, account or resource name (table/*, function:*, arn:aws:sqs:*:*:orders); put the exact ARN (sub-resources such as <table ARN>/index/* or <log group ARN>:* are fine).",
   "high",
-  async (s, where, report, config) => {
-    if (!isAllow(s)) return;
+  async (s, where, report, { config }) => {
     const allowed = config.allowedResourcePatterns;
     const granted = await expandActions(actionsOf(s));
     // List-only statements (Describe*, List*) reveal names, not data.
     if (granted.size > 0 && [...granted.values()].every((l) => l === "List")) return;
     for (const arn of resourcesOf(s)) {
       if (allowed.includes(arn)) continue;
-      const problem = await wildcardArnProblem(arn);
+      if (arn === "*" || !/[*?]/.test(arn)) continue; // "*": iam-wildcard-resource-only-unscopable
+      const problem = await arnWildcardProblem(arn);
       if (problem) report(`${where} grants ${short(actionsOf(s))} on ${arn}: ${problem}.`);
     }
   },
-  ARN_DEFAULTS,
   {
-    allowedResourcePatterns: {
-      type: "array",
-      items: { type: "string" },
-      default: ARN_DEFAULTS.allowedResourcePatterns,
-      description: "Resource ARNs (as written) that may keep their wildcard.",
+    documents: identityDocuments,
+    allowOnly: true,
+    defaults: ARN_DEFAULTS,
+    schema: {
+      allowedResourcePatterns: {
+        type: "array",
+        items: { type: "string" },
+        default: ARN_DEFAULTS.allowedResourcePatterns,
+        description: "Resource ARNs (as written) that may keep their wildcard.",
+      },
     },
   },
 );
@@ -143,7 +137,7 @@ export const iamResourceNoWildcardNames = identityStatementRule(
  * cloudsplaining's list that Checkov CKV_AWS_286 uses): each lets the holder grant itself more, or
  * run code under another role. iam:PassRole has its own rule (iam-no-passrole-on-wildcard).
  */
-export const PRIVILEGE_ESCALATION_ACTIONS = [
+const PRIVILEGE_ESCALATION_ACTIONS = [
   "iam:attachgrouppolicy",
   "iam:attachrolepolicy",
   "iam:attachuserpolicy",
@@ -180,7 +174,7 @@ export const PRIVILEGE_ESCALATION_ACTIONS = [
 ];
 
 /** Credentials exposure (cloudsplaining's list, Checkov CKV_AWS_287; ecr:GetAuthorizationToken excluded as Checkov does). */
-export const CREDENTIALS_EXPOSURE_ACTIONS = [
+const CREDENTIALS_EXPOSURE_ACTIONS = [
   "codepipeline:pollforjobs",
   "cognito-identity:getopenidtoken",
   "cognito-identity:getopenidtokenfordeveloperidentity",
@@ -216,25 +210,28 @@ function grantsRule(
   allowedDescription: string,
 ): ResourceValidationPolicy {
   const defaults = { allowedActions: defaultAllowed };
-  return identityStatementRule(
+  return statementRule(
     name,
     description,
     severity,
-    async (s, where, report, config) => {
-      if (!isAllow(s)) return;
+    async (s, where, report, { config }) => {
       const allowed = new Set(config.allowedActions.map((a) => a.toLowerCase()));
       const granted = await expandActions(actionsOf(s));
       const bad = [...granted].filter(([a, level]) => !allowed.has(a) && denied(a, level)).map(([a]) => a);
       if (bad.length > 0)
         report(`${where} grants ${short(bad)}${bad.length > 1 ? ` (${bad.length} in all)` : ""}.`);
     },
-    defaults,
     {
-      allowedActions: {
-        type: "array",
-        items: { type: "string" },
-        default: defaultAllowed,
-        description: allowedDescription,
+      documents: identityDocuments,
+      allowOnly: true,
+      defaults,
+      schema: {
+        allowedActions: {
+          type: "array",
+          items: { type: "string" },
+          default: defaultAllowed,
+          description: allowedDescription,
+        },
       },
     },
   );
@@ -262,7 +259,7 @@ export const iamNoCredentialsExposure = grantsRule(
  * Step Functions' vended-log delivery needs these on "*" (https://docs.aws.amazon.com/step-functions/latest/dg/cw-logs.html):
  * logs:PutResourcePolicy is a permissions-management action AWS itself requires there.
  */
-export const LOG_DELIVERY_ACTIONS = ["logs:putresourcepolicy"];
+const LOG_DELIVERY_ACTIONS = ["logs:putresourcepolicy"];
 
 export const iamNoPermissionsManagement = grantsRule(
   "iam-no-permissions-management",
@@ -281,10 +278,9 @@ async function ownNames(fn: PolicyResource, mappings: PolicyResource[]): Promise
   const names = new Set<string>();
   const addValue = async (v: unknown) => {
     if (!isNonEmptyString(v)) return;
-    const service = /^arn:[^:]*:([^:]*):/.exec(v)?.[1];
-    if (service !== undefined) {
-      const parts = splitArn(v, await arnPrefixes(service));
-      if (parts) names.add(`${service}:${parts.name}`);
+    if (v.startsWith("arn:")) {
+      const parts = await parseArn(v);
+      if (parts) names.add(`${parts.service}:${parts.name}`);
       return;
     }
     const url = /^https:\/\/[^/]+\/(?:\d{12}\/)?([^/?]+)/.exec(v);
@@ -348,22 +344,21 @@ export const lambdaRoleWritesOwnResources: StackValidationPolicy = {
       const names = await ownNames(fn, mine);
       for (const role of fnRoles) {
         for (const { where, value } of roleDocuments(role, args.resources)) {
-          const parsed = parseJsonDocument(value);
-          if ("error" in parsed) continue; // the identity rules report it
-          const statements: Statement[] = statementsOf(parsed.doc);
+          const statements = documentStatements(value);
+          if ("error" in statements) continue; // the identity rules report it
           for (let i = 0; i < statements.length; i++) {
             const s = statements[i];
             if (!isAllow(s)) continue;
             const writes: string[] = [];
             for (const action of actionsOf(s)) {
               const info = await actionInfo(action);
-              writes.push(...info.scopable.filter((a) => isWrite(info.accessLevels[a] ?? "")));
+              // "*" (also `*:*`, see actionInfo) includes every write.
+              writes.push(...info.scopable.filter((a) => a === "*" || isWrite(info.accessLevels[a] ?? "")));
             }
             if (writes.length === 0) continue;
             for (const arn of resourcesOf(s)) {
               if (arn === "*") continue; // iam-wildcard-resource-only-unscopable
-              const service = /^arn:[^:]*:([^:]*):/.exec(arn)?.[1] ?? "";
-              const parts = splitArn(arn, await arnPrefixes(service));
+              const parts = await parseArn(arn);
               if (parts && (names.has(`${parts.service}:${parts.name}`) || names.has(`*:${parts.name}`)))
                 continue;
               reportViolation(

@@ -1,7 +1,7 @@
 /**
  * Lambda functions: supported runtime, active tracing, environment encrypted with the CMK, an
- * explicit least-privilege role (never CallbackFunction's default one), and no invoke permission
- * that any account's bucket/topic/API could use. Checkov CKV_AWS_363/CKV_AWS_50/CKV_AWS_173,
+ * explicit least-privilege role (never CallbackFunction's default one), and no public invoke
+ * permission. Checkov CKV_AWS_363/CKV_AWS_50/CKV_AWS_173,
  * Security Hub Lambda.1/Lambda.2/Lambda.7.
  */
 import * as aws from "@pulumi/aws";
@@ -166,25 +166,20 @@ export const lambdaExplicitRole: StackValidationPolicy = {
   },
 };
 
+/**
+ * Stricter than resource-policy-no-public-access, which lets a "*" principal through with a source
+ * condition: a permission names its service or account. That a service principal names its source
+ * is resource-policy-service-source-condition's, for permissions as for every resource policy.
+ */
 export const lambdaPermissionSourceArn: ResourceValidationPolicy = {
   name: "lambda-permission-source-arn",
   description:
-    "Lambda permissions must not be public, and a permission for an AWS service principal must name its source: set sourceArn (e.g. the API's execution ARN) so no other account's resource can invoke the function.",
+    'Lambda permissions must not be public: set principal to the service (e.g. apigateway.amazonaws.com) or account that invokes the function, never "*", even with a sourceArn.',
   enforcementLevel: DEFAULT_ENFORCEMENT,
   severity: "critical",
   validateResource: validateResourceOfType(aws.lambda.Permission, (permission, _args, reportViolation) => {
-    const principal = permission.principal;
-    if (principal === "*") {
+    if (permission.principal === "*")
       reportViolation('principal is "*": anyone can invoke the function; name the service or account.');
-      return;
-    }
-    if (
-      isNonEmptyString(principal) &&
-      principal.endsWith(".amazonaws.com") &&
-      !isNonEmptyString(permission.sourceArn)
-    ) {
-      reportViolation(`principal ${principal} is a service principal without sourceArn.`);
-    }
   }),
 };
 

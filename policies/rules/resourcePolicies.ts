@@ -6,36 +6,31 @@
  * Security Hub SQS.3, SNS.4, Lambda.1, KMS.5, cfn-nag F18/F20/F21 and their NotPrincipal variants.
  */
 import * as aws from "@pulumi/aws";
-import {
-  PolicyConfigSchema,
-  ReportViolation,
-  ResourceValidationArgs,
-  ResourceValidationPolicy,
-} from "@pulumi/policy";
+import { PolicyConfigSchema, ResourceValidationPolicy, Severity } from "@pulumi/policy";
 import {
   accountOf,
   actionsOf,
-  isAllow,
+  arnWildcardProblem,
   isPublicPrincipal,
-  label,
+  isWildcardAction,
   Principal,
   principalsOf,
   ResourcePolicy,
   resourcePolicies,
   restrictingConditions,
-  splitArn,
   Statement,
+  StatementCheck,
+  statementRule,
   stringsOf,
 } from "./documents";
-import { arnPrefixes, expandActions } from "./iamActions";
-import { configWithDefaults, DEFAULT_ENFORCEMENT, isNonEmptyString } from "./util";
+import { expandActions } from "./iamActions";
+import { DEFAULT_ENFORCEMENT, isNonEmptyString } from "./util";
 
-type StatementCheck<C> = (
-  s: Statement,
-  where: string,
-  report: (message: string) => void,
-  context: { config: C; ownAccounts: () => Set<string> },
-) => void | Promise<void>;
+/** What a resource-policy rule's check gets besides its config. */
+interface ResourceContext {
+  kind: ResourcePolicy["kind"];
+  ownAccounts: () => Set<string>;
+}
 
 /** The accounts a policy's own resource lives in: from its ARNs (read lazily), plus `trustedAccountIds`. */
 function ownAccountsOf(policy: ResourcePolicy, statements: Statement[], trusted: string[]): Set<string> {
@@ -65,39 +60,28 @@ const TRUSTED_SCHEMA: PolicyConfigSchema["properties"] = {
   },
 };
 
-/** A rule over every statement of every resource-based policy (and Lambda/EventBridge permission). */
+/** A rule over every Allow statement of every resource-based policy (and Lambda/EventBridge permission). */
 function resourceStatementRule<C extends { trustedAccountIds: string[] }>(
   name: string,
   description: string,
-  severity: "critical" | "high" | "medium",
-  check: StatementCheck<C>,
+  severity: Severity,
+  check: StatementCheck<C, ResourceContext>,
   defaults: C,
   schema: PolicyConfigSchema["properties"],
 ): ResourceValidationPolicy {
-  return {
-    name,
-    description,
-    enforcementLevel: DEFAULT_ENFORCEMENT,
-    severity,
-    configSchema: { properties: { ...TRUSTED_SCHEMA, ...schema } },
-    validateResource: async (args: ResourceValidationArgs, reportViolation: ReportViolation) => {
-      const config = configWithDefaults(args, defaults);
-      for (const policy of resourcePolicies(args)) {
-        const statements = policy.statements();
-        if ("error" in statements) {
-          reportViolation(`${policy.where}: ${statements.error}.`);
-          continue;
-        }
-        let own: Set<string> | undefined;
-        const ownAccounts = () => (own ??= ownAccountsOf(policy, statements, config.trustedAccountIds));
-        for (let i = 0; i < statements.length; i++) {
-          const where =
-            policy.where === "permission" ? "the permission" : label(statements[i], i, policy.where);
-          await check(statements[i], where, (m) => reportViolation(m), { config, ownAccounts });
-        }
-      }
+  return statementRule(name, description, severity, check, {
+    documents: resourcePolicies,
+    allowOnly: true,
+    defaults,
+    schema: { ...TRUSTED_SCHEMA, ...schema },
+    context: (policy, statements, config) => {
+      let own: Set<string> | undefined;
+      return {
+        kind: policy.kind,
+        ownAccounts: () => (own ??= ownAccountsOf(policy, statements, config.trustedAccountIds)),
+      };
     },
-  };
+  });
 }
 
 const NO_CONFIG = { trustedAccountIds: [] as string[] };
@@ -109,7 +93,6 @@ export const resourcePolicyNoPublicAccess = resourceStatementRule(
   'Resource policies (queue, topic, key, API, event bus, bucket, Lambda permission) must not allow everyone: name the principals, or restrict a "*" principal with aws:SourceArn, aws:SourceAccount or aws:PrincipalOrgID (not ...IfExists, not a wildcard value).',
   "critical",
   (s, where, report) => {
-    if (!isAllow(s)) return;
     if (s.NotPrincipal !== undefined) {
       report(`${where} allows NotPrincipal: everyone but the listed principals.`);
       return;
@@ -130,7 +113,6 @@ export const resourcePolicyNoForeignAccounts = resourceStatementRule(
   "Resource policies must not grant to accounts other than the resource's own (or users outside IAM: Federated, CanonicalUser): list a partner account in trustedAccountIds on purpose.",
   "high",
   (s, where, report, { ownAccounts }) => {
-    if (!isAllow(s)) return;
     for (const p of principalsOf(s.Principal)) {
       if (p.kind === "*" || p.kind === "Service" || isPublicPrincipal(p)) continue; // other rules
       if (p.kind === "Federated" || p.kind === "CanonicalUser") {
@@ -169,7 +151,6 @@ export const resourcePolicyServiceSourceCondition = resourceStatementRule(
   "A resource policy (or Lambda permission) that lets an AWS service in must name the source: add aws:SourceArn (the one API, rule, topic or bucket) or aws:SourceAccount, so another account's resource cannot use the service against it (confused deputy).",
   "high",
   (s, where, report, { config }) => {
-    if (!isAllow(s)) return;
     const services = principalsOf(s.Principal).filter((p) => p.kind === "Service");
     const exempt = new Set(config.exemptServices);
     const unguarded = services.filter((p) => !exempt.has(p.value));
@@ -210,8 +191,7 @@ export const resourcePolicyLeastPrivilegeActions = resourceStatementRule(
   "resource-policy-least-privilege-actions",
   'Resource policies must grant named actions: no "*" or "service:*" (except to the own account root, as a key policy\'s default statement does), no NotAction/NotResource with Allow, no permissions-management actions (sqs:AddPermission, kms:PutKeyPolicy, ...) to others, and a Lambda permission only lambda:InvokeFunction: list the actions the principal needs.',
   "high",
-  async (s, where, report, { ownAccounts }) => {
-    if (!isAllow(s)) return;
+  async (s, where, report, { ownAccounts, kind }) => {
     if (s.NotAction !== undefined) report(`${where} is an Allow with NotAction.`);
     if (s.NotResource !== undefined) report(`${where} is an Allow with NotResource.`);
     const principals = principalsOf(s.Principal);
@@ -222,19 +202,16 @@ export const resourcePolicyLeastPrivilegeActions = resourceStatementRule(
     if (principals.length > 0 && principals.every(ownRoot)) return; // the account delegates to its IAM policies
     const actions = actionsOf(s);
     for (const action of actions) {
-      if (action === "*" || /^[a-z0-9*?-]+:\*$/i.test(action)) report(`${where} allows ${action}.`);
+      if (isWildcardAction(action)) report(`${where} allows ${action}.`);
     }
-    // Whole-service wildcards are reported above; expanding `*:*` would list every action there is.
-    const granted = await expandActions(actions.filter((a) => a !== "*" && !/^[a-z0-9*?-]+:\*$/i.test(a)));
+    const granted = await expandActions(actions);
     const management = [...granted]
       .filter(([, level]) => level.includes("Permissions management"))
       .map(([a]) => a);
     if (management.length > 0)
       report(`${where} grants permissions management (${management.slice(0, 4).join(", ")}).`);
-    if (where === "the permission") {
-      const other = actions.filter(
-        (a) => !LAMBDA_PERMISSION_ACTIONS.includes(a.toLowerCase()) && !/^events:/i.test(a),
-      );
+    if (kind === "lambda-permission") {
+      const other = actions.filter((a) => !LAMBDA_PERMISSION_ACTIONS.includes(a.toLowerCase()));
       if (other.length > 0) report(`${where} grants ${other.join(", ")}; use lambda:InvokeFunction.`);
     }
   },
@@ -257,21 +234,9 @@ export const lambdaPermissionSourceArnScoped: ResourceValidationPolicy = {
     const permission = args.asType(aws.lambda.Permission);
     if (!permission) return args.notApplicable("only Lambda permissions have a sourceArn");
     const sourceArn = permission.sourceArn;
-    if (!isNonEmptyString(sourceArn)) return; // lambda-permission-source-arn
-    const service = /^arn:[^:]*:([^:]*):/.exec(sourceArn)?.[1] ?? "";
-    const parts = splitArn(sourceArn, await arnPrefixes(service));
-    if (!parts) {
-      reportViolation(`sourceArn ${sourceArn} is not an ARN.`);
-      return;
-    }
-    for (const key of ["partition", "service", "region", "account"] as const) {
-      // S3 bucket ARNs have no region or account: empty is their form, not a wildcard.
-      if (/[*?]/.test(parts[key])) reportViolation(`sourceArn ${sourceArn}: its ${key} is a wildcard.`);
-    }
-    if (/[*?]/.test(parts.prefix + parts.name) || parts.name === "")
-      reportViolation(
-        `sourceArn ${sourceArn}: its resource name (${parts.prefix}${parts.name}) is a wildcard.`,
-      );
+    if (!isNonEmptyString(sourceArn)) return; // resource-policy-service-source-condition
+    const problem = await arnWildcardProblem(sourceArn);
+    if (problem) reportViolation(`sourceArn ${sourceArn}: ${problem}.`);
   },
 };
 

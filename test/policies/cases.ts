@@ -248,6 +248,11 @@ export const BAD_CASES: BadCase[] = [
     Action: "iam:Pass*",
     Resource: `arn:aws:iam::123456789012:role/*`,
   }),
+  policyWith("iam-no-passrole-on-wildcard", "*:* (every action, so PassRole) on *", {
+    Effect: "Allow",
+    Action: "*:*",
+    Resource: "*",
+  }),
   {
     rule: "iam-no-broad-managed-policies",
     title: "AmazonDynamoDBFullAccess attached",
@@ -359,12 +364,32 @@ export const BAD_CASES: BadCase[] = [
   field("lambda-explicit-role", "a function without a role", "process-payment", "role", undefined),
   field(
     "lambda-permission-source-arn",
-    "service principal without sourceArn",
+    "public permission, although its sourceArn names the API",
     "process-payment-invoke",
-    "sourceArn",
-    undefined,
+    "principal",
+    "*",
   ),
-  field("lambda-permission-source-arn", "public permission", "process-payment-invoke", "principal", "*"),
+  {
+    rule: "lambda-permission-source-arn",
+    title: "public permission without sourceArn",
+    bad: (stack) =>
+      changed(stack, "process-payment-invoke", (p) => {
+        p.principal = "*";
+        delete p.sourceArn;
+      }),
+    urn: urnOfFixture("process-payment-invoke"),
+  },
+  {
+    rule: "lambda-permission-source-arn",
+    title: "public permission limited to an organization and an account",
+    bad: (stack) =>
+      changed(stack, "process-payment-invoke", (p) => {
+        p.principal = "*";
+        p.principalOrgId = "o-abc123";
+        p.sourceAccount = ACCOUNT;
+      }),
+    urn: urnOfFixture("process-payment-invoke"),
+  },
   // api
   field(
     "apigateway-method-requires-api-key",
@@ -548,6 +573,11 @@ function MORE_CASES(): BadCase[] {
       "accessLogSettings.destinationArn",
       "",
     ),
+    keyPolicyWith("kms-key-policy-no-wildcard-principal", "every account's root (arn:aws:iam::*:root)", {
+      Effect: "Allow",
+      Principal: { AWS: "arn:aws:iam::*:root" },
+      Action: "kms:Decrypt",
+    }),
     keyPolicyWith("kms-key-policy-no-wildcard-principal", '"*" hidden in a list of principals', {
       Effect: "Allow",
       Principal: { AWS: [`arn:aws:iam::${ACCOUNT}:root`, "*"] },
@@ -603,7 +633,12 @@ function MORE_CASES(): BadCase[] {
       ["arn:aws:iam::aws:policy/AmazonSQSFullAccess"],
       "process-payment",
     ),
-    field("lambda-permission-source-arn", "an empty sourceArn", "process-payment-invoke", "sourceArn", ""),
+    permission(
+      "resource-policy-service-source-condition",
+      "Lambda permission with an empty sourceArn",
+      "sourceArn",
+      "",
+    ),
     field(
       "apigateway-method-requires-api-key",
       "apiKeyRequired left unset",
@@ -853,6 +888,13 @@ function PARITY_CASES(): BadCase[] {
       "action",
       "lambda:*",
     ),
+    // An EventBridge action is right on an EventBridge permission only, not on a Lambda one.
+    permission(
+      "resource-policy-least-privilege-actions",
+      "Lambda permission for events:PutEvents",
+      "action",
+      "events:PutEvents",
+    ),
     // lambda-permission-source-arn-scoped
     permission(
       "lambda-permission-source-arn-scoped",
@@ -1030,6 +1072,16 @@ function PARITY_CASES(): BadCase[] {
         Effect: "Allow",
         Action: "dynamodb:PutItem",
         Resource: mockArn("dynamodb", "table/payments"),
+      },
+      "process-payment",
+    ),
+    policyWith(
+      "lambda-role-writes-own-resources",
+      "*:* (every action, so writes) on another table",
+      {
+        Effect: "Allow",
+        Action: "*:*",
+        Resource: mockArn("dynamodb", "table/customers"),
       },
       "process-payment",
     ),

@@ -10,7 +10,8 @@ import {
   valueAt,
   withValue,
 } from "../support/policyHarness";
-import { goodStack } from "../support/policyFixtures";
+import { changed, consumerPolicy, goodStack, mockArn } from "../support/policyFixtures";
+import { actionInfo } from "../../policies/rules/iamActions";
 import { BAD_CASES } from "./cases";
 
 const byName = new Map(allPolicies.map((p) => [p.name, p]));
@@ -110,6 +111,46 @@ describe("policy rules on fixtures", () => {
         blocking(result).some((d) => d.policyName === c.rule),
         `${c.rule}: ${c.title}`,
       ).to.equal(true);
+    }
+  });
+
+  describe("a wildcard action is reported once, by iam-no-wildcard-actions", () => {
+    for (const action of ["*", "dynamodb:*", "*:*", "s*:*", "?3:*"]) {
+      it(action, async () => {
+        const policy = JSON.parse(consumerPolicy()) as { Statement: unknown[] };
+        policy.Statement.push({
+          Effect: "Allow",
+          Action: action,
+          Resource: mockArn("dynamodb", "table/orders"),
+        });
+        const stack = changed(
+          goodStack(),
+          "process-payment-policy",
+          (p) => (p.policy = JSON.stringify(policy)),
+        );
+        const details = async (name: string) =>
+          (await runPolicy(byName.get(name)!, stack)).diagnostics.map((d) => d.detail);
+        expect(await details("iam-no-wildcard-actions")).to.have.lengthOf(1);
+        // The pattern rule and the unknown-action rule leave it alone: one defect, one report.
+        expect(await details("iam-no-broad-action-patterns")).to.deep.equal([]);
+        expect(await details("iam-known-actions")).to.deep.equal([]);
+      });
+    }
+
+    it("a service-wildcard `*` reads as every action without listing them, unless it names no service", async () => {
+      expect((await actionInfo("*:*")).matches).to.deep.equal(["*"]);
+      expect((await actionInfo("s*:*")).matches).to.deep.equal(["*"]);
+      expect((await actionInfo("zz*:*")).invalid).to.match(/matches no action/);
+    });
+  });
+
+  it("a service's Lambda permission without sourceArn is blocked by one rule, not two", async () => {
+    for (const sourceArn of [undefined, ""]) {
+      const stack = changed(goodStack(), "process-payment-invoke", (p) => (p.sourceArn = sourceArn));
+      const permission = stack.filter((r) => r.name === "process-payment-invoke");
+      const rules = allPolicies.filter((p) => !isStackPolicy(p));
+      const names = blocking(await runPack(rules, permission)).map((d) => d.policyName);
+      expect(names, String(sourceArn)).to.deep.equal(["resource-policy-service-source-condition"]);
     }
   });
 });
