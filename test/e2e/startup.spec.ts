@@ -200,7 +200,9 @@ describe("--data-dir: one instance per directory", () => {
 
   it("takes over a pid file left by a killed run", () => {
     fs.writeFileSync(path.join(dir, "orderflow.pid"), "2147483646");
-    claimDataDir(dir)();
+    const release = claimDataDir(dir);
+    expect(fs.readFileSync(path.join(dir, "orderflow.pid"), "utf8")).to.equal(String(process.pid));
+    release();
   });
 
   it("refuses a path that is not a directory, naming it", () => {
