@@ -2,7 +2,6 @@ import { expect } from "chai";
 import * as sinon from "sinon";
 import { compensateOrderHandler } from "../../functions/compensateOrder";
 import { sendNotificationHandler } from "../../functions/sendNotification";
-import { createLedger } from "../../functions/shared/ledger";
 import { simulatedChargeId } from "../../functions/shared/payments";
 import {
   executionArnOf,
@@ -89,7 +88,7 @@ function sweepWorld(
   const w = buildWorld(orders[0], INITIAL);
   for (const o of orders.slice(1)) w.orders.items.set(o.orderId, JSON.parse(JSON.stringify(o)) as Order);
   const now = clock(NOW.getTime());
-  const compensateHandler = compensateOrderHandler({ ...w, ledger: ledgerOf(w), now, log: w.log });
+  const compensateHandler = compensateOrderHandler({ ...w, now, log: w.log });
   const publish = sinon.stub().resolves("msg-id");
   const notify = sendNotificationHandler({ orders: w.orders, notifier: { publish }, now, log: w.log });
   const deps = {
@@ -117,11 +116,6 @@ function sweepWorld(
   return { w, deps, publish, compensateHandler, notify, run: sweepOrdersHandler(deps) };
 }
 type SweepWorld = ReturnType<typeof sweepWorld>;
-
-/** A ledger over the world's payments table and provider (buildWorld keeps its own private). */
-function ledgerOf(w: World) {
-  return createLedger({ store: w.ledgerStore, provider: w.provider, now: clock(), log: w.log });
-}
 
 // ---- world set-up: the states a crash leaves -----------------------------------------------
 
