@@ -573,35 +573,80 @@ describe("sweep_orders", () => {
       expect(s.w.log.lines.find((l) => l.msg === "sweep finished")).to.include({ OrdersNeedingAttention: 0 });
     });
 
-    // A crash (a thrown call) at each effect the sweeper causes; the next run finishes the job.
+    // A crash (a thrown call) at each effect the sweeper causes: the step's first call throws,
+    // the order it was for is a retry (no step lets the error out of the run), and the next run
+    // finishes the job. `crash(orderId)` notes which order the call was for.
+    type Crash = (orderId: string) => Error;
     const boom = () => awsError("ServiceUnavailable", "simulated crash");
-    const faults: { step: string; inject: (s: SweepWorld) => void }[] = [
+    const faults: { step: string; inject: (s: SweepWorld, crash: Crash) => void }[] = [
       {
         step: "reading the ledger",
-        inject: (s) => void sinon.stub(s.w.ledgerStore, "get").callThrough().onFirstCall().rejects(boom()),
+        inject: (s, crash) =>
+          void sinon
+            .stub(s.w.ledgerStore, "get")
+            .callThrough()
+            .onFirstCall()
+            .callsFake(async (orderId) => Promise.reject(crash(orderId))),
       },
-      { step: "commit before completing", inject: (s) => s.w.inventory.invoke.onFirstCall().rejects(boom()) },
-      { step: "send_notification", inject: (s) => s.deps.completer.complete.onFirstCall().rejects(boom()) },
+      {
+        // Not the first invoke: that is a release, for the NEW order compensated first.
+        step: "commit before completing",
+        inject: (s, crash) =>
+          s.w.inventory.invoke
+            .withArgs(sinon.match({ action: "commit" }))
+            .onFirstCall()
+            .callsFake(async (r: { orderId: string }) => Promise.reject(crash(r.orderId))),
+      },
+      {
+        step: "send_notification",
+        inject: (s, crash) =>
+          s.deps.completer.complete
+            .onFirstCall()
+            .callsFake(async (i: { order: { orderId: string } }) => Promise.reject(crash(i.order.orderId))),
+      },
       {
         step: "compensate_order",
-        inject: (s) => s.deps.compensator.compensate.onFirstCall().rejects(boom()),
+        inject: (s, crash) =>
+          s.deps.compensator.compensate
+            .onFirstCall()
+            .callsFake(async (i: { order: { orderId: string } }) => Promise.reject(crash(i.order.orderId))),
       },
-      { step: "the refund", inject: (s) => s.w.provider.refund.onFirstCall().rejects(boom()) },
+      {
+        step: "the refund",
+        inject: (s, crash) =>
+          s.w.provider.refund
+            .onFirstCall()
+            .callsFake(async (r: { orderId: string }) => Promise.reject(crash(r.orderId))),
+      },
       {
         step: "writing a status",
-        inject: (s) =>
-          void sinon.stub(s.w.orders, "updateStatus").callThrough().onFirstCall().rejects(boom()),
+        inject: (s, crash) =>
+          void sinon
+            .stub(s.w.orders, "updateStatus")
+            .callThrough()
+            .onFirstCall()
+            .callsFake(async (orderId) => Promise.reject(crash(orderId))),
       },
       {
         step: "releasing stock",
-        inject: (s) => void sinon.stub(s.w.stock, "release").callThrough().onFirstCall().rejects(boom()),
+        inject: (s, crash) =>
+          void sinon
+            .stub(s.w.stock, "release")
+            .callThrough()
+            .onFirstCall()
+            .callsFake(async (_sku, orderId) => Promise.reject(crash(orderId))),
       },
     ];
     for (const f of faults) {
-      it(`crash at ${f.step}: the next run settles everything, nothing taken twice`, async () => {
+      it(`crash at ${f.step}: that order is a retry; the next run settles everything, nothing taken twice`, async () => {
         const { s } = await crashed();
-        f.inject(s);
-        await s.run({}).catch(() => undefined);
+        let crashedFor: string | undefined;
+        f.inject(s, (orderId) => ((crashedFor = orderId), boom()));
+        const first = await s.run({});
+        expect(crashedFor, `${f.step} was never called`).to.be.a("string");
+        const retries = first.entries.filter((e) => e.orderId === crashedFor && e.action === "retry");
+        expect(retries, `a retry for ${crashedFor}`).to.have.length(1);
+        expect(retries[0].why).to.match(/ failed: ServiceUnavailable$/);
         await s.run({});
         expectConserved(s);
       });
