@@ -10,14 +10,6 @@ import { unmarshall } from "@aws-sdk/util-dynamodb";
 import type { Order, OrderView } from "../../../functions/shared/types";
 import type { StartupRecovery } from "../../../local/recovery";
 
-/** --fast's shape, shorter still: a restarted order settles in a second or two. */
-export const CRASH_TIMINGS = {
-  callbackTimeoutSeconds: 16,
-  heartbeatSeconds: 5,
-  visibilityTimeoutSeconds: 2,
-  maxRetryIntervalSeconds: 1,
-};
-
 /** mulberry32: small, seedable, good enough to pick moments and orders. */
 export function seeded(seed: number): () => number {
   let a = seed >>> 0;
