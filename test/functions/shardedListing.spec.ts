@@ -184,7 +184,8 @@ describe("sharded listing (model-based)", () => {
       orderId: randomUUID(),
       createdAt: new Date(Date.UTC(2026, 0, 1, 0, 0, 0, i)).toISOString(),
     }));
-    for (const limit of [1, 20, 50, 100]) {
+    // Not limit 1: every shard's whole page (16 x 1) is within readBound (49), so it cannot fail.
+    for (const limit of [20, 50, 100]) {
       const { query, calls } = memoryShards(rows, ORDER_LIST_SHARDS, true, undefined, 1000);
       const page = await mergeShards({
         shards: ORDER_LIST_SHARDS,
