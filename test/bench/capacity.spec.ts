@@ -13,7 +13,10 @@ import { captureProgram, type RegisteredResource } from "../support/program";
 
 const ESM = "aws:lambda/eventSourceMapping:EventSourceMapping";
 
-/** One order's counts as an offline run on a quiet machine measures them (bench/results, 2026-11-28). */
+/**
+ * One order's counts: fixed inputs taken from the 2026-11-25 offline run (Node 20), not the latest
+ * results, so the expected figures below do not move with a re-run.
+ */
 function counts(orders: string, path: "success" | "failure", sharded = true): PathCounts {
   const success = path === "success";
   return {
@@ -98,7 +101,8 @@ describe("capacity model (bench part 5)", function () {
     });
     const c = model(old);
     const consumer = c.constraints.find((x) => x.id === "paymentConsumer")!;
-    // 10 invocations x 10 records one after another at 65 ms each: 10 / 0.065 = 154 orders/s.
+    // 10 invocations x 10 records one after another at 65 ms each (the fixed processPayment
+    // duration in counts(), from the 2026-11-25 run): 10 / 0.065 = 154 orders/s.
     expect(consumer.ordersPerSecondDefault).to.equal(154);
     expect(c.binding).to.equal(consumer.name);
     expect(c.bindingIsDesignLimit).to.equal(true);

@@ -126,11 +126,6 @@ describe("config", () => {
       expect(issues[0].message).to.match(/paymentReservedConcurrency must be at least paymentMaxConcurrency/);
     });
 
-    it("refuses a stage rate below the per-key rate", () => {
-      const issues = issuesOf({ ...valid, apiRateLimit: 100, apiStageRateLimit: 99 });
-      expect(issues[0].message).to.match(/apiStageRateLimit .*must be at least apiRateLimit/);
-    });
-
     it("names the key of an out-of-range value", () => {
       const keys = issuesOf({ ...valid, paymentMaxConcurrency: 1, paymentBatchSize: 0 }).map((i) => i.key);
       expect(keys).to.have.members(["paymentMaxConcurrency", "paymentBatchSize"]);

@@ -17,21 +17,13 @@ import * as path from "node:path";
 import type { Order } from "../../functions/shared/types";
 import type { LedgerEntry } from "../../functions/shared/ledger";
 import { captureTopology, tableNames } from "../../local/system";
-import {
-  apiDisagreements,
-  killGroup,
-  scan,
-  seeded,
-  startChild,
-  violations,
-  type Running,
-  type Tables,
-} from "./support/crash";
+import { violations, type Tables } from "../support/invariant";
+import { apiDisagreements, killGroup, scan, seeded, startChild, type Running } from "./support/crash";
+import { sleep } from "./support/offline";
 
 const ROUNDS = Number(process.env.ORDERFLOW_CRASH_ROUNDS ?? 5);
 const BASE_SEED = Number(process.env.ORDERFLOW_CRASH_SEED ?? Date.now() % 1_000_000_000);
 const API_KEY = "crash-spec-key";
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 interface Attempt {
   key: string;

@@ -20,6 +20,15 @@ import { createLogger } from "../../local/log";
 import { reconcileAtStart, STARTUP_SWEEP, STARTUP_SWEEP_ROUNDS } from "../../local/recovery";
 import type { LocalTable, LocalTopology } from "../../local/topology";
 import type { SweepEntry, SweepReport } from "../../functions/sweepOrders";
+import { ORDER_GSIS } from "../../components/orderData";
+import {
+  listShardKey,
+  listSortKey,
+  ORDER_INDEX_KEYS,
+  shardOf,
+  statusShardKey,
+} from "../../functions/shared/orderStore";
+import type { OrderStatus } from "../../functions/shared/types";
 
 const ROOT = path.join(__dirname, "..", "..");
 
@@ -191,7 +200,9 @@ describe("--data-dir: one instance per directory", () => {
 
   it("takes over a pid file left by a killed run", () => {
     fs.writeFileSync(path.join(dir, "orderflow.pid"), "2147483646");
-    claimDataDir(dir)();
+    const release = claimDataDir(dir);
+    expect(fs.readFileSync(path.join(dir, "orderflow.pid"), "utf8")).to.equal(String(process.pid));
+    release();
   });
 
   it("refuses a path that is not a directory, naming it", () => {
@@ -210,25 +221,35 @@ describe("--data-dir: one instance per directory", () => {
 // ---- index repair ------------------------------------------------------------------------------
 
 type Item = Record<string, AttributeValue>;
+type Index = LocalTable["globalSecondaryIndexes"][number];
+/** The orders table as the data component defines it: sharded keys, INCLUDE projections. */
 const TABLE: LocalTable = {
   name: "orders",
   hashKey: "orderId",
   attributes: [],
-  globalSecondaryIndexes: [
-    { name: "byStatus", hashKey: "status", rangeKey: "createdAt", projectionType: "ALL" },
-    { name: "byCreatedAt", hashKey: "entity", rangeKey: "createdAt", projectionType: "ALL" },
-  ],
+  globalSecondaryIndexes: ORDER_GSIS.map((g) => ({ ...g, nonKeyAttributes: [...g.nonKeyAttributes] })),
 };
+
+/** What an index entry holds of an item, as dynalite stores it (db/index.js getIndexActions). */
+const projected = (g: Index, item: Item): Item =>
+  g.projectionType === "ALL"
+    ? item
+    : Object.fromEntries(
+        [TABLE.hashKey, g.hashKey, g.rangeKey!, ...(g.nonKeyAttributes ?? [])]
+          .filter((a) => item[a] !== undefined)
+          .map((a) => [a, item[a]]),
+      );
 
 /**
  * dynalite's table and GSIs as maps, with its write order (node_modules/dynalite/db/index.js
  * updateIndexes): a put drops the old version's index entries whose key changes and writes the
- * new version's, then the item. `tear(item)` stops after the index writes, as a SIGKILL can.
+ * new version's projection, then the item. `tear(item)` stops after the index writes, as a
+ * SIGKILL can.
  */
 function dynaliteModel() {
   const base = new Map<string, Item>();
   const indexes = new Map(TABLE.globalSecondaryIndexes.map((g) => [g.name, new Map<string, Item>()]));
-  const indexKey = (g: (typeof TABLE.globalSecondaryIndexes)[number], item: Item) =>
+  const indexKey = (g: Index, item: Item) =>
     item[g.hashKey] && item[g.rangeKey!]
       ? JSON.stringify([item[g.hashKey], item[g.rangeKey!], item.orderId])
       : undefined;
@@ -238,7 +259,7 @@ function dynaliteModel() {
       const oldKey = existing && indexKey(g, existing);
       const newKey = item && indexKey(g, item);
       if (oldKey && oldKey !== newKey) map.delete(oldKey);
-      if (newKey) map.set(newKey, item!);
+      if (newKey) map.set(newKey, projected(g, item!));
     }
   };
   const put = (item: Item) => {
@@ -262,12 +283,12 @@ function dynaliteModel() {
       }
     },
   } as unknown as DynamoDBClient;
+  /** Every index holds exactly the projection of every base item. */
   const agree = () =>
     TABLE.globalSecondaryIndexes.every((g) => {
       const entries = [...indexes.get(g.name)!.values()].map((i) => JSON.stringify(i)).sort();
-      return (
-        JSON.stringify(entries) === JSON.stringify([...base.values()].map((i) => JSON.stringify(i)).sort())
-      );
+      const expected = [...base.values()].map((i) => JSON.stringify(projected(g, i))).sort();
+      return JSON.stringify(entries) === JSON.stringify(expected);
     });
   return {
     base,
@@ -279,13 +300,22 @@ function dynaliteModel() {
   };
 }
 
-const order = (id: string, status: string, extra: Item = {}): Item => ({
-  orderId: { S: id },
-  status: { S: status },
-  entity: { S: "ORDER" },
-  createdAt: { S: `2026-01-01T00:00:0${id}.000Z` },
-  ...extra,
-});
+/** An order item as the store writes it, with its index keys and attributes no index projects. */
+const order = (id: string, status: OrderStatus, extra: Item = {}): Item => {
+  const createdAt = `2026-01-01T00:00:0${id}.000Z`;
+  const shard = shardOf(id);
+  return {
+    orderId: { S: id },
+    status: { S: status },
+    createdAt: { S: createdAt },
+    paymentToken: { S: `tok_${id}` },
+    requestHash: { S: `hash_${id}` },
+    [ORDER_INDEX_KEYS.listShard]: { S: listShardKey(shard) },
+    [ORDER_INDEX_KEYS.statusShard]: { S: statusShardKey(status, shard) },
+    [ORDER_INDEX_KEYS.listSort]: { S: listSortKey({ createdAt, orderId: id }) },
+    ...extra,
+  };
+};
 
 describe("repairIndexes: index entries torn from their item by a kill", () => {
   it("a status change torn after the index writes: the item (the unacknowledged write never happened) wins", async () => {
@@ -297,8 +327,11 @@ describe("repairIndexes: index entries torn from their item by a kill", () => {
     const repairs = await repairIndexes(db.client, TABLE);
     expect(db.agree()).to.equal(true);
     expect(db.base.get("1")).to.deep.equal(order("1", "PROCESSING"));
-    // Rewriting the item fixed every index at once: one repair.
+    // byCreatedAt's entry kept its key but took the torn version's status and chargeId. It carries
+    // no statusShard, so rewriting it leaves byStatus's torn entry (under PAID) alone: byStatus's
+    // own pass repairs that one.
     expect(repairs.map((r) => [r.index, r.key.orderId.S, r.kind])).to.deep.equal([
+      ["byCreatedAt", "1", "stale"],
       ["byStatus", "1", "stale"],
     ]);
   });
@@ -322,9 +355,12 @@ describe("repairIndexes: index entries torn from their item by a kill", () => {
     ]);
   });
 
-  it("nothing to do when they agree", async () => {
+  it("nothing to do when they agree: an entry is compared with the projection of its item", async () => {
     const db = dynaliteModel();
     db.put(order("5", "FAILED"));
+    // The entries lack what the INCLUDE projection leaves out, so they differ from the whole item.
+    for (const index of db.indexes.values())
+      expect([...index.values()].map((e) => e.paymentToken)).to.deep.equal([undefined]);
     expect(await repairIndexes(db.client, TABLE)).to.deep.equal([]);
   });
 });

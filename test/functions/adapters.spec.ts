@@ -15,22 +15,15 @@ import { snsNotifier } from "../../functions/shared/notifier";
 import { dynamoOrderStore } from "../../functions/shared/orderStore";
 import { transitionOrder } from "../../functions/shared/status";
 import { sfnWorkflowClient } from "../../functions/shared/workflowClient";
-import { createTables } from "./dynamoTables";
+import { freshTables, type TableNames } from "./dynamoTables";
 import { captureLogger, makeOrder, ORDER_ID, OTHER_ORDER_ID, useDynalite } from "./support";
 import { awsError } from "./world";
-
-const TABLES = { orders: "orders", inventory: "inventory", payments: "payments" };
 
 describe("DynamoDB adapters (against dynalite)", function () {
   this.timeout(10_000);
   const dynamo = useDynalite();
-  let seq = 0;
-  let names: typeof TABLES;
-  beforeEach(async () => {
-    seq++;
-    names = { orders: `orders${seq}`, inventory: `inventory${seq}`, payments: `payments${seq}` };
-    await createTables(dynamo.client, names);
-  });
+  let names: TableNames;
+  beforeEach(async () => (names = await freshTables(dynamo.client)));
 
   const seedStock = (sku: string, stock: number, extra: Record<string, unknown> = { reservations: {} }) =>
     dynamo.client.send(

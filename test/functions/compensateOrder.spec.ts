@@ -6,13 +6,7 @@ import { simulatedChargeId } from "../../functions/shared/payments";
 import type { Order } from "../../functions/shared/types";
 import { makeOrder, ORDER_ID, setStatus } from "./support";
 import { toOrderView } from "../../functions/shared/order";
-import { simulatedPaymentProvider } from "../../functions/shared/payments";
 import { buildWorld, sqsEvent, sqsRecord, type World } from "./world";
-
-const simulatedPaymentProviderRefund = (input: unknown) =>
-  simulatedPaymentProvider({ declineAboveCents: Number.MAX_SAFE_INTEGER }).refund(
-    input as Parameters<ReturnType<typeof simulatedPaymentProvider>["refund"]>[0],
-  );
 
 const CHARGE_ID = simulatedChargeId(ORDER_ID);
 const INITIAL = { "SKU-1": 5, "SKU-2": 3 };
@@ -133,9 +127,9 @@ describe("compensate_order", () => {
       await charge();
       let during: Order | undefined;
       // Seen from the refund, the order is FAILED already but not compensated yet.
-      w.provider.refund.callsFake(async (...args: unknown[]) => {
+      w.provider.refund.callsFake(async (input: Parameters<World["simulator"]["refund"]>[0]) => {
         during = JSON.parse(JSON.stringify(stored())) as Order;
-        return simulatedPaymentProviderRefund(args[0]);
+        return w.simulator.refund(input);
       });
       await w.compensate({ Error: "States.Timeout" });
       expect(during!.status).to.equal("FAILED");

@@ -1,11 +1,14 @@
 import { CreateTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { ORDER_GSIS } from "../../components/orderData";
 
+export interface TableNames {
+  orders: string;
+  inventory: string;
+  payments: string;
+}
+
 /** The three tables as the data component defines them (keys and GSIs, from ORDER_GSIS), for dynalite. */
-export async function createTables(
-  client: DynamoDBClient,
-  names: { orders: string; inventory: string; payments: string },
-) {
+export async function createTables(client: DynamoDBClient, names: TableNames) {
   await client.send(
     new CreateTableCommand({
       TableName: names.orders,
@@ -50,4 +53,18 @@ export async function createTables(
       ],
     }),
   );
+}
+
+let tableSets = 0;
+
+/** The three tables under names no earlier call used: each test starts empty on a shared dynalite. */
+export async function freshTables(client: DynamoDBClient): Promise<TableNames> {
+  tableSets += 1;
+  const names = {
+    orders: `orders${tableSets}`,
+    inventory: `inventory${tableSets}`,
+    payments: `payments${tableSets}`,
+  };
+  await createTables(client, names);
+  return names;
 }

@@ -22,7 +22,7 @@ import {
 } from "../../functions/shared/orderStore";
 import { transitionOrder } from "../../functions/shared/status";
 import { ORDER_STATUSES, type OrderStatus } from "../../functions/shared/types";
-import { createTables } from "./dynamoTables";
+import { freshTables } from "./dynamoTables";
 import { makeOrder, useDynalite } from "./support";
 
 interface Row {
@@ -184,7 +184,8 @@ describe("sharded listing (model-based)", () => {
       orderId: randomUUID(),
       createdAt: new Date(Date.UTC(2026, 0, 1, 0, 0, 0, i)).toISOString(),
     }));
-    for (const limit of [1, 20, 50, 100]) {
+    // Not limit 1: every shard's whole page (16 x 1) is within readBound (49), so it cannot fail.
+    for (const limit of [20, 50, 100]) {
       const { query, calls } = memoryShards(rows, ORDER_LIST_SHARDS, true, undefined, 1000);
       const page = await mergeShards({
         shards: ORDER_LIST_SHARDS,
@@ -214,7 +215,6 @@ describe("sharded listing (model-based)", () => {
 describe("sharded listing against dynalite (the real store)", function () {
   this.timeout(60_000);
   const dynamo = useDynalite();
-  let seq = 0;
 
   const statusArb = fc.constantFrom<OrderStatus>(...ORDER_STATUSES);
 
@@ -229,9 +229,7 @@ describe("sharded listing against dynalite (the real store)", function () {
         fc.integer({ min: 1, max: 7 }),
         statusArb,
         async (rows, shards, limit, listed) => {
-          seq += 1;
-          const names = { orders: `orders${seq}`, inventory: `inventory${seq}`, payments: `payments${seq}` };
-          await createTables(dynamo.client, names);
+          const names = await freshTables(dynamo.client);
           const store = dynamoOrderStore(dynamo.client, names.orders, shards);
           for (const r of rows) {
             await store.create(makeOrder({ orderId: r.orderId, createdAt: r.createdAt, status: "NEW" }));
@@ -307,9 +305,7 @@ describe("sharded listing against dynalite (the real store)", function () {
   });
 
   it("the sweeper's get reads the whole order from the base table, consistently (the index holds a part)", async () => {
-    seq += 1;
-    const names = { orders: `orders${seq}`, inventory: `inventory${seq}`, payments: `payments${seq}` };
-    await createTables(dynamo.client, names);
+    const names = await freshTables(dynamo.client);
     const order = makeOrder({ orderId: randomUUID(), status: "NEW" });
     await dynamoOrderStore(dynamo.client, names.orders).create(order);
     const send = sinon.spy(dynamo.client, "send");

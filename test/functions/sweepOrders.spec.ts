@@ -2,7 +2,6 @@ import { expect } from "chai";
 import * as sinon from "sinon";
 import { compensateOrderHandler } from "../../functions/compensateOrder";
 import { sendNotificationHandler } from "../../functions/sendNotification";
-import { createLedger } from "../../functions/shared/ledger";
 import { simulatedChargeId } from "../../functions/shared/payments";
 import {
   executionArnOf,
@@ -17,6 +16,7 @@ import {
 import { toWorkflowOrder } from "../../functions/shared/order";
 import { ORDER_LIST_ATTRIBUTES, type ListedOrder } from "../../functions/shared/orderStore";
 import type { NotifyInput, Order, OrderStatus, PaymentResult } from "../../functions/shared/types";
+import { violations } from "../support/invariant";
 import { clock, makeOrder, ORDER_ID, OTHER_ORDER_ID, T0 } from "./support";
 import { awsError, buildWorld, sqsEvent, sqsRecord, type World } from "./world";
 
@@ -89,7 +89,7 @@ function sweepWorld(
   const w = buildWorld(orders[0], INITIAL);
   for (const o of orders.slice(1)) w.orders.items.set(o.orderId, JSON.parse(JSON.stringify(o)) as Order);
   const now = clock(NOW.getTime());
-  const compensateHandler = compensateOrderHandler({ ...w, ledger: ledgerOf(w), now, log: w.log });
+  const compensateHandler = compensateOrderHandler({ ...w, now, log: w.log });
   const publish = sinon.stub().resolves("msg-id");
   const notify = sendNotificationHandler({ orders: w.orders, notifier: { publish }, now, log: w.log });
   const deps = {
@@ -118,11 +118,6 @@ function sweepWorld(
 }
 type SweepWorld = ReturnType<typeof sweepWorld>;
 
-/** A ledger over the world's payments table and provider (buildWorld keeps its own private). */
-function ledgerOf(w: World) {
-  return createLedger({ store: w.ledgerStore, provider: w.provider, now: clock(), log: w.log });
-}
-
 // ---- world set-up: the states a crash leaves -----------------------------------------------
 
 const LINES = [
@@ -143,31 +138,14 @@ const refund = (w: World, orderId = ORDER_ID) =>
     createdAt: "t",
   });
 
-/**
- * The invariant of issue 12 over every order of the world: all terminal, charges - refunds =
- * totals of COMPLETED orders, stock + sold = seed, no marker on a terminal order, one CHARGE per order.
- */
-function expectSettled(w: World): void {
-  const orders = [...w.orders.items.values()];
-  for (const o of orders) expect(o.status, `${o.orderId} terminal`).to.be.oneOf(["COMPLETED", "FAILED"]);
-  const entries = [...w.ledgerStore.entries.values()];
-  const sum = (kind: string) =>
-    entries.filter((e) => e.entry === kind).reduce((n, e) => n + ("amount" in e ? e.amount : 0), 0);
-  const completed = orders.filter((o) => o.status === "COMPLETED");
-  expect(sum("CHARGE") - sum("REFUND"), "charges - refunds").to.equal(
-    completed.reduce((n, o) => n + o.total.amount, 0),
-  );
-  for (const [sku, seed] of Object.entries(INITIAL)) {
-    const sold = completed.flatMap((o) => o.items).filter((i) => i.sku === sku);
-    const record = w.stock.records.get(sku)!;
-    const held = Object.values(record.reservations ?? {}).reduce((n, q) => n + q, 0);
-    expect(record.stock + held + sold.reduce((n, i) => n + i.quantity, 0), `${sku} conserved`).to.equal(seed);
-    expect(Object.keys(record.reservations ?? {}), `${sku} markers on terminal orders`).to.deep.equal([]);
-  }
-  for (const o of orders.filter((x) => x.status === "FAILED")) {
-    const charged = w.ledgerStore.entries.has(`${o.orderId}#CHARGE`);
-    expect(o.failure?.refunded, `${o.orderId} refunded flag`).to.equal(charged);
-  }
+/** The invariant of issue 12 (test/support/invariant.ts) over every order of the world. */
+function expectSettled(w: World, seed: Record<string, number> = INITIAL): void {
+  const tables = {
+    orders: [...w.orders.items.values()],
+    ledger: [...w.ledgerStore.entries.values()],
+    stock: [...w.stock.records.values()],
+  };
+  expect(violations(tables, seed)).to.deep.equal([]);
 }
 
 /** What a restarted execution does: deliver the payment message, then notify or compensate. */
@@ -453,26 +431,8 @@ describe("sweep_orders", () => {
       }
       return { s, ids };
     }
-    const seedOf = (s: SweepWorld) => ({ ...s, seed: { "SKU-1": 50, "SKU-2": 50 } });
-
-    function expectConserved(s: SweepWorld): void {
-      const orders = [...s.w.orders.items.values()];
-      for (const o of orders) expect(o.status, o.orderId).to.be.oneOf(["COMPLETED", "FAILED"]);
-      const completed = orders.filter((o) => o.status === "COMPLETED");
-      const entries = [...s.w.ledgerStore.entries.values()];
-      const sum = (k: string) =>
-        entries.filter((e) => e.entry === k).reduce((n, e) => n + ("amount" in e ? e.amount : 0), 0);
-      expect(sum("CHARGE") - sum("REFUND")).to.equal(completed.reduce((n, o) => n + o.total.amount, 0));
-      for (const sku of ["SKU-1", "SKU-2"]) {
-        const r = s.w.stock.records.get(sku)!;
-        const sold = completed
-          .flatMap((o) => o.items)
-          .filter((i) => i.sku === sku)
-          .reduce((n, i) => n + i.quantity, 0);
-        expect(r.stock + sold, sku).to.equal(seedOf(s).seed[sku as "SKU-1"]);
-        expect(r.reservations).to.deep.equal({});
-      }
-    }
+    /** crashed() stocks 50 of each SKU. */
+    const expectConserved = (s: SweepWorld) => expectSettled(s.w, { "SKU-1": 50, "SKU-2": 50 });
 
     it("settles every kind in one run; a second run finds nothing to do", async () => {
       const { s } = await crashed();
@@ -613,35 +573,80 @@ describe("sweep_orders", () => {
       expect(s.w.log.lines.find((l) => l.msg === "sweep finished")).to.include({ OrdersNeedingAttention: 0 });
     });
 
-    // A crash (a thrown call) at each effect the sweeper causes; the next run finishes the job.
+    // A crash (a thrown call) at each effect the sweeper causes: the step's first call throws,
+    // the order it was for is a retry (no step lets the error out of the run), and the next run
+    // finishes the job. `crash(orderId)` notes which order the call was for.
+    type Crash = (orderId: string) => Error;
     const boom = () => awsError("ServiceUnavailable", "simulated crash");
-    const faults: { step: string; inject: (s: SweepWorld) => void }[] = [
+    const faults: { step: string; inject: (s: SweepWorld, crash: Crash) => void }[] = [
       {
         step: "reading the ledger",
-        inject: (s) => void sinon.stub(s.w.ledgerStore, "get").callThrough().onFirstCall().rejects(boom()),
+        inject: (s, crash) =>
+          void sinon
+            .stub(s.w.ledgerStore, "get")
+            .callThrough()
+            .onFirstCall()
+            .callsFake(async (orderId) => Promise.reject(crash(orderId))),
       },
-      { step: "commit before completing", inject: (s) => s.w.inventory.invoke.onFirstCall().rejects(boom()) },
-      { step: "send_notification", inject: (s) => s.deps.completer.complete.onFirstCall().rejects(boom()) },
+      {
+        // Not the first invoke: that is a release, for the NEW order compensated first.
+        step: "commit before completing",
+        inject: (s, crash) =>
+          s.w.inventory.invoke
+            .withArgs(sinon.match({ action: "commit" }))
+            .onFirstCall()
+            .callsFake(async (r: { orderId: string }) => Promise.reject(crash(r.orderId))),
+      },
+      {
+        step: "send_notification",
+        inject: (s, crash) =>
+          s.deps.completer.complete
+            .onFirstCall()
+            .callsFake(async (i: { order: { orderId: string } }) => Promise.reject(crash(i.order.orderId))),
+      },
       {
         step: "compensate_order",
-        inject: (s) => s.deps.compensator.compensate.onFirstCall().rejects(boom()),
+        inject: (s, crash) =>
+          s.deps.compensator.compensate
+            .onFirstCall()
+            .callsFake(async (i: { order: { orderId: string } }) => Promise.reject(crash(i.order.orderId))),
       },
-      { step: "the refund", inject: (s) => s.w.provider.refund.onFirstCall().rejects(boom()) },
+      {
+        step: "the refund",
+        inject: (s, crash) =>
+          s.w.provider.refund
+            .onFirstCall()
+            .callsFake(async (r: { orderId: string }) => Promise.reject(crash(r.orderId))),
+      },
       {
         step: "writing a status",
-        inject: (s) =>
-          void sinon.stub(s.w.orders, "updateStatus").callThrough().onFirstCall().rejects(boom()),
+        inject: (s, crash) =>
+          void sinon
+            .stub(s.w.orders, "updateStatus")
+            .callThrough()
+            .onFirstCall()
+            .callsFake(async (orderId) => Promise.reject(crash(orderId))),
       },
       {
         step: "releasing stock",
-        inject: (s) => void sinon.stub(s.w.stock, "release").callThrough().onFirstCall().rejects(boom()),
+        inject: (s, crash) =>
+          void sinon
+            .stub(s.w.stock, "release")
+            .callThrough()
+            .onFirstCall()
+            .callsFake(async (_sku, orderId) => Promise.reject(crash(orderId))),
       },
     ];
     for (const f of faults) {
-      it(`crash at ${f.step}: the next run settles everything, nothing taken twice`, async () => {
+      it(`crash at ${f.step}: that order is a retry; the next run settles everything, nothing taken twice`, async () => {
         const { s } = await crashed();
-        f.inject(s);
-        await s.run({}).catch(() => undefined);
+        let crashedFor: string | undefined;
+        f.inject(s, (orderId) => ((crashedFor = orderId), boom()));
+        const first = await s.run({});
+        expect(crashedFor, `${f.step} was never called`).to.be.a("string");
+        const retries = first.entries.filter((e) => e.orderId === crashedFor && e.action === "retry");
+        expect(retries, `a retry for ${crashedFor}`).to.have.length(1);
+        expect(retries[0].why).to.match(/ failed: ServiceUnavailable$/);
         await s.run({});
         expectConserved(s);
       });

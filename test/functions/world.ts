@@ -13,7 +13,7 @@ import {
 } from "../../functions/processPayment";
 import { updateInventoryHandler } from "../../functions/updateInventory";
 import type { InventoryClient } from "../../functions/shared/inventoryClient";
-import { createLedger } from "../../functions/shared/ledger";
+import { createLedger, type Ledger } from "../../functions/shared/ledger";
 import { toWorkflowOrder } from "../../functions/shared/order";
 import { simulatedPaymentProvider, type PaymentProvider } from "../../functions/shared/payments";
 import type { InventoryRequest, Order, WorkflowError } from "../../functions/shared/types";
@@ -37,7 +37,11 @@ export interface World {
   orders: FakeOrderStore;
   ledgerStore: FakeLedgerStore;
   stock: FakeInventoryStore;
+  /** The simulator behind `provider`'s stubs, for a stub that must still reach it. */
+  simulator: PaymentProvider;
   provider: { charge: sinon.SinonStub; refund: sinon.SinonStub } & PaymentProvider;
+  /** The ledger the handlers share (over `ledgerStore` and `provider`). */
+  ledger: Ledger;
   inventory: { invoke: sinon.SinonStub } & InventoryClient;
   workflow: {
     start: sinon.SinonStub;
@@ -92,7 +96,9 @@ export function buildWorld(
     orders,
     ledgerStore,
     stock: stockStore,
+    simulator: sim,
     provider,
+    ledger,
     inventory,
     workflow,
     log,

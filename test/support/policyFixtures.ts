@@ -83,12 +83,9 @@ export const T = {
   managedPolicy: "aws:iam/policy:Policy",
   queuePolicy: "aws:sqs/queuePolicy:QueuePolicy",
   topicPolicy: "aws:sns/topicPolicy:TopicPolicy",
-  keyPolicy: "aws:kms/keyPolicy:KeyPolicy",
-  restApiPolicy: "aws:apigateway/restApiPolicy:RestApiPolicy",
   functionUrl: "aws:lambda/functionUrl:FunctionUrl",
   domainName: "aws:apigateway/domainName:DomainName",
   ssmParameter: "aws:ssm/parameter:Parameter",
-  eventPermission: "aws:cloudwatch/eventPermission:EventPermission",
 } as const;
 
 /** The queue's resource policy: the topic may send (from its own ARN), the consumer role may consume. */
