@@ -144,8 +144,10 @@ async function scanTable(
  *
  * Repair through the API, while nothing else runs: writing a stale entry's version as the item
  * makes dynalite drop the base version's entries and keep the stale ones; writing the base item
- * back (or deleting it if there is none) then moves every index to it. A missing entry is
- * restored by writing the base item again. Returns what was repaired.
+ * back (or deleting it if there is none) then moves that index to it. With INCLUDE projections a
+ * stale entry of one index doesn't carry another index's keys (a byCreatedAt entry has no
+ * statusShard), so each index's torn entry is repaired in its own pass: a torn status change takes
+ * two. A missing entry is restored by writing the base item again. Returns what was repaired.
  */
 export async function repairIndexes(client: DynamoDBClient, table: LocalTable): Promise<IndexRepair[]> {
   if (table.globalSecondaryIndexes.length === 0) return [];
