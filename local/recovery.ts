@@ -41,6 +41,11 @@ export async function reconcileAtStart(opts: {
   topology: LocalTopology;
   functions: LocalFunctions;
   repaired: IndexRepair[];
+  /**
+   * The tables come from an earlier run (`--data-dir`). Without it they were created empty just
+   * now, so nothing can be left over and the sweep (~110 requests to dynalite) is skipped.
+   */
+  keptTables: boolean;
   log: Logger;
 }): Promise<StartupRecovery> {
   const t0 = Date.now();
@@ -52,7 +57,7 @@ export async function reconcileAtStart(opts: {
     ms: 0,
   };
   for (const r of opts.repaired) opts.log.warn("index entry repaired after an unclean stop", { ...r });
-  if (!sweeper) return recovery;
+  if (!sweeper || !opts.keptTables) return recovery;
   // Every run starts from the oldest order again: orders it settled are gone from the index, so
   // a truncated run that acted leaves less for the next. One that acted on nothing would only
   // repeat itself: stop there (the schedule carries on).

@@ -260,8 +260,14 @@ export async function startOfflineSystem(options: OfflineOptions = {}): Promise<
     cleanups.push(() => timers.forEach((t) => clearInterval(t)));
 
     // Before the API opens: settle what an earlier run (killed, or stopped with orders in
-    // flight) left behind, with the same sweeper the schedule runs (./recovery.ts).
-    const recovery = await reconcileAtStart({ topology, functions, repaired: dynamo.repaired, log });
+    // flight) left behind in a --data-dir, with the same sweeper the schedule runs (./recovery.ts).
+    const recovery = await reconcileAtStart({
+      topology,
+      functions,
+      repaired: dynamo.repaired,
+      keptTables: options.dataDir !== undefined,
+      log,
+    });
 
     const apiKey = options.apiKey ?? `local-${randomBytes(18).toString("base64url")}`;
     const throttle = options.throttle === false ? false : (topology.api.throttle ?? false);
