@@ -207,7 +207,7 @@ export function sweepOrdersHandler(
   };
 
   const compensate = async (
-    order: Order,
+    order: Pick<Order, "orderId" | "status" | "items" | "total">,
     entry: ReturnType<typeof entryFor>,
     cause: string,
     base: Partial<SweepEntry> = {},
@@ -302,10 +302,7 @@ export function sweepOrdersHandler(
     if (listed.failure?.refunded) return undefined;
     const charge = await deps.ledger.get(listed.orderId, "CHARGE");
     if (!charge || (await deps.ledger.get(listed.orderId, "REFUND"))) return undefined;
-    // The index holds only the list view: compensation needs the whole order.
-    const order = await deps.orders.get(listed.orderId);
-    if (!order) return undefined;
-    return compensate(order, entryFor(order), "FAILED order still held a charge");
+    return compensate(listed, entryFor(listed), "FAILED order still held a charge");
   };
 
   /** One order's step: a throw is that order's `retry`, so the orders after it still run. */
