@@ -13,6 +13,7 @@ import { simulatedPaymentProvider } from "./shared/payments";
 import { buildPaymentMessageSchema, toIssues } from "./shared/schema";
 import { ENV, intEnv, requireEnv, type Env } from "./shared/settings";
 import { transitionOrder } from "./shared/status";
+import { timeBudget, type TimeContext } from "./shared/timeBudget";
 import { undoOrderEffects } from "./shared/undo";
 import type { FailureReason, Order, PaymentResult } from "./shared/types";
 import { sfnWorkflowClient, type WorkflowClient } from "./shared/workflowClient";
@@ -35,11 +36,6 @@ export interface ProcessPaymentDeps {
    * instead of a function timeout returning the whole batch. @default 0 (no budget)
    */
   recordBudgetMs?: number;
-}
-
-/** The part of Lambda's context the consumer reads (a fake in tests, the runtime's on AWS). */
-export interface BatchContext {
-  getRemainingTimeInMillis(): number;
 }
 
 /** Error names sent with SendTaskFailure (the workflow's Catch passes them to compensation). */
@@ -82,7 +78,7 @@ interface Delivery {
  */
 export function processPaymentHandler(
   deps: ProcessPaymentDeps,
-): (event: SQSEvent, context?: BatchContext) => Promise<SQSBatchResponse> {
+): (event: SQSEvent, context?: TimeContext) => Promise<SQSBatchResponse> {
   const schema = buildPaymentMessageSchema();
   const { orders, ledger, inventory, workflow } = deps;
 
@@ -262,15 +258,8 @@ export function processPaymentHandler(
     const retry = new Set<string>();
     const unstarted: string[] = [];
     const lanes = [...lanesByOrder(event.Records).values()];
-    // Remaining time only shrinks: once a record cannot start, no later one may (latched, so
-    // records after it are not started in a worker that reads the clock a moment later).
-    let outOfTime = false;
-    const canStart = () => {
-      if (!outOfTime && context !== undefined && context.getRemainingTimeInMillis() < budgetMs) {
-        outOfTime = true;
-      }
-      return !outOfTime;
-    };
+    // Shared by the workers: once a record cannot start, no later one in any lane may.
+    const canStart = timeBudget(context, budgetMs);
     const worker = async () => {
       for (let lane = lanes.shift(); lane; lane = lanes.shift()) {
         for (const received of lane) {

@@ -12,6 +12,7 @@ import { orderMetric } from "./shared/metrics";
 import { lineItems, toWorkflowOrder } from "./shared/order";
 import { dynamoOrderStatusSource, type ListedOrder, type OrderStatusSource } from "./shared/orderStore";
 import { ENV, intEnv, requireEnv, type Env } from "./shared/settings";
+import { timeBudget, type TimeContext } from "./shared/timeBudget";
 import {
   ORDER_STATUSES,
   TERMINAL_STATUSES,
@@ -99,11 +100,6 @@ export interface SweepOrdersDeps {
   reserveMs?: number;
 }
 
-/** The part of Lambda's context the sweeper reads (a fake in tests, the runtime's on AWS). */
-export interface SweepContext {
-  getRemainingTimeInMillis(): number;
-}
-
 /** Actions that changed something: the only ones `maxOrders` counts. */
 export const SWEEP_EFFECTS: readonly SweepAction[] = ["started", "completed", "compensated", "committed"];
 
@@ -186,7 +182,7 @@ export interface SweepReport {
  */
 export function sweepOrdersHandler(
   deps: SweepOrdersDeps,
-): (event?: unknown, context?: SweepContext) => Promise<SweepReport> {
+): (event?: unknown, context?: TimeContext) => Promise<SweepReport> {
   const seconds = v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(366 * 86_400)));
   const eventSchema = v.object({
     olderThanSeconds: seconds,
@@ -342,9 +338,8 @@ export function sweepOrdersHandler(
     let effects = 0;
     // Latched: once the cap or the budget stops the run, no later order starts.
     let truncated = false;
-    const full = () =>
-      (truncated ||=
-        effects >= max || (context !== undefined && context.getRemainingTimeInMillis() < reserveMs));
+    const hasTime = timeBudget(context, reserveMs);
+    const full = () => (truncated ||= effects >= max || !hasTime());
     const record = (e: SweepEntry | undefined) => {
       if (!e) return;
       entries.push(e);
