@@ -5,7 +5,7 @@ import { DescribeExecutionCommand, SFNClient } from "@aws-sdk/client-sfn";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import { domainError, errorName, namedError } from "./shared/errors";
 import { lambdaInventoryClient, type InventoryClient } from "./shared/inventoryClient";
-import { invokeJson } from "./shared/lambdaInvoke";
+import { invokeOrThrow } from "./shared/lambdaInvoke";
 import { dynamoLedgerStore, type LedgerStore } from "./shared/ledger";
 import { createLogger, type Logger } from "./shared/log";
 import { orderMetric } from "./shared/metrics";
@@ -458,10 +458,7 @@ export function sfnExecutionReader(client: SFNClient, stateMachineArn: string): 
 export function lambdaCompensator(client: LambdaClient, functionName: string): Compensator {
   return {
     async compensate(input) {
-      const { payload, text, functionError, errorType } = await invokeJson(client, functionName, input);
-      if (functionError) {
-        throw namedError(errorType ?? "FunctionError", `compensate_order failed: ${text.slice(0, 500)}`);
-      }
+      const { payload, text } = await invokeOrThrow(client, functionName, input, "compensate_order");
       if (typeof payload !== "object" || payload === null) {
         throw namedError("FunctionError", `compensate_order returned no result: ${text.slice(0, 500)}`);
       }
@@ -474,10 +471,7 @@ export function lambdaCompensator(client: LambdaClient, functionName: string): C
 export function lambdaCompleter(client: LambdaClient, functionName: string): Completer {
   return {
     async complete(input) {
-      const { text, functionError, errorType } = await invokeJson(client, functionName, input);
-      if (functionError) {
-        throw namedError(errorType ?? "FunctionError", `send_notification failed: ${text.slice(0, 500)}`);
-      }
+      await invokeOrThrow(client, functionName, input, "send_notification");
     },
   };
 }
