@@ -330,8 +330,8 @@ export function sweepOrdersHandler(
     const before = new Date(now - olderThanSeconds * 1000).toISOString();
     const after = new Date(now - lookbackSeconds * 1000).toISOString();
 
-    let inFlight = 0;
-    for (const status of NON_TERMINAL) inFlight += await deps.orders.count(status);
+    const counts = await Promise.all(NON_TERMINAL.map((status) => deps.orders.count(status)));
+    const inFlight = counts.reduce((a, b) => a + b, 0);
     deps.log.info("orders in flight", { inFlight, ...orderMetric("OrdersInFlight", inFlight) });
 
     const entries: SweepEntry[] = [];

@@ -300,7 +300,7 @@ export async function startOfflineSystem(options: OfflineOptions = {}): Promise<
       queues: { work: work?.name ?? "", deadLetter: work?.redrive?.deadLetterQueueName ?? "" },
       timing: { totalMs: Date.now() - t0, captureMs },
       recovery,
-      inFlight: () => countInFlight(dynamo, tables.orders),
+      inFlight: () => countInFlight(dynamo.client, tables.orders),
       log,
       stop: stopAll,
     };
