@@ -210,6 +210,7 @@ export async function startOfflineSystem(options: OfflineOptions = {}): Promise<
       functions,
       sqs: sqs.client,
       localQueueUrl,
+      partition: topology.partition,
       region,
       accountId,
       log,
@@ -249,7 +250,7 @@ export async function startOfflineSystem(options: OfflineOptions = {}): Promise<
           account: accountId,
           time: new Date().toISOString(),
           region,
-          resources: [`arn:${registeredPartition(topology)}:events:${region}:${accountId}:rule/${sch.rule}`],
+          resources: [`arn:${topology.partition}:events:${region}:${accountId}:rule/${sch.rule}`],
           detail: {},
         };
         functions
@@ -368,9 +369,4 @@ async function seed(
       if ((err as Error).name !== "ConditionalCheckFailedException") throw err;
     }
   }
-}
-
-/** The partition the program registered its resources in (aws-us-gov, aws-cn ...), from a queue's ARN. */
-function registeredPartition(topology: LocalTopology): string {
-  return topology.queues[0]?.arn.split(":")[1] ?? "aws";
 }
