@@ -71,8 +71,8 @@ export function shardOf(orderId: string, shards: number = ORDER_LIST_SHARDS): nu
   return hash % shards;
 }
 
-export const listShardKey = (shard: number) => `ALL#${shard}`;
-export const statusShardKey = (status: OrderStatus, shard: number) => `${status}#${shard}`;
+const listShardKey = (shard: number) => `ALL#${shard}`;
+const statusShardKey = (status: OrderStatus, shard: number) => `${status}#${shard}`;
 export const listSortKey = (o: { createdAt: string; orderId: string }) => `${o.createdAt}#${o.orderId}`;
 
 /** A listing position: the last order returned (its id, createdAt and the listing's hash key). */
@@ -90,7 +90,7 @@ export interface OrderPage {
 }
 
 /** One page of one shard, as a Query returns it. */
-export interface ShardPage<T> {
+interface ShardPage<T> {
   items: T[];
   lastKey?: Record<string, AttributeValue>;
 }
