@@ -162,7 +162,7 @@ export function createOrderFromEnv(env: Env = process.env) {
 }
 
 /** Which part of the request a 400 is about: the Idempotency-Key header, the body, or both. */
-export function invalidRequestMessage(headerIssues: readonly Issue[], bodyIssues: readonly Issue[]): string {
+function invalidRequestMessage(headerIssues: readonly Issue[], bodyIssues: readonly Issue[]): string {
   if (headerIssues.length > 0 && bodyIssues.length > 0)
     return `${IDEMPOTENCY_HEADER} header and request body are invalid`;
   if (headerIssues.length > 0) return `${IDEMPOTENCY_HEADER} header is invalid`;

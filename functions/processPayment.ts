@@ -13,6 +13,7 @@ import { simulatedPaymentProvider } from "./shared/payments";
 import { buildPaymentMessageSchema, toIssues } from "./shared/schema";
 import { ENV, intEnv, requireEnv, type Env } from "./shared/settings";
 import { transitionOrder } from "./shared/status";
+import { timeBudget, type TimeContext } from "./shared/timeBudget";
 import { undoOrderEffects } from "./shared/undo";
 import type { FailureReason, Order, PaymentResult } from "./shared/types";
 import { sfnWorkflowClient, type WorkflowClient } from "./shared/workflowClient";
@@ -37,11 +38,6 @@ export interface ProcessPaymentDeps {
   recordBudgetMs?: number;
 }
 
-/** The part of Lambda's context the consumer reads (a fake in tests, the runtime's on AWS). */
-export interface BatchContext {
-  getRemainingTimeInMillis(): number;
-}
-
 /** Error names sent with SendTaskFailure (the workflow's Catch passes them to compensation). */
 export const TASK_ERRORS = {
   orderNotFound: "OrderNotFound",
@@ -50,6 +46,12 @@ export const TASK_ERRORS = {
 } as const satisfies Record<string, FailureReason>;
 
 type Outcome = "ack" | "retry";
+
+/** A record with its body parsed once (`json` undefined: the body is not JSON). */
+interface Received {
+  record: SQSRecord;
+  json?: { value: unknown };
+}
 
 interface Delivery {
   orderId: string;
@@ -76,7 +78,7 @@ interface Delivery {
  */
 export function processPaymentHandler(
   deps: ProcessPaymentDeps,
-): (event: SQSEvent, context?: BatchContext) => Promise<SQSBatchResponse> {
+): (event: SQSEvent, context?: TimeContext) => Promise<SQSBatchResponse> {
   const schema = buildPaymentMessageSchema();
   const { orders, ledger, inventory, workflow } = deps;
 
@@ -215,19 +217,16 @@ export function processPaymentHandler(
     return reportPaid(d, paid.order);
   };
 
-  const processRecord = async (record: SQSRecord): Promise<Outcome> => {
+  const processRecord = async ({ record, json }: Received): Promise<Outcome> => {
     let log = deps.log.child({
       messageId: record.messageId,
       receiveCount: record.attributes?.ApproximateReceiveCount,
     });
-    let body: unknown;
-    try {
-      body = JSON.parse(record.body);
-    } catch {
+    if (!json) {
       log.error("malformed payment message: not JSON");
       return "retry";
     }
-    const parsed = v.safeParse(schema, body);
+    const parsed = v.safeParse(schema, json.value);
     if (!parsed.success) {
       // The body holds a task token: log where it is wrong, never the body.
       log.error("malformed payment message", { issues: toIssues(parsed.issues) });
@@ -259,20 +258,14 @@ export function processPaymentHandler(
     const retry = new Set<string>();
     const unstarted: string[] = [];
     const lanes = [...lanesByOrder(event.Records).values()];
-    // Remaining time only shrinks: once a record cannot start, no later one may (latched, so
-    // records after it are not started in a worker that reads the clock a moment later).
-    let outOfTime = false;
-    const canStart = () => {
-      if (!outOfTime && context !== undefined && context.getRemainingTimeInMillis() < budgetMs) {
-        outOfTime = true;
-      }
-      return !outOfTime;
-    };
+    // Shared by the workers: once a record cannot start, no later one in any lane may.
+    const canStart = timeBudget(context, budgetMs);
     const worker = async () => {
       for (let lane = lanes.shift(); lane; lane = lanes.shift()) {
-        for (const record of lane) {
-          if (!canStart()) unstarted.push(record.messageId);
-          else if ((await processRecord(record)) === "retry") retry.add(record.messageId);
+        for (const received of lane) {
+          const id = received.record.messageId;
+          if (!canStart()) unstarted.push(id);
+          else if ((await processRecord(received)) === "retry") retry.add(id);
         }
       }
     };
@@ -294,27 +287,32 @@ export function processPaymentHandler(
 }
 
 /**
- * The batch's records grouped by order id, in arrival order (a record whose body names no order
- * gets a lane of its own, and is rejected in processRecord).
+ * The batch's records, each body parsed once, grouped by order id in arrival order (a record
+ * whose body names no order gets a lane of its own, and is rejected in processRecord).
  */
-function lanesByOrder(records: readonly SQSRecord[]): Map<string, SQSRecord[]> {
-  const lanes = new Map<string, SQSRecord[]>();
+function lanesByOrder(records: readonly SQSRecord[]): Map<string, Received[]> {
+  const lanes = new Map<string, Received[]>();
   for (const record of records) {
-    const key = orderIdOf(record.body) ?? `message:${record.messageId}`;
+    const received: Received = { record, json: parseBody(record.body) };
+    const key = orderIdOf(received.json?.value) ?? `message:${record.messageId}`;
     const lane = lanes.get(key);
-    if (lane) lane.push(record);
-    else lanes.set(key, [record]);
+    if (lane) lane.push(received);
+    else lanes.set(key, [received]);
   }
   return lanes;
 }
 
-function orderIdOf(body: string): string | undefined {
+function parseBody(body: string): { value: unknown } | undefined {
   try {
-    const id = (JSON.parse(body) as { order?: { orderId?: unknown } } | null)?.order?.orderId;
-    return typeof id === "string" ? `order:${id}` : undefined;
+    return { value: JSON.parse(body) as unknown };
   } catch {
     return undefined;
   }
+}
+
+function orderIdOf(body: unknown): string | undefined {
+  const id = (body as { order?: { orderId?: unknown } } | null | undefined)?.order?.orderId;
+  return typeof id === "string" ? `order:${id}` : undefined;
 }
 
 export function processPaymentFromEnv(env: Env = process.env) {

@@ -5,13 +5,14 @@ import { DescribeExecutionCommand, SFNClient } from "@aws-sdk/client-sfn";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import { domainError, errorName, namedError } from "./shared/errors";
 import { lambdaInventoryClient, type InventoryClient } from "./shared/inventoryClient";
-import { invokeJson } from "./shared/lambdaInvoke";
+import { invokeOrThrow } from "./shared/lambdaInvoke";
 import { dynamoLedgerStore, type LedgerStore } from "./shared/ledger";
 import { createLogger, type Logger } from "./shared/log";
 import { orderMetric } from "./shared/metrics";
 import { lineItems, toWorkflowOrder } from "./shared/order";
 import { dynamoOrderStatusSource, type ListedOrder, type OrderStatusSource } from "./shared/orderStore";
 import { ENV, intEnv, requireEnv, type Env } from "./shared/settings";
+import { timeBudget, type TimeContext } from "./shared/timeBudget";
 import {
   ORDER_STATUSES,
   TERMINAL_STATUSES,
@@ -99,11 +100,6 @@ export interface SweepOrdersDeps {
   reserveMs?: number;
 }
 
-/** The part of Lambda's context the sweeper reads (a fake in tests, the runtime's on AWS). */
-export interface SweepContext {
-  getRemainingTimeInMillis(): number;
-}
-
 /** Actions that changed something: the only ones `maxOrders` counts. */
 export const SWEEP_EFFECTS: readonly SweepAction[] = ["started", "completed", "compensated", "committed"];
 
@@ -186,7 +182,7 @@ export interface SweepReport {
  */
 export function sweepOrdersHandler(
   deps: SweepOrdersDeps,
-): (event?: unknown, context?: SweepContext) => Promise<SweepReport> {
+): (event?: unknown, context?: TimeContext) => Promise<SweepReport> {
   const seconds = v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(366 * 86_400)));
   const eventSchema = v.object({
     olderThanSeconds: seconds,
@@ -207,7 +203,7 @@ export function sweepOrdersHandler(
   };
 
   const compensate = async (
-    order: Order,
+    order: Pick<Order, "orderId" | "status" | "items" | "total">,
     entry: ReturnType<typeof entryFor>,
     cause: string,
     base: Partial<SweepEntry> = {},
@@ -302,10 +298,7 @@ export function sweepOrdersHandler(
     if (listed.failure?.refunded) return undefined;
     const charge = await deps.ledger.get(listed.orderId, "CHARGE");
     if (!charge || (await deps.ledger.get(listed.orderId, "REFUND"))) return undefined;
-    // The index holds only the list view: compensation needs the whole order.
-    const order = await deps.orders.get(listed.orderId);
-    if (!order) return undefined;
-    return compensate(order, entryFor(order), "FAILED order still held a charge");
+    return compensate(listed, entryFor(listed), "FAILED order still held a charge");
   };
 
   /** One order's step: a throw is that order's `retry`, so the orders after it still run. */
@@ -337,17 +330,16 @@ export function sweepOrdersHandler(
     const before = new Date(now - olderThanSeconds * 1000).toISOString();
     const after = new Date(now - lookbackSeconds * 1000).toISOString();
 
-    let inFlight = 0;
-    for (const status of NON_TERMINAL) inFlight += await deps.orders.count(status);
+    const counts = await Promise.all(NON_TERMINAL.map((status) => deps.orders.count(status)));
+    const inFlight = counts.reduce((a, b) => a + b, 0);
     deps.log.info("orders in flight", { inFlight, ...orderMetric("OrdersInFlight", inFlight) });
 
     const entries: SweepEntry[] = [];
     let effects = 0;
     // Latched: once the cap or the budget stops the run, no later order starts.
     let truncated = false;
-    const full = () =>
-      (truncated ||=
-        effects >= max || (context !== undefined && context.getRemainingTimeInMillis() < reserveMs));
+    const hasTime = timeBudget(context, reserveMs);
+    const full = () => (truncated ||= effects >= max || !hasTime());
     const record = (e: SweepEntry | undefined) => {
       if (!e) return;
       entries.push(e);
@@ -466,10 +458,7 @@ export function sfnExecutionReader(client: SFNClient, stateMachineArn: string): 
 export function lambdaCompensator(client: LambdaClient, functionName: string): Compensator {
   return {
     async compensate(input) {
-      const { payload, text, functionError, errorType } = await invokeJson(client, functionName, input);
-      if (functionError) {
-        throw namedError(errorType ?? "FunctionError", `compensate_order failed: ${text.slice(0, 500)}`);
-      }
+      const { payload, text } = await invokeOrThrow(client, functionName, input, "compensate_order");
       if (typeof payload !== "object" || payload === null) {
         throw namedError("FunctionError", `compensate_order returned no result: ${text.slice(0, 500)}`);
       }
@@ -482,10 +471,7 @@ export function lambdaCompensator(client: LambdaClient, functionName: string): C
 export function lambdaCompleter(client: LambdaClient, functionName: string): Completer {
   return {
     async complete(input) {
-      const { text, functionError, errorType } = await invokeJson(client, functionName, input);
-      if (functionError) {
-        throw namedError(errorType ?? "FunctionError", `send_notification failed: ${text.slice(0, 500)}`);
-      }
+      await invokeOrThrow(client, functionName, input, "send_notification");
     },
   };
 }

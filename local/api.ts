@@ -110,7 +110,7 @@ function compileRoutes(routes: LocalRoute[]): CompiledRoute[] {
 }
 
 /** Token buckets by key, like a usage plan's (or, with one key, the stage's) rate and burst. */
-export class Throttle {
+class Throttle {
   private buckets = new Map<string, { tokens: number; at: number }>();
   constructor(private readonly limits: { rateLimit: number; burstLimit: number }) {}
   /** Whether `key` has a token now (refilled to the present, none taken). */
@@ -122,20 +122,19 @@ export class Throttle {
     this.buckets.set(key, b);
     return b.tokens >= 1;
   }
-  take(key: string): boolean {
-    if (!this.has(key)) return false;
+  /** Takes the token `has(key)` just found (no second refill: the bucket is already current). */
+  consume(key: string): void {
     this.buckets.get(key)!.tokens -= 1;
-    return true;
   }
 }
 
 const STAGE = "stage";
 
 /** Both layers: a request passes only with a token in its key's bucket and in the stage's. */
-export function admits(perKey: Throttle | undefined, stage: Throttle | undefined, key: string): boolean {
+function admits(perKey: Throttle | undefined, stage: Throttle | undefined, key: string): boolean {
   if ((perKey && !perKey.has(key)) || (stage && !stage.has(STAGE))) return false;
-  perKey?.take(key);
-  stage?.take(STAGE);
+  perKey?.consume(key);
+  stage?.consume(STAGE);
   return true;
 }
 

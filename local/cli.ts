@@ -11,12 +11,10 @@ import { StartupError } from "./startupError";
 import type { Level } from "./log";
 import { DEFAULT_WEB_PORT } from "./web";
 
-export { StartupError };
-
 export const USAGE =
   "usage: npm start -- [--port 4000] [--web-port 3000] [--data-dir DIR] [--fast] [--stack dev] [--api-key KEY] [--no-throttle] [--log-level info]";
 
-export const LOG_LEVELS: readonly (Level | "silent")[] = ["debug", "info", "warn", "error", "silent"];
+const LOG_LEVELS: readonly (Level | "silent")[] = ["debug", "info", "warn", "error", "silent"];
 
 export interface CliOptions {
   help: boolean;
@@ -32,7 +30,7 @@ export interface CliOptions {
 }
 
 /** Stacks are the `Pulumi.<stack>.yaml` files beside Pulumi.yaml. */
-export function knownStacks(root: string): string[] {
+function knownStacks(root: string): string[] {
   return fs
     .readdirSync(root)
     .map((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1])

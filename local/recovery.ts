@@ -11,10 +11,12 @@
  * The same code settles the same states on AWS, on its schedule. A run stops early (`truncated`)
  * when the function's time runs low, so the sweep is invoked again until one finishes.
  */
-import type { LocalDynamo, IndexRepair } from "./dynamo";
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import type { IndexRepair } from "./dynamo";
 import type { LocalFunctions } from "./lambda";
 import type { Logger } from "./log";
 import type { LocalTopology } from "./topology";
+import { dynamoOrderStatusSource } from "../functions/shared/orderStore";
 import { NON_TERMINAL, SWEEP_EFFECTS, type SweepAction, type SweepReport } from "../functions/sweepOrders";
 
 export interface StartupRecovery {
@@ -41,6 +43,11 @@ export async function reconcileAtStart(opts: {
   topology: LocalTopology;
   functions: LocalFunctions;
   repaired: IndexRepair[];
+  /**
+   * The tables come from an earlier run (`--data-dir`). Without it they were created empty just
+   * now, so nothing can be left over and the sweep (~110 requests to dynalite) is skipped.
+   */
+  keptTables: boolean;
   log: Logger;
 }): Promise<StartupRecovery> {
   const t0 = Date.now();
@@ -52,7 +59,7 @@ export async function reconcileAtStart(opts: {
     ms: 0,
   };
   for (const r of opts.repaired) opts.log.warn("index entry repaired after an unclean stop", { ...r });
-  if (!sweeper) return recovery;
+  if (!sweeper || !opts.keptTables) return recovery;
   // Every run starts from the oldest order again: orders it settled are gone from the index, so
   // a truncated run that acted leaves less for the next. One that acted on nothing would only
   // repeat itself: stop there (the schedule carries on).
@@ -93,13 +100,12 @@ export function describeRecovery(r: StartupRecovery): string | undefined {
   return `settled what the last run left: ${parts.join(", ")}${attention}`;
 }
 
-/** Orders by non-terminal status (a full scan: the shutdown message). */
-export async function countInFlight(dynamo: LocalDynamo, table: string): Promise<Record<string, number>> {
-  const counts: Record<string, number> = {};
-  for (const item of await dynamo.scanAll(table)) {
-    const status = item.status?.S;
-    if (status && (NON_TERMINAL as readonly string[]).includes(status))
-      counts[status] = (counts[status] ?? 0) + 1;
-  }
-  return counts;
+/**
+ * Orders by non-terminal status, statuses with none left out (the shutdown message): counted
+ * on the status index like the sweeper's OrdersInFlight, not by scanning every order.
+ */
+export async function countInFlight(client: DynamoDBClient, table: string): Promise<Record<string, number>> {
+  const source = dynamoOrderStatusSource(client, table);
+  const counts = await Promise.all(NON_TERMINAL.map(async (s) => [s, await source.count(s)] as const));
+  return Object.fromEntries(counts.filter(([, n]) => n > 0));
 }

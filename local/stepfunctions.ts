@@ -84,6 +84,7 @@ export interface LocalStepFunctionsOptions {
   sqs: SQSClient;
   /** Deployed queue URL (as in the definition) -> local queue URL. */
   localQueueUrl: (deployedUrl: string) => string;
+  partition: string;
   region: string;
   accountId: string;
   log: Logger;
@@ -120,8 +121,7 @@ export class LocalStepFunctions {
     } catch {
       throw new SfnApiError("InvalidExecutionInput", "Invalid State Machine Execution Input: not JSON");
     }
-    // The execution lives in the state machine's partition (aws-us-gov, aws-cn ... as registered).
-    const partition = machine.sm.arn.split(":")[1];
+    const { partition } = this.opts;
     const executionArn = `arn:${partition}:states:${this.opts.region}:${this.opts.accountId}:execution:${machine.sm.name}:${execName}`;
     const existing = this.executions.get(executionArn);
     if (existing) {

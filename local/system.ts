@@ -210,6 +210,7 @@ export async function startOfflineSystem(options: OfflineOptions = {}): Promise<
       functions,
       sqs: sqs.client,
       localQueueUrl,
+      partition: topology.partition,
       region,
       accountId,
       log,
@@ -249,7 +250,7 @@ export async function startOfflineSystem(options: OfflineOptions = {}): Promise<
           account: accountId,
           time: new Date().toISOString(),
           region,
-          resources: [`arn:${registeredPartition(topology)}:events:${region}:${accountId}:rule/${sch.rule}`],
+          resources: [`arn:${topology.partition}:events:${region}:${accountId}:rule/${sch.rule}`],
           detail: {},
         };
         functions
@@ -260,8 +261,14 @@ export async function startOfflineSystem(options: OfflineOptions = {}): Promise<
     cleanups.push(() => timers.forEach((t) => clearInterval(t)));
 
     // Before the API opens: settle what an earlier run (killed, or stopped with orders in
-    // flight) left behind, with the same sweeper the schedule runs (./recovery.ts).
-    const recovery = await reconcileAtStart({ topology, functions, repaired: dynamo.repaired, log });
+    // flight) left behind in a --data-dir, with the same sweeper the schedule runs (./recovery.ts).
+    const recovery = await reconcileAtStart({
+      topology,
+      functions,
+      repaired: dynamo.repaired,
+      keptTables: options.dataDir !== undefined,
+      log,
+    });
 
     const apiKey = options.apiKey ?? `local-${randomBytes(18).toString("base64url")}`;
     const throttle = options.throttle === false ? false : (topology.api.throttle ?? false);
@@ -294,7 +301,7 @@ export async function startOfflineSystem(options: OfflineOptions = {}): Promise<
       queues: { work: work?.name ?? "", deadLetter: work?.redrive?.deadLetterQueueName ?? "" },
       timing: { totalMs: Date.now() - t0, captureMs },
       recovery,
-      inFlight: () => countInFlight(dynamo, tables.orders),
+      inFlight: () => countInFlight(dynamo.client, tables.orders),
       log,
       stop: stopAll,
     };
@@ -362,9 +369,4 @@ async function seed(
       if ((err as Error).name !== "ConditionalCheckFailedException") throw err;
     }
   }
-}
-
-/** The partition the program registered its resources in (aws-us-gov, aws-cn ...), from a queue's ARN. */
-function registeredPartition(topology: LocalTopology): string {
-  return topology.queues[0]?.arn.split(":")[1] ?? "aws";
 }

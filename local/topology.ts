@@ -9,7 +9,7 @@ import { ENV } from "../functions/shared/settings";
 import { HANDLER_TAG } from "../components/handlerTag";
 import type { RegisteredResource } from "../program/mocks";
 import type { StateMachineDefinition } from "../workflow/definition";
-import { parseTaskResource } from "../workflow/resources";
+import { arnPartition, parseTaskResource } from "../workflow/resources";
 
 /**
  * program/mocks loads @pulumi/pulumi (about 4 s of a loaded machine's start-up): only reading a
@@ -132,6 +132,8 @@ export function rateSeconds(expression: string): number | undefined {
 }
 
 export interface LocalTopology {
+  /** The partition the program registered its resources in (aws, aws-us-gov, aws-cn ...). */
+  partition: string;
   region: string;
   accountId: string;
   tables: LocalTable[];
@@ -289,9 +291,11 @@ export function buildTopology(resources: readonly RegisteredResource[]): LocalTo
     return { name: physicalName(r), arn: String(r.state.arn ?? r.state.id), definition };
   });
 
-  const arnParts = (functions[0]?.arn ?? stateMachines[0]?.arn ?? "").split(":");
+  const registeredArn = functions[0]?.arn ?? stateMachines[0]?.arn ?? "";
+  const arnParts = registeredArn.split(":");
 
   return {
+    partition: arnPartition(registeredArn) || mockPartition(),
     region: arnParts[3] || mocks().MOCK_REGION,
     accountId: arnParts[4] || mocks().MOCK_ACCOUNT,
     tables,
@@ -361,16 +365,21 @@ function queueOf(r: RegisteredResource): LocalQueue {
   }
   return {
     name,
-    arn: String(
-      r.state.arn ??
-        `arn:${mocks().partitionOf(mocks().MOCK_REGION).partition}:sqs:${mocks().MOCK_REGION}:${mocks().MOCK_ACCOUNT}:${name}`,
-    ),
+    arn: String(r.state.arn ?? mockArn("sqs", name)),
     deployedUrl: String(r.state.url ?? r.state.id ?? name),
     // SQS defaults: 30 s visibility, 4 days retention.
     visibilityTimeoutSeconds: num(r.inputs.visibilityTimeoutSeconds) ?? 30,
     messageRetentionSeconds: num(r.inputs.messageRetentionSeconds) ?? 345_600,
     redrive,
   };
+}
+
+/** The partition of the mocks' region: for a program captured without any ARN. */
+const mockPartition = () => mocks().partitionOf(mocks().MOCK_REGION).partition;
+
+/** The ARN the mocks would give a resource that was registered without one. */
+function mockArn(service: string, resource: string): string {
+  return `arn:${mockPartition()}:${service}:${mocks().MOCK_REGION}:${mocks().MOCK_ACCOUNT}:${resource}`;
 }
 
 function functionOf(r: RegisteredResource): LocalFunction {
@@ -381,10 +390,7 @@ function functionOf(r: RegisteredResource): LocalFunction {
   const name = physicalName(r);
   return {
     name,
-    arn: String(
-      r.state.arn ??
-        `arn:${mocks().partitionOf(mocks().MOCK_REGION).partition}:lambda:${mocks().MOCK_REGION}:${mocks().MOCK_ACCOUNT}:function:${name}`,
-    ),
+    arn: String(r.state.arn ?? mockArn("lambda", `function:${name}`)),
     handler,
     environment: Object.fromEntries(Object.entries(variables).map(([k, v]) => [k, String(v)])),
     // Lambda defaults: 3 s, 128 MB.

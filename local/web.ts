@@ -12,7 +12,7 @@ import { close, listen } from "./net";
 import { StartupError } from "./startupError";
 import type { LocalTopology } from "./topology";
 
-export const WEB_ROOT = path.join(__dirname, "..", "web");
+const WEB_ROOT = path.join(__dirname, "..", "web");
 
 /**
  * The page's port for `npm start`. Its origin, http://localhost:3000, is the one

@@ -37,8 +37,8 @@ export const STATE = {
 } as const;
 
 /** Service-integration ARNs in a partition (the constants below are the `aws` partition's). */
-export const callbackResource = (partition = "aws") => integrationResource("callback", partition);
-export const lambdaInvokeResource = (partition = "aws") => integrationResource("lambdaInvoke", partition);
+const callbackResource = (partition = "aws") => integrationResource("callback", partition);
+const lambdaInvokeResource = (partition = "aws") => integrationResource("lambdaInvoke", partition);
 export const CALLBACK_RESOURCE = callbackResource();
 export const LAMBDA_INVOKE_RESOURCE = lambdaInvokeResource();
 

@@ -21,14 +21,13 @@ export const PARTITIONS = [
 ] as const;
 export type Partition = (typeof PARTITIONS)[number];
 
-export const isPartition = (value: string): value is Partition =>
-  (PARTITIONS as readonly string[]).includes(value);
+const isPartition = (value: string): value is Partition => (PARTITIONS as readonly string[]).includes(value);
 
 /**
  * The service integrations this workflow uses and the offline runtime serves, by what follows
  * `states:::` (https://docs.aws.amazon.com/step-functions/latest/dg/integrate-services.html).
  */
-export const INTEGRATIONS = {
+const INTEGRATIONS = {
   /** SendMessage, then wait until process_payment reports the task token's outcome. */
   callback: "sqs:sendMessage.waitForTaskToken",
   /** Invoke a function by `Parameters.FunctionName` and wait for its result. */

@@ -1,4 +1,5 @@
 import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
+import { namedError } from "./errors";
 
 export interface InvokeOutcome {
   /** The response payload parsed as JSON; undefined when it is empty or not JSON. */
@@ -42,4 +43,20 @@ export async function invokeJson(
       ? (parsed as { errorType: string }).errorType
       : undefined;
   return { payload: parsed, text, functionError: out.FunctionError, errorType };
+}
+
+/**
+ * invokeJson for a function whose failure is the caller's failure: a function error is thrown
+ * under the function's own errorType (so a workflow's Retry / Catch and the logs see what the
+ * function threw), its message `<label> failed: ` and the start of the payload.
+ */
+export async function invokeOrThrow(
+  client: LambdaClient,
+  functionName: string,
+  input: unknown,
+  label: string,
+): Promise<Pick<InvokeOutcome, "payload" | "text">> {
+  const { payload, text, functionError, errorType } = await invokeJson(client, functionName, input);
+  if (functionError) throw namedError(errorType ?? "FunctionError", `${label} failed: ${text.slice(0, 500)}`);
+  return { payload, text };
 }

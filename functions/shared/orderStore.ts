@@ -90,7 +90,7 @@ export interface OrderPage {
 }
 
 /** One page of one shard, as a Query returns it. */
-export interface ShardPage<T> {
+interface ShardPage<T> {
   items: T[];
   lastKey?: Record<string, AttributeValue>;
 }

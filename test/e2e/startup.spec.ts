@@ -380,7 +380,11 @@ describe("reconcileAtStart: the start-up sweep runs again while a run is truncat
     const topology = { functions: [{ name: "sweeper", handler: "sweepOrders" }] } as unknown as LocalTopology;
     const lines: string[] = [];
     const log = createLogger("debug", (l) => lines.push(l));
-    return { run: () => reconcileAtStart({ topology, functions, repaired: [], log }), events, lines };
+    return {
+      run: (keptTables = true) => reconcileAtStart({ topology, functions, repaired: [], keptTables, log }),
+      events,
+      lines,
+    };
   }
   const e = (orderId: string, action: SweepEntry["action"]): SweepEntry => ({
     orderId,
@@ -398,6 +402,13 @@ describe("reconcileAtStart: the start-up sweep runs again while a run is truncat
     expect(s.events).to.deep.equal([STARTUP_SWEEP, STARTUP_SWEEP, STARTUP_SWEEP]);
     expect(r.actions).to.deep.equal({ started: 1, compensated: 1, committed: 1, needsAttention: 1 });
     expect(r.needsAttention).to.deep.equal(["x"]);
+  });
+
+  it("does not sweep tables created empty at this start (no --data-dir): nothing can be left over", async () => {
+    const s = scripted([{ entries: [e("a", "started")], truncated: false }]);
+    const r = await s.run(false);
+    expect(s.events).to.deep.equal([]);
+    expect(r).to.deep.include({ repaired: 0, actions: {}, needsAttention: [] });
   });
 
   it("stops when a truncated run acted on nothing (another would repeat it), or after the round limit", async () => {

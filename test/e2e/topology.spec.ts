@@ -103,6 +103,17 @@ describe("local topology from registered resources", () => {
     expect(rateSeconds("cron(0 12 * * ? *)")).to.equal(undefined);
   });
 
+  it("takes the partition, region and account from the registered ARNs (a GovCloud capture)", () => {
+    expect(topology).to.include({ partition: "aws" });
+    const gov = JSON.parse(
+      JSON.stringify(fixtureResources()).replace(
+        /arn:aws:([a-z-]+):us-east-1:/g,
+        "arn:aws-us-gov:$1:us-gov-west-1:",
+      ),
+    ) as RegisteredResource[];
+    expect(buildTopology(gov)).to.include({ partition: "aws-us-gov", region: "us-gov-west-1" });
+  });
+
   it("shortens only the timings it is asked to", () => {
     const fast = withTimings(topology, {
       callbackTimeoutSeconds: 6,

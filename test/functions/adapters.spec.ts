@@ -5,7 +5,7 @@ import { LambdaClient } from "@aws-sdk/client-lambda";
 import { SFNClient } from "@aws-sdk/client-sfn";
 import { SNSClient } from "@aws-sdk/client-sns";
 import { marshall } from "@aws-sdk/util-dynamodb";
-import { lambdaCompensator } from "../../functions/sweepOrders";
+import { lambdaCompensator, lambdaCompleter } from "../../functions/sweepOrders";
 import { updateInventoryHandler } from "../../functions/updateInventory";
 import { dynamoCatalogue, lookupPrices } from "../../functions/shared/catalogue";
 import { lambdaInventoryClient } from "../../functions/shared/inventoryClient";
@@ -331,6 +331,40 @@ describe("SDK adapters (stubbed send)", () => {
     caught = undefined;
     await compensator.compensate(input).catch((e: Error) => (caught = e));
     expect(caught).to.include({ name: "FunctionError" });
+  });
+
+  it("completer: a function error keeps send_notification's errorType as the error's name, and its message", async () => {
+    const lambda = new LambdaClient({});
+    const send = sinon.stub(lambda, "send");
+    const completer = lambdaCompleter(lambda, "send_notification");
+    const input = {
+      order: {
+        orderId: ORDER_ID,
+        items: [{ sku: "A", quantity: 1 }],
+        total: { amount: 1, currency: "USD" as const },
+      },
+      payment: { orderId: ORDER_ID, chargeId: "ch_1", amount: 1 },
+    };
+    send.resolves({ StatusCode: 200, Payload: Buffer.from('{"notified":true}') } as never);
+    await completer.complete(input);
+    const cmd = send.firstCall.args[0] as unknown as { input: { FunctionName: string; Payload: Uint8Array } };
+    expect(cmd.input.FunctionName).to.equal("send_notification");
+    expect(JSON.parse(Buffer.from(cmd.input.Payload).toString())).to.deep.equal(input);
+    send.resolves({
+      StatusCode: 200,
+      FunctionError: "Unhandled",
+      Payload: Buffer.from('{"errorType":"OrderNotPaid","errorMessage":"no"}'),
+    } as never);
+    let caught: Error | undefined;
+    await completer.complete(input).catch((e: Error) => (caught = e));
+    expect(caught).to.include({ name: "OrderNotPaid" });
+    expect(caught!.message).to.equal(
+      'send_notification failed: {"errorType":"OrderNotPaid","errorMessage":"no"}',
+    );
+    send.resolves({ StatusCode: 200, FunctionError: "Unhandled", Payload: Buffer.from("not json") } as never);
+    caught = undefined;
+    await completer.complete(input).catch((e: Error) => (caught = e));
+    expect(caught).to.include({ name: "FunctionError", message: "send_notification failed: not json" });
   });
 
   it("notifier: one Publish with MessageStructure json, per-protocol bodies, subject and attributes", async () => {

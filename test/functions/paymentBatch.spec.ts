@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { randomUUID } from "node:crypto";
 import * as sinon from "sinon";
-import type { BatchContext } from "../../functions/processPayment";
+import type { TimeContext } from "../../functions/shared/timeBudget";
 import type { Order } from "../../functions/shared/types";
 import { makeOrder } from "./support";
 import { buildWorld, sqsEvent, sqsRecord, type World } from "./world";
@@ -9,7 +9,7 @@ import { buildWorld, sqsEvent, sqsRecord, type World } from "./world";
 const STOCK = { "SKU-1": 1000, "SKU-2": 1000 };
 
 /** A fake Lambda context whose remaining time is read from a script, one value per call. */
-function scriptedContext(remaining: number[]): BatchContext & { calls: number } {
+function scriptedContext(remaining: number[]): TimeContext & { calls: number } {
   const ctx = {
     calls: 0,
     getRemainingTimeInMillis() {

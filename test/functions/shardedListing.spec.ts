@@ -22,6 +22,7 @@ import {
 } from "../../functions/shared/orderStore";
 import { transitionOrder } from "../../functions/shared/status";
 import { ORDER_STATUSES, type OrderStatus } from "../../functions/shared/types";
+import { countInFlight } from "../../local/recovery";
 import { freshTables } from "./dynamoTables";
 import { makeOrder, useDynalite } from "./support";
 
@@ -318,6 +319,21 @@ describe("sharded listing against dynalite (the real store)", function () {
       expect(inputs).to.have.length(1);
       expect(inputs[0]).to.include({ TableName: names.orders, ConsistentRead: true });
       expect(inputs[0]).not.to.have.property("IndexName");
+    } finally {
+      send.restore();
+    }
+  });
+
+  it("the offline shutdown count: orders by non-terminal status, from the status index, none left out as 0", async () => {
+    const names = await freshTables(dynamo.client);
+    const store = dynamoOrderStore(dynamo.client, names.orders);
+    const statuses: OrderStatus[] = ["NEW", "NEW", "PAID", "COMPLETED", "FAILED"];
+    for (const status of statuses) await store.create(makeOrder({ orderId: randomUUID(), status }));
+    const send = sinon.spy(dynamo.client, "send");
+    try {
+      expect(await countInFlight(dynamo.client, names.orders)).to.deep.equal({ NEW: 2, PAID: 1 });
+      const commands = send.getCalls().map((c) => (c.args[0] as object).constructor.name);
+      expect(commands, "no Scan of the orders table").to.not.include("ScanCommand");
     } finally {
       send.restore();
     }

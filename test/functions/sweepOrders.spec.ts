@@ -385,6 +385,16 @@ describe("sweep_orders", () => {
       expectSettled(s.w);
     });
 
+    it("a FAILED order's charge is refunded from the index's list view: the order is not read again", async () => {
+      const failure = { reason: "Timeout" as const, refunded: false, restocked: false };
+      const s = sweepWorld([young({ status: "FAILED", failure })]);
+      await charge(s.w);
+      const get = sinon.spy(s.deps.orders, "get");
+      expect(actions(await s.run({}))).to.deep.equal([[ORDER_ID, "compensated"]]);
+      expect(get.callCount, "orders.get calls").to.equal(0);
+      expectSettled(s.w);
+    });
+
     it("the lookback's lower bound is inclusive: a FAILED order created exactly at it is refunded", async () => {
       const failure = { reason: "Timeout" as const, refunded: false, restocked: false };
       const edge = new Date(NOW.getTime() - (STUCK_AFTER + LOOKBACK_EXTRA_SECONDS) * 1000).toISOString();

@@ -6,16 +6,13 @@
 import * as sinon from "sinon";
 import type { SQSEvent, SQSRecord } from "aws-lambda";
 import { compensateOrderHandler } from "../../functions/compensateOrder";
-import {
-  processPaymentHandler,
-  type BatchContext,
-  type ProcessPaymentDeps,
-} from "../../functions/processPayment";
+import { processPaymentHandler, type ProcessPaymentDeps } from "../../functions/processPayment";
 import { updateInventoryHandler } from "../../functions/updateInventory";
 import type { InventoryClient } from "../../functions/shared/inventoryClient";
 import { createLedger, type Ledger } from "../../functions/shared/ledger";
 import { toWorkflowOrder } from "../../functions/shared/order";
 import { simulatedPaymentProvider, type PaymentProvider } from "../../functions/shared/payments";
+import type { TimeContext } from "../../functions/shared/timeBudget";
 import type { InventoryRequest, Order, WorkflowError } from "../../functions/shared/types";
 import {
   captureLogger,
@@ -54,7 +51,7 @@ export interface World {
   runInventory: ReturnType<typeof updateInventoryHandler>;
   processPayment: (
     event: SQSEvent,
-    context?: BatchContext,
+    context?: TimeContext,
   ) => Promise<{ batchItemFailures: { itemIdentifier: string }[] }>;
   compensate: (error: WorkflowError, order?: Order) => ReturnType<ReturnType<typeof compensateOrderHandler>>;
   /** Stock per SKU. */

@@ -5,6 +5,8 @@
  * partitions, is refused by both.
  */
 import { expect } from "chai";
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
 import validateAsl = require("asl-validator");
 import { buildTopology, functionNameOf, taskKind, TopologyError, withTimings } from "../../local/topology";
 import type { RegisteredResource } from "../../program/mocks";
@@ -21,6 +23,22 @@ import { FIXTURE, fixtureResources } from "../e2e/support/fixture";
 /** The partitions the program is captured for (test/support/scenarios.ts) and their regions. */
 const REGIONS = { aws: "us-east-1", "aws-us-gov": "us-gov-west-1", "aws-cn": "cn-north-1" } as const;
 type Tested = keyof typeof REGIONS;
+
+/**
+ * The partition ids of the endpoint table @aws-sdk/core ships. Its package exports no path to the
+ * table, so the file is read from the package: `export const partitionsInfo = <JSON>;`.
+ */
+function sdkPartitionIds(): string[] {
+  const client = require.resolve("@aws-sdk/core/client"); // <root>/dist-cjs/submodules/client/index.js
+  const file = path.join(
+    client,
+    "../../../../dist-es/submodules/client/util-endpoints/lib/aws/partitions.js",
+  );
+  const json = readFileSync(file, "utf8")
+    .replace(/^export const partitionsInfo = /, "")
+    .replace(/;\s*$/, "");
+  return (JSON.parse(json) as { partitions: { id: string }[] }).partitions.map((p) => p.id);
+}
 
 function argsIn(partition: Tested): WorkflowDefinitionArgs {
   const region = REGIONS[partition];
@@ -164,6 +182,9 @@ describe("workflow definition in every partition", () => {
 
   it("knows every partition the AWS SDK does, each parsed back as itself", () => {
     expect(PARTITIONS).to.include.members(Object.keys(REGIONS));
+    const sdk = sdkPartitionIds();
+    expect(sdk, "the SDK's table read").to.include("aws");
+    expect([...PARTITIONS].sort()).to.deep.equal([...sdk].sort());
     for (const partition of PARTITIONS) {
       expect(parseTaskResource(`arn:${partition}:states:::lambda:invoke`)).to.deep.equal({
         ok: true,
