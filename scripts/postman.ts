@@ -359,6 +359,10 @@ export function buildPostmanCollection(raw: Json, options: CollectionOptions): J
   const pollDeclined = pollScripts("pollsDeclined", settledDecline, declineFinal);
   const pollDeclined2 = pollScripts("pollsDeclined2", settledDecline, declineFinal);
   const pageSize = 1;
+  const failedPage = [
+    { key: "status", value: "FAILED" },
+    { key: "limit", value: String(pageSize) },
+  ];
   const listPage1 = pollScripts(
     "pollsList",
     // Real DynamoDB indexes are eventually consistent: wait until the listing shows a second page.
@@ -517,10 +521,7 @@ export function buildPostmanCollection(raw: Json, options: CollectionOptions): J
       name: "List FAILED orders, first page",
       method: "GET",
       path: ["orders"],
-      query: [
-        { key: "status", value: "FAILED" },
-        { key: "limit", value: String(pageSize) },
-      ],
+      query: failedPage,
       pre: listPage1.pre,
       test: [...expectResponse(list), ...onlyFailed, ...listPage1.test],
     },
@@ -528,11 +529,7 @@ export function buildPostmanCollection(raw: Json, options: CollectionOptions): J
       name: "List FAILED orders, next page (nextToken)",
       method: "GET",
       path: ["orders"],
-      query: [
-        { key: "status", value: "FAILED" },
-        { key: "limit", value: String(pageSize) },
-        { key: "nextToken", value: "{{listNextToken}}" },
-      ],
+      query: [...failedPage, { key: "nextToken", value: "{{listNextToken}}" }],
       pre: requireVariables("listNextToken", "listFirstOrderId"),
       test: [
         ...expectResponse(list),
